@@ -1,0 +1,93 @@
+"""The pipeline: build → for each environment in order: gates → approvals → wait timer →
+gates again → deploy → verify → record; a failed rollout or verify rolls back."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow, get_run_logger
+
+from releasegate import config as configuration
+from releasegate.errors import DeployFailed
+from releasegate.policy.rollback import previous_good
+from releasegate.release import Release
+from releasegate.smoke import SmokeReport
+from tasks.approvals import await_approvals, drop_stale, entries
+from tasks.audit import publish_summary
+from tasks.build import build
+from tasks.change import apply_change, release_of
+from tasks.context import RunContext, default_actor
+from tasks.gates import check_gates
+
+
+@flow(name="deploy", flow_run_name="deploy {version}")
+def deploy(
+    version: str,
+    branch: str = "main",
+    commit: str | None = None,
+    actor: str | None = None,
+    config: str | None = None,
+) -> str:
+    """Build `version` once and promote it through every environment. Returns its digest."""
+    ctx = RunContext.open(
+        configuration.load(config), actor or default_actor(), branch=branch, commit=commit
+    )
+    release = build(ctx.config, version, commit, branch)
+    upstream: SmokeReport | None = None
+    done: list[str] = []
+    try:
+        for environment in ctx.config.pipeline():
+            upstream = promote(ctx, environment, release, upstream)
+            done.append(environment)
+    finally:
+        publish_summary(
+            ctx.config.app.name,
+            f"deploy {release.app} {version}",
+            [
+                f"digest `{release.digest}`",
+                f"triggered by {ctx.actor} from {branch}@{commit or '?'}",
+                f"live in: {', '.join(done) or 'nowhere'}",
+            ],
+        )
+    return release.digest
+
+
+def promote(
+    ctx: RunContext, environment: str, release: Release, upstream: SmokeReport | None
+) -> SmokeReport:
+    """One environment's stretch of the pipeline; returns its smoke results for the next."""
+    env = ctx.config.environments[environment]
+    check_gates(ctx, environment, release, "before approvals")
+    counted = await_approvals(ctx, environment, release, upstream) if env.approvals else []
+    if env.wait_timer:
+        get_run_logger().info("%s: wait timer %s", environment, env.wait_timer)
+        time.sleep(env.wait_timer.total_seconds())
+    # Time passed while people approved and the timer ran: approvals may have gone stale
+    # and a freeze may have begun.
+    while (fresh := drop_stale(ctx, environment, release, counted)) != counted:
+        counted = await_approvals(ctx, environment, release, upstream, fresh)
+    check_gates(ctx, environment, release, "before rollout")
+    try:
+        done = apply_change(ctx, environment, release, kind="deploy", approvals=entries(counted))
+    except DeployFailed:
+        if env.on_verify_failure == "rollback":
+            roll_back_automatically(ctx, environment, release)
+        raise
+    return SmokeReport.model_validate(done.details["smoke"])
+
+
+def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) -> None:
+    """Restore the previous good version after `failed` did not verify."""
+    to = previous_good(ctx.store.newest(environment), failed.version)
+    logger = get_run_logger()
+    if to is None:
+        logger.error("%s: no earlier good version to roll back to", environment)
+        return
+    logger.warning("%s: rolling back to %s", environment, to.version)
+    apply_change(
+        ctx,
+        environment,
+        release_of(to),
+        kind="rollback",
+        reason=f"automatic rollback: {failed.version} failed in {environment}",
+    )

@@ -1,0 +1,60 @@
+"""Rollback: restore an earlier version of one environment, by default the previous good one."""
+
+from __future__ import annotations
+
+import uuid
+
+from prefect import flow
+
+from releasegate import config as configuration
+from releasegate.audit.record import AuditRecord
+from releasegate.audit.store import AuditStore
+from releasegate.errors import UsageError
+from releasegate.policy.rollback import by_flow_run, by_version, current_version, previous_good
+from tasks.change import apply_change, release_of
+from tasks.context import RunContext, default_actor
+
+
+@flow(name="rollback", flow_run_name="rollback {environment}")
+def rollback(
+    environment: str,
+    reason: str,
+    to: str | None = None,
+    actor: str | None = None,
+    config: str | None = None,
+) -> str:
+    """Make `to` (a version, or a past flow-run id) live again; by default the previous
+    successful version that differs from the current one. Returns the version restored."""
+    settings = configuration.load(config)
+    if environment not in settings.environments:
+        known = ", ".join(settings.environments)
+        raise UsageError(f"no environment {environment!r} (configured: {known})")
+    if not reason.strip():
+        raise UsageError("a rollback needs a reason")
+    ctx = RunContext.open(settings, actor or default_actor())
+    change = choose(ctx.store, environment, to)
+    apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
+    return change.version or ""
+
+
+def choose(store: AuditStore, environment: str, to: str | None) -> AuditRecord:
+    """The recorded change to restore; UsageError if there is none."""
+    if to is None:
+        current = current_version(store.newest(environment))
+        found = previous_good(store.newest(environment), current.version if current else None)
+        wanted = "an earlier successful version"
+    elif _is_run_id(to):
+        found, wanted = by_flow_run(store.newest(environment), to), f"flow run {to}"
+    else:
+        found, wanted = by_version(store.newest(environment), to), f"version {to}"
+    if found is None:
+        raise UsageError(f"{environment} has no successful deploy of {wanted} to roll back to")
+    return found
+
+
+def _is_run_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,327 @@
+"""`releasegate`: the command line. Exit codes: 0 done, 1 failed, 2 usage/config, 3 blocked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from releasegate import config as configuration
+from releasegate import history as hist
+from releasegate import prefect_server
+from releasegate.audit import open_store
+from releasegate.audit.record import AuditRecord, verify_chain
+from releasegate.audit.store import AuditStore, AuditUnavailable
+from releasegate.errors import Blocked, DeployFailed, UsageError
+from releasegate.targets.base import TargetError
+
+app = typer.Typer(
+    help="Deployment orchestrator on Prefect: staging, gates, approvals, production, rollback.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+audit_app = typer.Typer(help="The audit trail: verify the hash chains, export records.")
+app.add_typer(audit_app, name="audit")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file [env: RELEASEGATE_CONFIG; default: deployments/releasegate.toml]",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who is acting [env: RELEASEGATE_ACTOR; default: OS user]"),
+]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 1, 2, 3
+
+
+@contextmanager
+def outcome() -> Iterator[None]:
+    """Map how a command ended onto the exit codes, with one clear line on stderr."""
+    try:
+        yield
+    except (configuration.ConfigError, UsageError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Blocked as exc:
+        err.print(f"[yellow]blocked:[/yellow] {exc}", highlight=False)
+        raise typer.Exit(EXIT_BLOCKED) from None
+    except (DeployFailed, TargetError, AuditUnavailable) as exc:
+        err.print(f"[red]failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def load(path: str | None) -> configuration.Config:
+    return configuration.load(path)
+
+
+def store_of(config: configuration.Config) -> AuditStore:
+    return open_store(config.audit, home=config.home, retention_days=config.audit_retention_days)
+
+
+def with_prefect(config: configuration.Config) -> None:
+    """Point at the Prefect server (starting a local one if needed) before Prefect loads."""
+    with err.status("Connecting to the Prefect server…"):
+        prefect_server.ensure(config.home)
+
+
+@app.command()
+def deploy(
+    version: Annotated[str, typer.Argument(help="The version to build and promote.")],
+    branch: Annotated[str, typer.Option(help="Branch the version was built from.")] = "main",
+    commit: Annotated[str | None, typer.Option(help="Commit id, for the record.")] = None,
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the whole pipeline for VERSION: build, staging, gates, approvals, production."""
+    with outcome():
+        settings = load(config)
+        with_prefect(settings)
+        from flows.deploy import deploy as deploy_flow
+
+        digest = deploy_flow(
+            version=version, branch=branch, commit=commit, actor=actor, config=config
+        )
+        out.print(f"[green]deployed[/green] {version} ({digest})")
+
+
+@app.command()
+def rollback(
+    environment: Annotated[str, typer.Argument(help="The environment to roll back.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (required; recorded).")],
+    to: Annotated[
+        str | None,
+        typer.Option(help="A version or a past flow-run id [default: the previous good version]"),
+    ] = None,
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Restore an earlier version of ENVIRONMENT (default: the previous good one)."""
+    with outcome():
+        settings = load(config)
+        with_prefect(settings)
+        from flows.rollback import rollback as rollback_flow
+
+        version = rollback_flow(
+            environment=environment, reason=reason, to=to, actor=actor, config=config
+        )
+        out.print(f"[green]rolled back[/green] {environment} to {version}")
+
+
+@app.command()
+def approve(
+    run_id: Annotated[str, typer.Argument(help="The paused flow run's id.")],
+    reviewer: Annotated[str, typer.Option("--as", help="Your name, as in the approvers' group.")],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
+    comment: Annotated[str, typer.Option(help="Why; recorded with the decision.")] = "",
+    key: Annotated[
+        Path | None,
+        typer.Option(help="SSH key to sign with (signed mode) [default: the key in ssh-agent]"),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Give one decision on a run waiting for approval (signed with your SSH key when the
+    environment requires signed approvals)."""
+    with outcome():
+        settings = load(config)
+        with_prefect(settings)
+        from releasegate import review
+
+        asked = review.decide(run_id, reviewer, reject=reject, comment=comment, key=key)
+        verb = "rejected" if reject else "approved"
+        out.print(
+            f"{reviewer} {verb} {asked.app} {asked.version} for {asked.environment} "
+            f"(run {run_id}); the run records whether the decision counts."
+        )
+
+
+@app.command()
+def pending(json_: JsonOption = False, config: ConfigOption = None) -> None:
+    """Runs waiting for an approval."""
+    with outcome():
+        with_prefect(load(config))
+        from releasegate import review
+
+        requests = review.pending()
+        if json_:
+            print(json.dumps([r.model_dump(mode="json") for r in requests], indent=2))
+            return
+        table = Table("run", "environment", "version", "digest", "triggered by", "still needed")
+        for r in requests:
+            needs = ", ".join(f"{n} from {g}" for g, n in r.missing.items())
+            table.add_row(r.flow_run_id, r.environment, r.version, r.digest[:19], r.actor, needs)
+        out.print(table)
+
+
+@app.command()
+def history(
+    environment: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    limit: Annotated[int, typer.Option(help="How many entries.")] = 20,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Include gate, approval and verify records.")
+    ] = False,
+    json_: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Deploys and rollbacks, newest first, from the audit store."""
+    with outcome():
+        settings = load(config)
+        store = store_of(settings)
+        names = (
+            [environment]
+            if environment
+            else sorted(set(settings.environments) | set(store.environments()))
+        )
+        if environment and environment not in settings.environments:
+            raise UsageError(f"no environment {environment!r}")
+        rows = sorted(
+            (
+                r
+                for name in names
+                for r in hist.latest(store.newest(name), limit, everything=everything)
+            ),
+            key=lambda r: (r.started_at, r.finished_at or r.started_at, r.seq),
+            reverse=True,
+        )[:limit]
+        if json_:
+            print(json.dumps([hist.as_json(r) for r in rows], indent=2))
+            return
+        out.print(_history_table(rows))
+
+
+def _history_table(rows: list[AuditRecord]) -> Table:
+    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers", "reason")
+    for r in rows:
+        when = (r.finished_at or r.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
+        table.add_row(
+            when,
+            r.environment,
+            r.kind,
+            r.version or "",
+            f"[{style}]{r.status}[/]" if style else r.status,
+            r.actor,
+            ", ".join(r.approvers),
+            r.reason or "",
+        )
+    return table
+
+
+@app.command()
+def status(json_: JsonOption = False, config: ConfigOption = None) -> None:
+    """What each environment serves now."""
+    with outcome():
+        settings = load(config)
+        report = environment_status(settings)
+        if json_:
+            print(json.dumps(report, indent=2, default=str))
+            return
+        table = Table("environment", "url", "version", "digest", "live", "last change")
+        for name, row in report.items():
+            table.add_row(
+                name,
+                row["url"],
+                row["version"] or "-",
+                (row["digest"] or "-")[:19],
+                "yes" if row["live"] else "no",
+                row["last_change"] or "-",
+            )
+        out.print(table)
+
+
+def environment_status(settings: configuration.Config) -> dict[str, dict[str, Any]]:
+    """Per environment: what the target runs, and the last recorded change."""
+    from releasegate.policy.rollback import current_version
+    from releasegate.targets.factory import open_target
+
+    store = store_of(settings)
+    report: dict[str, dict[str, Any]] = {}
+    for name in settings.pipeline():
+        deployed = open_target(settings, name).current()
+        last = current_version(store.newest(name))
+        report[name] = {
+            "url": settings.environments[name].url,
+            "version": deployed.version if deployed else None,
+            "digest": deployed.digest if deployed else None,
+            "live": deployed is not None,
+            "recorded_version": last.version if last else None,
+            "last_change": f"{last.kind} {last.version} by {last.actor}" if last else None,
+            "detail": deployed.detail if deployed else {},
+        }
+    return report
+
+
+@app.command()
+def down(config: ConfigOption = None) -> None:
+    """Stop everything releasegate started here: apps, proxies, the local Prefect server."""
+    with outcome():
+        settings = load(config)
+        from releasegate.targets.local.target import down as stop_local
+
+        stopped = stop_local(settings.home)
+        if server := prefect_server.stop(settings.home):
+            stopped.append(server)
+        for line in stopped:
+            out.print(f"stopped {line}")
+        if not stopped:
+            out.print("nothing was running")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    environment: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Re-check every hash chain; exit 1 naming each broken record."""
+    with outcome():
+        settings = load(config)
+        store = store_of(settings)
+        names = [environment] if environment else store.environments()
+        problems = [p for name in names for p in verify_chain(store.chain(name))]
+        for problem in problems:
+            err.print(f"[red]BROKEN[/red] {problem}", highlight=False)
+        if problems:
+            raise typer.Exit(EXIT_FAILED)
+        out.print(f"audit trail intact: {', '.join(names) or 'no records'}")
+
+
+@audit_app.command("export")
+def audit_export(
+    environment: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON record per line.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Stream every record, oldest first per environment, for a SIEM."""
+    with outcome():
+        store = store_of(load(config))
+        for name in [environment] if environment else store.environments():
+            for rec in store.chain(name):
+                sys.stdout.write(json.dumps(rec.model_dump(mode="json")) + "\n")
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Run the whole pipeline locally: v1 and v2 to production with two approvers, then a
+    rollback to v1. Starts a local Prefect server if none is running."""
+    from releasegate import demo as demo_script
+
+    with outcome():
+        demo_script.run(config, out)
+
+
+def main() -> None:
+    app()

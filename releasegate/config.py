@@ -1,0 +1,204 @@
+"""Configuration: the app, reviewer groups and environments, from TOML in `deployments/`.
+
+Loaded with pydantic-settings: the file named by `--config` / `RELEASEGATE_CONFIG`, then
+`RELEASEGATE_*` variables on top (nested keys with `__`, e.g.
+`RELEASEGATE_ENVIRONMENTS__PRODUCTION__WAIT_TIMER=0s`). Everything is validated at load
+time; a bad file raises ConfigError naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from releasegate.duration import Duration
+from releasegate.policy.approvals import ApprovalPolicy
+from releasegate.policy.windows import DateRangeWindow, WeeklyWindow
+from releasegate.targets.kubernetes.settings import KubernetesSettings
+
+DEFAULT_CONFIG = Path("deployments/releasegate.toml")
+Strategy = Literal["rolling", "blue-green", "canary", "recreate"]
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used. The message names file, key and reason."""
+
+
+class SmokeCheck(BaseModel):
+    """One HTTP check: GET `path` answers `status`, and each `json` field equals its value.
+
+    Values may use `{version}`, replaced by the version being deployed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    path: str = Field(pattern=r"^/")
+    status: int = Field(default=200, ge=100, le=599)
+    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
+
+
+class App(BaseModel):
+    """The application being released."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    source: Path = Path("examples/webapp")
+    """Local target: the app's source tree (relative to the config file)."""
+    command: tuple[str, ...] = ("{python}", "app.py", "--port", "{port}")
+    """Local target: how to start one instance; `{port}` and `{python}` are filled in."""
+
+
+class Environment(BaseModel):
+    """Where a release runs, and what must hold before it may."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Literal["local", "kubernetes"] = "local"
+    url: str
+    """The environment's stable URL: smoke checks and verification go here."""
+    requires: str | None = None
+    branches: list[str] = []
+    strategy: Strategy = "blue-green"
+    replicas: int = Field(default=2, ge=1)
+    canary_steps: tuple[int, ...] = (10, 50, 100)
+    health_path: str = "/health"
+    smoke: tuple[SmokeCheck, ...] = ()
+    smoke_timeout: Duration = timedelta(seconds=30)
+    wait_timer: Duration = timedelta(0)
+    on_verify_failure: Literal["rollback", "fail"] = "rollback"
+    approvals: ApprovalPolicy | None = None
+    freeze: tuple[WeeklyWindow | DateRangeWindow, ...] = ()
+    kubernetes: KubernetesSettings | None = None
+
+    @model_validator(mode="after")
+    def _target_settings(self) -> Environment:
+        if self.target == "kubernetes" and self.kubernetes is None:
+            raise ValueError("target 'kubernetes' needs a [kubernetes] table")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url {self.url!r} must be an http(s) URL")
+        if self.target == "local" and parts.hostname not in ("127.0.0.1", "localhost"):
+            raise ValueError(f"the local target serves on 127.0.0.1 only, not {parts.hostname!r}")
+        if any(not 0 < step <= 100 for step in self.canary_steps) or self.canary_steps[-1] != 100:
+            raise ValueError("canary_steps must be percentages in (0, 100] ending at 100")
+        return self
+
+
+class Config(BaseSettings):
+    """The whole configuration, as loaded from one file plus RELEASEGATE_* overrides."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RELEASEGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    app: App
+    groups: dict[str, list[str]] = {}
+    environments: dict[str, Environment]
+    audit: str | None = None
+    """Where the audit trail lives: a directory (default `<home>/audit`) or `s3://bucket/prefix`."""
+    audit_retention_days: int | None = Field(default=None, ge=1)
+    allowed_signers: Path | None = None
+    """OpenSSH allowed_signers file for signed approvals (relative to the config file)."""
+    home: Path = Path(".releasegate")
+    """State directory: releases, running processes, logs, the default audit store."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init holds the parsed TOML (see load); environment variables override it.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if not self.environments:
+            raise ValueError("at least one environment is needed")
+        for name, env in self.environments.items():
+            if env.requires is not None and env.requires not in self.environments:
+                raise ValueError(f"environments.{name}.requires: no environment {env.requires!r}")
+            for rule in env.approvals.rules if env.approvals else ():
+                if rule.group not in self.groups:
+                    raise ValueError(f"environments.{name}.approvals: no group {rule.group!r}")
+            if env.approvals and env.approvals.signed and self.allowed_signers is None:
+                raise ValueError(f"environments.{name}.approvals.signed needs allowed_signers")
+        if len({env.target for env in self.environments.values()}) > 1:
+            # One build feeds every environment, so they must run the same kind of artifact.
+            raise ValueError("all environments must use the same target kind")
+        self.pipeline()  # raises on a cycle
+        return self
+
+    def pipeline(self) -> list[str]:
+        """Environment names in promotion order: each after the one it requires."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in order:
+                return
+            if name in visiting:
+                raise ValueError(f"environments.{name}.requires forms a cycle")
+            visiting.add(name)
+            if (upstream := self.environments[name].requires) is not None:
+                visit(upstream)
+            visiting.discard(name)
+            order.append(name)
+
+        for name in self.environments:
+            visit(name)
+        return order
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """`--config`, else RELEASEGATE_CONFIG, else deployments/releasegate.toml."""
+    return Path(explicit or os.environ.get("RELEASEGATE_CONFIG") or DEFAULT_CONFIG)
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read, override and validate the configuration, or raise ConfigError."""
+    file = config_path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    try:
+        config = Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(file, exc)) from None
+    return _resolve_paths(config, file.resolve().parent)
+
+
+def _explain(file: Path, exc: ValidationError) -> str:
+    lines = [f"{file}: invalid configuration"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        reason = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key}: {reason}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    # Paths in the file are relative to the file, so a config works from any directory.
+    app = config.app.model_copy(update={"source": base / config.app.source})
+    signers = base / config.allowed_signers if config.allowed_signers else None
+    return config.model_copy(update={"app": app, "allowed_signers": signers})

@@ -1,0 +1,95 @@
+"""`releasegate demo`: the whole pipeline on this machine, start to finish, no prompts.
+
+v1 and then v2 go through staging and production, each approved by the two demo
+reviewers through the same path a person uses (`releasegate approve`); then production
+is rolled back to v1. Everything runs against a real Prefect server.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console
+
+from releasegate import config as configuration
+from releasegate import prefect_server
+
+DEVELOPER = "dave"  # pushes to main; may not approve his own deploy
+REVIEWERS = ("alice", "bob")
+ON_CALL = "carol"
+APPROVAL_WAIT = 300.0
+
+
+def run(config_path: str | None, out: Console) -> None:
+    config = configuration.load(config_path)
+    with out.status("Starting the Prefect server (first start migrates its database)…"):
+        api = prefect_server.ensure(config.home)
+    out.print(f"Prefect API: {api}")
+    # Prefect reads its settings on import: only now may it be imported.
+    from flows.deploy import deploy
+    from flows.rollback import rollback
+
+    for version in ("v1", "v2"):
+        out.rule(f"deploy {version}")
+        reviewers = _review_in_background(config, version, out)
+        deploy(
+            version=version,
+            branch="main",
+            commit=f"demo-{version}",
+            actor=DEVELOPER,
+            config=config_path,
+        )
+        reviewers.join()
+    out.rule("rollback production")
+    rollback(
+        environment="production",
+        reason="demo: v2 misbehaves, back to v1",
+        actor=ON_CALL,
+        config=config_path,
+    )
+    _report(config, config_path, out)
+
+
+def _review_in_background(
+    config: configuration.Config, version: str, out: Console
+) -> threading.Thread:
+    """Each demo reviewer approves the production request for `version` once it appears,
+    signing with their demo key (kept beside the demo's allowed_signers)."""
+    keys = config.allowed_signers.parent if config.allowed_signers else None
+
+    def review() -> None:
+        from releasegate import review as reviews
+
+        answered: set[str] = set()
+        for reviewer in REVIEWERS:
+            asked = reviews.next_request(version, "production", answered, timeout=APPROVAL_WAIT)
+            answered.add(asked.pause_key)
+            reviews.decide(
+                asked.flow_run_id,
+                reviewer,
+                comment=f"demo: {reviewer} checked {version} on staging",
+                key=keys / reviewer if keys else None,
+            )
+            out.print(f"[cyan]{reviewer}[/cyan] approved {version} (run {asked.flow_run_id})")
+
+    thread = threading.Thread(target=review, name=f"reviewers-{version}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _report(config: configuration.Config, config_path: str | None, out: Console) -> None:
+    from releasegate.cli import _history_table, environment_status, store_of
+    from releasegate.history import latest
+
+    out.rule("where things stand")
+    for name, row in environment_status(config).items():
+        out.print(f"{name:<12} {row['url']:<28} serves {row['version']}")
+    store = store_of(config)
+    rows = latest(store.newest("production"), 10)
+    out.print(_history_table(rows))
+    out.print(f"Prefect UI: {prefect_server.ui_url()}")
+    cfg = f" --config {config_path}" if config_path else ""
+    out.print(
+        f"Try: releasegate history production --json{cfg} · releasegate status{cfg} · "
+        f"releasegate down{cfg}"
+    )

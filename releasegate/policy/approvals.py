@@ -1,0 +1,169 @@
+"""Approval rules: who may approve, whose decision counts, and when enough have.
+
+This is the one place that judges a decision. The flow hands it each decision together
+with the outcome of the signature check (signed mode) and records what it answers.
+Pure: no I/O, no clock of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from releasegate.duration import Duration
+
+
+class ApprovalRule(BaseModel):
+    """`required` distinct members of `group` must approve."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    required: int = Field(ge=1)
+    group: str = Field(alias="from")
+
+
+class ApprovalPolicy(BaseModel):
+    """An environment's approval requirements.
+
+    Written either as one rule inline (`required = 2, from = "release-managers"`) or as
+    several: `rules = [{required = 2, from = "release-managers"}, {required = 1, from = "sec"}]`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    rules: tuple[ApprovalRule, ...]
+    prevent_self_review: bool = True
+    timeout: Duration = timedelta(hours=24)
+    max_age: Duration | None = None
+    """An approval older than this when the rollout starts is void and must be given again."""
+    signed: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_rule(cls, data: object) -> object:
+        if isinstance(data, dict) and ("required" in data or "from" in data):
+            if "rules" in data:
+                raise ValueError("give either 'required'/'from' or 'rules', not both")
+            rest = {k: v for k, v in data.items() if k not in ("required", "from")}
+            return {**rest, "rules": [{"required": data.get("required"), "from": data.get("from")}]}
+        return data
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> ApprovalPolicy:
+        if not self.rules:
+            raise ValueError("at least one approval rule is needed")
+        return self
+
+
+class Decision(BaseModel):
+    """One reviewer's decision as submitted (identity proven or not: see `proof_error`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reviewer: str
+    decision: Literal["approve", "reject"]
+    at: datetime
+    comment: str = ""
+    signature: str | None = None
+    key_fingerprint: str | None = None
+
+
+# Policy refusals; a failed signature check passes its own code through (unsigned,
+# unknown-key, wrong-signer, bad-signature, ...: see releasegate.signature.RefusalCode).
+POLICY_REFUSALS = ("not-a-member", "self-review", "duplicate")
+
+
+class Judgement(BaseModel):
+    """Whether a decision counts, and if not, why (a stable code plus words for people)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    counts: bool
+    code: str | None = None
+    reason: str = ""
+
+
+def eligible_groups(
+    policy: ApprovalPolicy, groups: dict[str, list[str]], reviewer: str
+) -> list[str]:
+    """The policy's groups that `reviewer` belongs to."""
+    return [r.group for r in policy.rules if reviewer in groups.get(r.group, [])]
+
+
+def judge(
+    decision: Decision,
+    *,
+    policy: ApprovalPolicy,
+    groups: dict[str, list[str]],
+    actor: str,
+    counted: list[Decision],
+    proof_error: tuple[str, str] | None = None,
+) -> Judgement:
+    """Does `decision` count? `proof_error` is (code, reason) of a failed signature check.
+
+    Checked in this order so the reason given is the most fundamental one: identity first
+    (in signed mode nothing else about an unproven decision can be trusted), then
+    membership, self-review, and finally duplicates.
+    """
+    if policy.signed and proof_error is not None:
+        code, reason = proof_error
+        return Judgement(counts=False, code=code, reason=reason)
+    if not eligible_groups(policy, groups, decision.reviewer):
+        wanted = ", ".join(sorted({r.group for r in policy.rules}))
+        return Judgement(
+            counts=False,
+            code="not-a-member",
+            reason=f"{decision.reviewer!r} is not a member of {wanted}",
+        )
+    if policy.prevent_self_review and decision.reviewer == actor:
+        return Judgement(
+            counts=False,
+            code="self-review",
+            reason=f"{actor!r} triggered this deployment and cannot review it",
+        )
+    if any(c.reviewer == decision.reviewer for c in counted):
+        return Judgement(
+            counts=False,
+            code="duplicate",
+            reason=f"{decision.reviewer!r} has already given a decision on this run",
+        )
+    return Judgement(counts=True)
+
+
+class Tally(BaseModel):
+    """Where the approval stands."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: Literal["pending", "approved", "rejected"]
+    missing: dict[str, int] = {}
+    """Per group: how many more distinct approvals it still needs."""
+    rejected_by: str | None = None
+
+
+def tally(
+    counted: list[Decision], *, policy: ApprovalPolicy, groups: dict[str, list[str]]
+) -> Tally:
+    """Approved when every rule has its distinct approvers; one counted rejection rejects.
+
+    One person's approval counts toward every rule whose group they belong to.
+    """
+    rejection = next((d for d in counted if d.decision == "reject"), None)
+    if rejection is not None:
+        return Tally(state="rejected", rejected_by=rejection.reviewer)
+    approvers = {d.reviewer for d in counted if d.decision == "approve"}
+    missing = {
+        rule.group: rule.required - len(approvers & set(groups.get(rule.group, [])))
+        for rule in policy.rules
+    }
+    missing = {group: n for group, n in missing.items() if n > 0}
+    return Tally(state="pending" if missing else "approved", missing=missing)
+
+
+def stale(counted: list[Decision], *, policy: ApprovalPolicy, now: datetime) -> list[Decision]:
+    """Approvals too old to authorise a rollout starting at `now` (none without max_age)."""
+    if policy.max_age is None:
+        return []
+    return [d for d in counted if now - d.at > policy.max_age]

@@ -1,0 +1,137 @@
+"""Reviewing from outside the run: find runs waiting for approval, and answer one.
+
+This is the path every reviewer takes, a person at the CLI or the demo's scripted
+reviewers: read the request the paused run published, then resume it with one decision.
+(The Prefect UI's Resume form is the other door into the same pause.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.exceptions import ObjectNotFound
+from prefect.flow_runs import resume_flow_run
+from prefect.input import read_flow_run_input
+
+from releasegate import processes
+from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
+from releasegate.errors import UsageError
+from releasegate.signature import SignatureError, sign
+
+
+def pending() -> list[ApprovalRequest]:
+    """Every run paused for an approval right now, with what it asks."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            )
+        )
+    requests = []
+    for run in runs:
+        key = run.state.state_details.pause_key if run.state else None
+        if key and key.startswith(PAUSE_PREFIX):
+            requests.append(_request(run.id, key))
+    return requests
+
+
+def request(flow_run_id: str) -> ApprovalRequest:
+    """What the paused run `flow_run_id` asks reviewers to decide."""
+    run_id = _uuid(flow_run_id)
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(run_id)
+        except ObjectNotFound:
+            raise UsageError(f"no flow run {flow_run_id}") from None
+    key = run.state.state_details.pause_key if run.state else None
+    if not (run.state and run.state.is_paused() and key and key.startswith(PAUSE_PREFIX)):
+        state = run.state.name if run.state else "unknown"
+        raise UsageError(f"flow run {flow_run_id} is not waiting for an approval (it is {state})")
+    return _request(run_id, key)
+
+
+def submit(flow_run_id: str, decision: dict[str, Any]) -> None:
+    """Resume the paused run with one decision (the ApprovalInput form's fields)."""
+    try:
+        resume_flow_run(_uuid(flow_run_id), run_input=decision)
+    except RuntimeError as exc:
+        # The server validates the input against the form's schema; the run stays paused.
+        raise UsageError(f"the run refused the decision: {exc}") from None
+
+
+def _request(run_id: UUID, pause_key: str) -> ApprovalRequest:
+    raw = read_flow_run_input(request_key(pause_key), flow_run_id=run_id)
+    return ApprovalRequest.model_validate(raw)
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a flow run id") from None
+
+
+def decide(
+    flow_run_id: str,
+    reviewer: str,
+    *,
+    reject: bool = False,
+    comment: str = "",
+    key: Path | None = None,
+    signature: str | None = None,
+) -> ApprovalRequest:
+    """Give one decision on a paused run; returns the request that was decided.
+
+    When the run wants signed decisions and no `signature` is given, the decision is
+    signed here with `key` (or the key in ssh-agent).
+    """
+    asked = request(flow_run_id)
+    decision = "reject" if reject else "approve"
+    if signature is None and asked.signed:
+        try:
+            payload = asked.payload(reviewer, decision, comment)
+        except ValueError as exc:
+            raise UsageError(f"cannot sign this decision: {exc}") from None
+        try:
+            signature = sign(payload.message(), key=key)
+        except SignatureError as exc:
+            raise UsageError(f"cannot sign: {exc}") from None
+    submit(
+        flow_run_id,
+        {
+            "reviewer": reviewer,
+            "decision": decision,
+            "comment": comment,
+            "signature": signature or "",
+        },
+    )
+    return asked
+
+
+def next_request(
+    version: str, environment: str, answered: set[str], *, timeout: float
+) -> ApprovalRequest:
+    """Wait for a pause of `version` in `environment` that has not been answered yet."""
+    found: list[ApprovalRequest] = []
+
+    def ready() -> bool:
+        found[:] = [
+            r
+            for r in pending()
+            if r.version == version and r.environment == environment and r.pause_key not in answered
+        ]
+        return bool(found)
+
+    processes.wait_until(
+        ready, timeout=timeout, interval=0.3, what=f"an approval request for {version}"
+    )
+    return found[0]

@@ -1,0 +1,104 @@
+"""Smoke checks: HTTP requests against an environment, retried until they pass or time runs out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from releasegate.config import SmokeCheck
+
+
+class CheckResult(BaseModel):
+    """One check's last outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    expected: str
+    observed: str
+    passed: bool
+    attempts: int
+
+
+class SmokeReport(BaseModel):
+    """All checks against one URL for one version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    version: str
+    results: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def failures(self) -> str:
+        return "; ".join(
+            f"{r.url}: expected {r.expected}, got {r.observed}"
+            for r in self.results
+            if not r.passed
+        )
+
+
+def expectation(check: SmokeCheck, version: str) -> tuple[int, dict[str, Any]]:
+    """The status and JSON fields `check` expects, with `{version}` filled in."""
+    fields = {
+        key: value.replace("{version}", version) if isinstance(value, str) else value
+        for key, value in check.json_fields.items()
+    }
+    return check.status, fields
+
+
+def judge(check: SmokeCheck, version: str, response: httpx.Response) -> tuple[bool, str]:
+    """Does `response` satisfy `check`? Returns (passed, what was observed)."""
+    status, fields = expectation(check, version)
+    if response.status_code != status:
+        return False, f"status {response.status_code}"
+    if not fields:
+        return True, f"status {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        return False, "a body that is not JSON"
+    observed = {key: body.get(key) if isinstance(body, dict) else None for key in fields}
+    return observed == fields, f"status {response.status_code}, {observed}"
+
+
+def run_checks(
+    base_url: str, checks: tuple[SmokeCheck, ...], version: str, *, timeout: float
+) -> SmokeReport:
+    """Run every check until each passes once or `timeout` seconds have gone by."""
+    deadline = time.monotonic() + timeout
+    results = []
+    with httpx.Client(base_url=base_url, timeout=5.0) as client:
+        for check in checks:
+            results.append(_until_pass(client, check, version, deadline))
+    return SmokeReport(url=base_url, version=version, results=results)
+
+
+def _until_pass(
+    client: httpx.Client, check: SmokeCheck, version: str, deadline: float
+) -> CheckResult:
+    status, fields = expectation(check, version)
+    expected = f"status {status}" + (f", {fields}" if fields else "")
+    attempts, observed, passed = 0, "no answer", False
+    while True:
+        attempts += 1
+        try:
+            passed, observed = judge(check, version, client.get(check.path))
+        except httpx.HTTPError as exc:
+            observed = f"no answer ({type(exc).__name__})"
+        if passed or time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+    return CheckResult(
+        url=f"{client.base_url}{check.path.lstrip('/')}",
+        expected=expected,
+        observed=observed,
+        passed=passed,
+        attempts=attempts,
+    )

@@ -1,0 +1,1 @@
+"""Targets: where an environment's releases run (local processes or Kubernetes)."""

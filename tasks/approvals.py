@@ -1,0 +1,220 @@
+"""The approval gate: pause the run until enough distinct reviewers approve.
+
+It runs in the flow itself (pausing is a flow-level act): each pause waits for one
+decision, which is judged by `releasegate.policy.approvals.judge`, recorded, and either
+counted or refused; the run then pauses again until the tally is decided.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from prefect import get_run_logger
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput, create_flow_run_input
+from pydantic import Field
+
+from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
+from releasegate.audit.record import ApprovalEntry
+from releasegate.errors import Blocked
+from releasegate.policy.approvals import ApprovalPolicy, Decision, judge, stale, tally
+from releasegate.release import Release
+from releasegate.signature import SignatureError, SignatureRefused, verify_decision
+from releasegate.smoke import SmokeReport
+from tasks.audit import record
+from tasks.context import RunContext
+
+POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
+
+
+class ApprovalInput(RunInput):
+    """The Resume form in the Prefect UI (and what `releasegate approve` submits)."""
+
+    reviewer: str = Field(description="Your name, as listed in the approvers' group")
+    decision: Literal["approve", "reject"] = "approve"
+    comment: str = ""
+    signature: str = Field(
+        default="", description="Signed mode: the SSH signature printed by the signing command"
+    )
+
+
+def await_approvals(
+    ctx: RunContext,
+    environment: str,
+    release: Release,
+    upstream_smoke: SmokeReport | None,
+    counted: list[Decision] | None = None,
+) -> list[Decision]:
+    """Block until the environment's approval rules are met; return the counted decisions.
+
+    Raises Blocked when an eligible reviewer rejects or the approval times out.
+    """
+    policy = ctx.config.environments[environment].approvals
+    assert policy is not None
+    groups = ctx.config.groups
+    counted = list(counted or [])
+    deadline = datetime.now(UTC) + policy.timeout
+    run_id = str(FlowRunContext.get().flow_run.id)  # type: ignore[union-attr]
+    logger = get_run_logger()
+    round_ = 0
+    while (state := tally(counted, policy=policy, groups=groups)).state == "pending":
+        pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{datetime.now(UTC):%H%M%S%f}"
+        round_ += 1
+        request = ApprovalRequest(
+            flow_run_id=run_id,
+            pause_key=pause_key,
+            environment=environment,
+            app=ctx.config.app.name,
+            version=release.version,
+            digest=release.digest,
+            actor=ctx.actor,
+            signed=policy.signed,
+            missing=state.missing,
+            approved_by=[d.reviewer for d in counted],
+            smoke=_smoke_lines(upstream_smoke),
+            deadline=f"{deadline:%Y-%m-%d %H:%M:%S} UTC",
+            eligible=_eligible(ctx, policy, counted),
+        )
+        create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
+        remaining = (deadline - datetime.now(UTC)).total_seconds()
+        logger.info("%s: waiting for approvals (%s)", environment, state.missing)
+        try:
+            answer = pause_flow_run(
+                wait_for_input=ApprovalInput.with_initial_data(
+                    description=request.describe(), decision="approve"
+                ),
+                timeout=max(1, int(remaining)),
+                poll_interval=POLL_SECONDS,
+                key=pause_key,
+            )
+        except FlowPauseTimeout:
+            reason = f"no decision within {policy.timeout}; still needed: {state.missing}"
+            record(ctx.store, ctx.entry("approval", environment, "expired", release, reason=reason))
+            raise Blocked(f"{environment}: approval expired: {reason}") from None
+        fingerprint, proof_error = _prove(ctx, request, answer) if policy.signed else (None, None)
+        decision = Decision(
+            reviewer=answer.reviewer.strip(),
+            decision=answer.decision,
+            at=datetime.now(UTC),
+            comment=answer.comment,
+            signature=answer.signature.strip() or None,
+            key_fingerprint=fingerprint,
+        )
+        verdict = judge(
+            decision,
+            policy=policy,
+            groups=groups,
+            actor=ctx.actor,
+            counted=counted,
+            proof_error=proof_error,
+        )
+        if verdict.counts:
+            counted.append(decision)
+        status = (
+            "refused"
+            if not verdict.counts
+            else ("rejected" if decision.decision == "reject" else "accepted")
+        )
+        record(
+            ctx.store,
+            ctx.entry(
+                "approval",
+                environment,
+                status,
+                release,
+                reason=verdict.reason or decision.comment or None,
+                approvers=[decision.reviewer],
+                approvals=[_entry(decision)],
+                details={"refusal": verdict.code} if verdict.code else {},
+            ),
+        )
+        logger.info("%s: %s from %r %s", environment, decision.decision, decision.reviewer, status)
+    if state.state == "rejected":
+        raise Blocked(f"{environment}: approval rejected by {state.rejected_by}")
+    return counted
+
+
+def _prove(
+    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput
+) -> tuple[str | None, tuple[str, str] | None]:
+    """Check the decision's SSH signature: (key fingerprint, None) or (None, (code, reason)).
+
+    The signed message is rebuilt here from this run's own facts, so a signature made for
+    another run, digest, decision or comment cannot match.
+    """
+    assert ctx.config.allowed_signers is not None  # required by the config for signed mode
+    try:
+        payload = request.payload(answer.reviewer.strip(), answer.decision, answer.comment)
+    except ValueError as exc:
+        return None, ("malformed", f"the decision cannot be signed as given: {exc}")
+    try:
+        verified = verify_decision(
+            payload, answer.signature, allowed_signers=ctx.config.allowed_signers
+        )
+    except SignatureRefused as exc:
+        return None, (str(exc.code), exc.reason)
+    except SignatureError as exc:
+        return None, ("unverifiable", str(exc))
+    return verified.fingerprint, None
+
+
+def _eligible(ctx: RunContext, policy: ApprovalPolicy, counted: list[Decision]) -> list[str]:
+    members = {m for rule in policy.rules for m in ctx.config.groups.get(rule.group, [])}
+    done = {d.reviewer for d in counted}
+    skip = {ctx.actor} if policy.prevent_self_review else set()
+    return sorted(members - done - skip)
+
+
+def drop_stale(
+    ctx: RunContext, environment: str, release: Release, counted: list[Decision]
+) -> list[Decision]:
+    """Void (and record) approvals older than max_age now that the rollout is about to start."""
+    policy = ctx.config.environments[environment].approvals
+    if policy is None:
+        return counted
+    void = stale(counted, policy=policy, now=datetime.now(UTC))
+    for decision in void:
+        age = datetime.now(UTC) - decision.at
+        record(
+            ctx.store,
+            ctx.entry(
+                "approval",
+                environment,
+                "expired",
+                release,
+                approvers=[decision.reviewer],
+                approvals=[_entry(decision)],
+                reason=f"approval by {decision.reviewer} is {_ago(age)} old, "
+                f"older than max_age {policy.max_age}: it must be given again",
+            ),
+        )
+    return [d for d in counted if d not in void]
+
+
+def entries(counted: list[Decision]) -> tuple[ApprovalEntry, ...]:
+    """Counted decisions as they go into the deploy record."""
+    return tuple(_entry(d) for d in counted)
+
+
+def _entry(decision: Decision) -> ApprovalEntry:
+    return ApprovalEntry(
+        name=decision.reviewer,
+        decision=decision.decision,
+        at=decision.at,
+        comment=decision.comment,
+        signature=decision.signature,
+        key_fingerprint=decision.key_fingerprint,
+    )
+
+
+def _smoke_lines(report: SmokeReport | None) -> list[str]:
+    if report is None:
+        return []
+    return [f"{'PASS' if r.passed else 'FAIL'} {r.url}: {r.observed}" for r in report.results]
+
+
+def _ago(age: timedelta) -> str:
+    return f"{int(age.total_seconds())}s"

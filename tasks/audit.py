@@ -1,0 +1,71 @@
+"""Writing the audit trail, and the Prefect artifacts that show it."""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from releasegate.audit.record import AuditEntry, AuditRecord
+from releasegate.audit.store import AuditStore
+from releasegate.policy.rollback import CHANGES
+from releasegate.smoke import SmokeReport
+
+
+@task(retries=3, retry_delay_seconds=[1, 2, 4], retry_jitter_factor=0.5, cache_policy=NO_CACHE)
+def record(store: AuditStore, entry: AuditEntry) -> AuditRecord:
+    """Append one record. Retried: an audit store can fail transiently. Nothing proceeds
+    until the record is stored, so an unreachable store stops the run before any change."""
+    return store.append(entry)
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    raw = "-".join(parts).lower()
+    return "".join(c if c.isalnum() else "-" for c in raw).strip("-")
+
+
+@task(cache_policy=NO_CACHE)
+def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
+    """The smoke results as a table artifact (one version per run under a stable key)."""
+    create_table_artifact(
+        key=artifact_key(app, environment, "smoke"),
+        table=[r.model_dump() for r in report.results],
+        description=f"Smoke checks of {app} {report.version} on {environment}: "
+        + ("passed" if report.passed else "FAILED"),
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def publish_history(store: AuditStore, app: str, environment: str, limit: int = 20) -> None:
+    """The environment's recent deploys and rollbacks as a keyed table artifact."""
+    changes = (r for r in store.newest(environment) if r.kind in CHANGES)
+    rows = [
+        {
+            "when": f"{r.finished_at or r.started_at:%Y-%m-%d %H:%M:%S} UTC",
+            "kind": r.kind,
+            "version": r.version,
+            "status": r.status,
+            "actor": r.actor,
+            "approvers": ", ".join(r.approvers),
+            "reason": r.reason or "",
+            "digest": (r.artifact or "")[:19],
+        }
+        for r in islice(changes, limit)
+    ]
+    create_table_artifact(
+        key=artifact_key(app, environment, "history"),
+        table=rows,
+        description=f"Latest deploys and rollbacks of {app} on {environment}",
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def publish_summary(app: str, title: str, lines: list[str]) -> None:
+    """A markdown summary of the run."""
+    body = "\n".join(f"- {line}" for line in lines)
+    create_markdown_artifact(
+        key=artifact_key(app, "run-summary"), markdown=f"# {title}\n\n{body}\n", description=title
+    )

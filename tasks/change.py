@@ -1,0 +1,129 @@
+"""Changing what an environment serves: write-ahead record, roll out, verify, record outcome.
+
+Deploys and rollbacks take the same path, so both are recorded and verified alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from releasegate.audit.record import ApprovalEntry, AuditRecord, utcnow
+from releasegate.config import Config
+from releasegate.errors import DeployFailed
+from releasegate.release import Release
+from releasegate.smoke import SmokeReport, run_checks
+from releasegate.targets.base import TargetError
+from releasegate.targets.factory import open_target
+from tasks.audit import publish_history, publish_smoke, record
+from tasks.context import RunContext
+
+ChangeKind = Literal["deploy", "rollback"]
+
+
+def smoke(config: Config, environment: str, url: str, version: str) -> SmokeReport:
+    """The environment's smoke checks against `url` (the live URL or a candidate's)."""
+    env = config.environments[environment]
+    return run_checks(url, env.smoke, version, timeout=env.smoke_timeout.total_seconds())
+
+
+@task(cache_policy=NO_CACHE)
+def roll_out(config: Config, environment: str, release: Release, kind: ChangeKind) -> None:
+    """Hand the release to the target; the candidate is smoke-tested before it gets traffic.
+
+    Not retried: a half-done rollout is not safely repeatable, it is rolled back instead.
+    """
+    target = open_target(config, environment)
+
+    def probe(candidate_url: str) -> bool:
+        return smoke(config, environment, candidate_url, release.version).passed
+
+    (target.deploy if kind == "deploy" else target.rollback)(release, probe)
+
+
+@task(cache_policy=NO_CACHE)
+def verify(ctx: RunContext, environment: str, release: Release) -> SmokeReport:
+    """Smoke-test the environment's live URL; publish and record the result."""
+    url = ctx.config.environments[environment].url
+    report = smoke(ctx.config, environment, url, release.version)
+    publish_smoke(report, ctx.config.app.name, environment)
+    record(
+        ctx.store,
+        ctx.entry(
+            "verify",
+            environment,
+            "passed" if report.passed else "failed",
+            release,
+            reason=None if report.passed else report.failures(),
+            details={"smoke": report.model_dump(mode="json")},
+        ),
+    )
+    return report
+
+
+def apply_change(
+    ctx: RunContext,
+    environment: str,
+    release: Release,
+    *,
+    kind: ChangeKind,
+    reason: str | None = None,
+    approvals: tuple[ApprovalEntry, ...] = (),
+) -> AuditRecord:
+    """Make `release` live in `environment`; raise DeployFailed (already recorded) if not.
+
+    The "started" record is stored before the target is touched: if the store is down
+    nothing changes, and a crash mid-change leaves a started-but-unfinished record.
+    """
+    target = open_target(ctx.config, environment)
+    current = target.current()
+    shared: dict[str, Any] = {
+        "operation_id": uuid.uuid4().hex,
+        "reason": reason,
+        "approvers": [a.name for a in approvals if a.decision == "approve"],
+        "approvals": list(approvals),
+        "previous_version": current.version if current else None,
+        "details": {
+            "before": target.snapshot(),
+            "release": release.model_dump(mode="json"),
+        },
+    }
+    started = record(ctx.store, ctx.entry(kind, environment, "started", release, **shared))
+    shared["started_at"] = started.started_at
+    logger = get_run_logger()
+    try:
+        roll_out(ctx.config, environment, release, kind)
+        report = verify(ctx, environment, release)
+        shared["details"]["smoke"] = report.model_dump(mode="json")
+        if not report.passed:
+            raise DeployFailed(f"verification of {environment} failed: {report.failures()}")
+    except (TargetError, DeployFailed) as exc:
+        failure = f"{kind} of {release.version} to {environment} failed: {exc}"
+        logger.error(failure)
+        shared["reason"] = f"{reason}; {failure}" if reason else failure
+        record(
+            ctx.store,
+            ctx.entry(kind, environment, "failed", release, finished_at=utcnow(), **shared),
+        )
+        publish_history(ctx.store, ctx.config.app.name, environment)
+        raise DeployFailed(failure) from exc
+    done = record(
+        ctx.store,
+        ctx.entry(kind, environment, "succeeded", release, finished_at=utcnow(), **shared),
+    )
+    publish_history(ctx.store, ctx.config.app.name, environment)
+    logger.info("%s: %s %s is live (%s)", environment, kind, release.version, release.digest)
+    return done
+
+
+def release_of(change: AuditRecord) -> Release:
+    """The release a recorded change deployed, digest and all."""
+    try:
+        return Release.model_validate(change.details["release"])
+    except (KeyError, ValueError) as exc:
+        raise DeployFailed(
+            f"record {change.id} does not say which artifact {change.version} was"
+        ) from exc

@@ -1,0 +1,65 @@
+"""Session-wide test setup: one real Prefect server per test run, started on first use.
+
+Prefect reads its settings when it is imported, so the API URL (on a port chosen now) and
+a private PREFECT_HOME are set here, before any test module imports Prefect.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from releasegate import processes
+from releasegate.prefect_server import quiet_env
+
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="releasegate-test-prefect-"))
+_PORT = processes.free_port()
+os.environ.update(
+    {
+        "PREFECT_API_URL": f"http://127.0.0.1:{_PORT}/api",
+        "PREFECT_HOME": str(_PREFECT_HOME),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        **quiet_env(),
+    }
+)
+for leaked in ("RELEASEGATE_CONFIG", "RELEASEGATE_HOME", "RELEASEGATE_AUDIT", "RELEASEGATE_ACTOR"):
+    os.environ.pop(leaked, None)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A real Prefect server (SQLite) on 127.0.0.1 for the whole session, stopped by PID."""
+    url = os.environ["PREFECT_API_URL"]
+    proc = processes.spawn(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(_PORT),
+        ],
+        log=_PREFECT_HOME / "server.log",
+    )
+    try:
+        processes.wait_until(
+            lambda: proc.poll() is None and processes.http_ok(f"{url}/health"),
+            timeout=180,
+            interval=0.5,
+            what="Prefect server health",
+        )
+    except processes.Timeout:
+        processes.stop(proc.pid)
+        pytest.fail((_PREFECT_HOME / "server.log").read_text(errors="replace")[-3000:])
+    yield url
+    processes.stop(proc.pid)

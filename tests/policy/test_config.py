@@ -1,0 +1,124 @@
+"""Configuration: loads, overrides from RELEASEGATE_*, and bad files name file, key, reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from releasegate import config
+from tests.conftest import REPO
+
+GOOD = """
+[app]
+name = "webapp"
+[groups]
+leads = ["alice", "bob"]
+[environments.staging]
+url = "http://127.0.0.1:18080"
+[environments.production]
+requires = "staging"
+url = "http://127.0.0.1:18081"
+approvals = { required = 2, from = "leads" }
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "releasegate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_configurations_load() -> None:
+    for name in ("releasegate.toml", "production.example.toml"):
+        loaded = config.load(REPO / "deployments" / name)
+        assert loaded.pipeline() == ["staging", "production"]
+
+
+def test_pipeline_order_follows_requires_and_paths_resolve_next_to_the_file(
+    tmp_path: Path,
+) -> None:
+    loaded = config.load(write(tmp_path, GOOD))
+    assert loaded.pipeline() == ["staging", "production"]
+    assert loaded.app.source == tmp_path / "examples/webapp"
+
+
+def test_environment_variables_override_nested_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASEGATE_ENVIRONMENTS__PRODUCTION__WAIT_TIMER", "90s")
+    monkeypatch.setenv("RELEASEGATE_AUDIT", "s3://bucket/trail")
+    loaded = config.load(write(tmp_path, GOOD))
+    assert loaded.environments["production"].wait_timer.total_seconds() == 90
+    assert loaded.audit == "s3://bucket/trail"
+
+
+def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELEASEGATE_CONFIG", str(write(tmp_path, GOOD)))
+    assert config.load().app.name == "webapp"
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (
+            ('url = "http://127.0.0.1:18081"', 'url = "http://10.0.0.5:80"'),
+            "environments.production",
+            "127.0.0.1 only",
+        ),
+        (('requires = "staging"', 'requires = "qa"'), "", "no environment 'qa'"),
+        (('from = "leads"', 'from = "nobody"'), "", "no group 'nobody'"),
+        (
+            ("required = 2", "required = 0"),
+            "environments.production.approvals.rules.0.required",
+            "greater than or equal to 1",
+        ),
+        (
+            ("[environments.production]", '[environments.production]\nstrategy = "yolo"'),
+            "environments.production.strategy",
+            "'rolling', 'blue-green', 'canary' or 'recreate'",
+        ),
+        (
+            ("[environments.production]", '[environments.production]\nwait_timer = "soon"'),
+            "environments.production.wait_timer",
+            "not a duration",
+        ),
+        (
+            ("[environments.production]", '[environments.production]\ncolour = "blue"'),
+            "environments.production.colour",
+            "Extra inputs are not permitted",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nfreeze = [{ days = "mon", start = "22:00" }]',
+            ),
+            "environments.production.freeze.0",
+            "end",
+        ),
+        (
+            (
+                'approvals = { required = 2, from = "leads" }',
+                'approvals = { required = 2, from = "leads", signed = true }',
+            ),
+            "",
+            "needs allowed_signers",
+        ),
+        (('requires = "staging"', 'requires = "production"'), "", "cycle"),
+    ],
+)
+def test_bad_configuration_names_file_key_and_reason(
+    tmp_path: Path, change: tuple[str, str], key: str, reason: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    message = str(caught.value)
+    assert str(path) in message and key in message and reason in message
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="no such configuration file"):
+        config.load(tmp_path / "nope.toml")
+    with pytest.raises(config.ConfigError, match=r"not valid TOML.*line 1"):
+        config.load(write(tmp_path, "[app\nname="))
