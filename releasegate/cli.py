@@ -17,6 +17,7 @@ from releasegate import config as configuration
 from releasegate import history as hist
 from releasegate import prefect_server
 from releasegate.audit import open_store
+from releasegate.audit.proofs import verify_signatures
 from releasegate.audit.record import AuditRecord, verify_chain
 from releasegate.audit.store import AuditStore, AuditUnavailable
 from releasegate.errors import Blocked, DeployFailed, UsageError
@@ -29,8 +30,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The audit trail: verify the hash chains, export records.")
 app.add_typer(audit_app, name="audit")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     str | None,
@@ -286,12 +287,17 @@ def audit_verify(
     environment: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Re-check every hash chain; exit 1 naming each broken record."""
+    """Re-check every hash chain and every approval signature; exit 1 naming each bad record."""
     with outcome():
         settings = load(config)
         store = store_of(settings)
         names = [environment] if environment else store.environments()
-        problems = [p for name in names for p in verify_chain(store.chain(name))]
+        problems = []
+        for name in names:
+            chain = list(store.chain(name))
+            problems += verify_chain(chain)
+            if settings.allowed_signers is not None:
+                problems += verify_signatures(chain, settings.allowed_signers)
         for problem in problems:
             err.print(f"[red]BROKEN[/red] {problem}", highlight=False)
         if problems:

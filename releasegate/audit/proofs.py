@@ -1,0 +1,46 @@
+"""Re-checking, offline, the SSH signature of every approval the audit trail relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from releasegate.audit.record import AuditRecord
+from releasegate.signature import DecisionPayload, SignatureError, SignatureRefused, verify_decision
+
+
+def verify_signatures(records: Iterable[AuditRecord], allowed_signers: Path) -> list[str]:
+    """Problems with stored approval signatures; [] when each one still verifies.
+
+    Only decisions that counted are checked (accepted/rejected approvals, and the approvals
+    a deploy relied on): a refused decision was refused because its proof did not hold.
+    Each is verified as of the time it was given, so a key retired since still verifies.
+    """
+    problems = []
+    for rec in records:
+        if rec.kind == "approval" and rec.status not in ("accepted", "rejected"):
+            continue
+        for approval in rec.approvals:
+            if approval.signature is None:
+                continue
+            where = f"{rec.environment} #{rec.seq} ({rec.id}) {approval.name}"
+            try:
+                payload = DecisionPayload(
+                    decision=approval.decision,
+                    reviewer=approval.name,
+                    flow_run_id=rec.flow_run_id or "",
+                    environment=rec.environment,
+                    app=rec.app,
+                    version=rec.version or "",
+                    digest=rec.artifact or "",
+                    comment=approval.comment,
+                )
+                verified = verify_decision(
+                    payload, approval.signature, allowed_signers=allowed_signers, at=approval.at
+                )
+            except (ValueError, SignatureRefused, SignatureError) as exc:
+                problems.append(f"{where}: signature does not verify: {exc}")
+                continue
+            if approval.key_fingerprint and verified.fingerprint != approval.key_fingerprint:
+                problems.append(f"{where}: signed by {verified.fingerprint}, recorded otherwise")
+    return problems

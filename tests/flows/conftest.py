@@ -1,0 +1,173 @@
+"""Fixtures for running the real flows against the session's Prefect server."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from releasegate import config as configuration
+from releasegate import processes
+from tests.conftest import REPO
+
+KEYS = REPO / "examples" / "keys"
+
+
+@pytest.fixture(autouse=True)
+def _prefect(prefect_api: str) -> str:
+    return prefect_api
+
+
+@dataclass
+class Setup:
+    """One test's configuration file, state directory and environment URLs."""
+
+    path: Path
+    home: Path
+    urls: dict[str, str]
+
+    def load(self) -> configuration.Config:
+        return configuration.load(self.path)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in value.items()) + " }"
+    raise TypeError(value)
+
+
+SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
+
+
+@pytest.fixture
+def make_setup(tmp_path: Path) -> Iterator[Callable[..., Setup]]:
+    """Write a config: `make_setup(production={...}, staging={...} or None, top={...})`."""
+    homes: list[Path] = []
+
+    def make(
+        *,
+        production: dict[str, Any] | None = None,
+        staging: dict[str, Any] | None = None,
+        top: dict[str, Any] | None = None,
+        app: dict[str, Any] | None = None,
+        name: str = "releasegate.toml",
+        urls: dict[str, str] | None = None,
+    ) -> Setup:
+        """`urls` reuses another setup's environments (same home, same processes)."""
+        home = tmp_path / "home"
+        homes.append(home)
+        envs: dict[str, dict[str, Any]] = {}
+        if staging is not None:
+            envs["staging"] = {"smoke": SMOKE, "smoke_timeout": "10s", **staging}
+        envs["production"] = {
+            "smoke": SMOKE,
+            "smoke_timeout": "10s",
+            **({"requires": "staging"} if staging is not None else {}),
+            **(production or {}),
+        }
+        given = urls or {}
+        urls = {}
+        lines = [f"{k} = {_toml(v)}" for k, v in (top or {}).items()]
+        lines += [f'home = "{home}"', "[app]", 'name = "webapp"']
+        lines += [
+            f"{k} = {_toml(v)}"
+            for k, v in {"source": str(REPO / "examples/webapp"), **(app or {})}.items()
+        ]
+        lines += ["[groups]", 'release-managers = ["alice", "bob", "carol"]', 'security = ["sam"]']
+        for env, settings in envs.items():
+            default = given.get(env) or f"http://127.0.0.1:{processes.free_port()}"
+            urls[env] = settings.setdefault("url", default)
+            lines.append(f"[environments.{env}]")
+            lines += [f"{k} = {_toml(v)}" for k, v in settings.items()]
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        return Setup(path=path, home=home, urls=urls)
+
+    yield make
+    from releasegate.targets.local.target import down
+
+    for home in set(homes):
+        down(home)
+
+
+@dataclass
+class Step:
+    """One scripted decision: who, what, and optionally a forged or hand-made signature."""
+
+    reviewer: str
+    reject: bool = False
+    comment: str = ""
+    key: Path | None = None
+    signature: Callable[[Any], str] | None = None
+    """Given the ApprovalRequest being answered, the signature text to submit."""
+
+
+@dataclass
+class Reviewers:
+    """Answers a run's approval requests in order, from a background thread, like people
+    at their terminals would (through `releasegate.review`)."""
+
+    version: str
+    steps: list[Step]
+    environment: str = "production"
+    answered: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def start(self) -> Reviewers:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from releasegate import review
+
+        seen: set[str] = set()
+        try:
+            for step in self.steps:
+                asked = review.next_request(self.version, self.environment, seen, timeout=60)
+                seen.add(asked.pause_key)
+                review.decide(
+                    asked.flow_run_id,
+                    step.reviewer,
+                    reject=step.reject,
+                    comment=step.comment,
+                    key=step.key if step.key else KEYS / step.reviewer,
+                    signature=step.signature(asked) if step.signature else None,
+                )
+                self.answered.append(asked)
+        except BaseException as exc:  # re-raised in the test thread by join()
+            self.error = exc
+
+    def join(self) -> list[Any]:
+        self._thread.join(timeout=90)
+        assert not self._thread.is_alive(), "reviewers did not finish"
+        if self.error:
+            raise self.error
+        return self.answered
+
+
+def approve_all(version: str, *names: str) -> Reviewers:
+    return Reviewers(version, [Step(n) for n in names]).start()
+
+
+def keypair(folder: Path, name: str) -> Path:
+    """A fresh ed25519 key (private key path) made with ssh-keygen."""
+    key = folder / name
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"test {name}", "-f", str(key)],
+        check=True,
+    )
+    return key

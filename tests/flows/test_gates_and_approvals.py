@@ -1,0 +1,135 @@
+"""Gates and the approval gate on a real Prefect server: block, refuse, reject, expire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from flows.deploy import deploy
+from releasegate.audit import open_store
+from releasegate.errors import Blocked
+from tests.flows.conftest import Reviewers, Step, approve_all
+from tests.flows.test_pipeline import run, serving
+
+UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
+
+
+def records(setup, kind: str) -> list:
+    return [r for r in open_store(None, home=setup.home).newest("production") if r.kind == kind]
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_active_freeze_blocks_with_rule_and_until_and_exit_code_3(make_setup) -> None:
+    now = datetime.now(UTC)
+    until = now + timedelta(hours=2)
+    setup = make_setup(
+        production={
+            "freeze": [
+                {
+                    "from": iso(now - timedelta(hours=1)),
+                    "until": iso(until),
+                    "reason": "release freeze",
+                }
+            ]
+        },
+    )
+    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    assert code == 3
+    assert "freeze" in out and "release freeze" in out and f"{until:%Y-%m-%d %H:%M}" in out
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(setup.urls["production"], timeout=2)
+    gate = records(setup, "gate")[0]
+    assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
+
+
+def test_branch_restriction_blocks(make_setup) -> None:
+    setup = make_setup(production={"branches": ["main", "release/*"]})
+    with pytest.raises(Blocked, match="branch 'feature/x' may not deploy here"):
+        deploy(version="v1", branch="feature/x", actor="dave", config=str(setup.path))
+    deploy(version="v1", branch="release/1.0", actor="dave", config=str(setup.path))
+
+
+def test_gates_are_checked_again_right_before_the_rollout(make_setup) -> None:
+    # The freeze starts while the wait timer runs: the first check passes, the second blocks.
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    setup = make_setup(
+        production={
+            "wait_timer": "6s",
+            "freeze": [
+                {"from": iso(start), "until": iso(start + timedelta(hours=1)), "reason": "incident"}
+            ],
+        }
+    )
+    with pytest.raises(Blocked, match="incident"):
+        deploy(version="v1", actor="dave", config=str(setup.path))
+    stages = [(g.details["stage"], g.status) for g in records(setup, "gate")]
+    assert stages == [("before rollout", "blocked"), ("before approvals", "passed")]
+    assert records(setup, "deploy") == []
+
+
+def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve(
+    make_setup,
+) -> None:
+    setup = make_setup(production={"approvals": UNSIGNED})
+    reviewers = Reviewers(
+        "v1",
+        [
+            Step("carol"),  # carol triggered the run: self-review
+            Step("mallory"),  # not a member
+            Step("alice"),
+            Step("alice"),  # same person twice
+            Step("bob"),
+        ],
+    ).start()
+    deploy(version="v1", actor="carol", config=str(setup.path))
+    reviewers.join()
+    decisions = [
+        (r.approvers[0], r.status, r.details.get("refusal")) for r in records(setup, "approval")
+    ]
+    assert decisions[::-1] == [
+        ("carol", "refused", "self-review"),
+        ("mallory", "refused", "not-a-member"),
+        ("alice", "accepted", None),
+        ("alice", "refused", "duplicate"),
+        ("bob", "accepted", None),
+    ]
+    deployed = records(setup, "deploy")[0]
+    assert deployed.status == "succeeded" and deployed.approvers == ["alice", "bob"]
+    assert serving(setup.urls["production"]) == "v1"
+
+
+def test_rejection_by_an_eligible_reviewer_stops_the_run(make_setup) -> None:
+    setup = make_setup(production={"approvals": UNSIGNED})
+    reviewers = Reviewers(
+        "v1", [Step("alice"), Step("bob", reject=True, comment="not today")]
+    ).start()
+    with pytest.raises(Blocked, match="rejected by bob"):
+        deploy(version="v1", actor="dave", config=str(setup.path))
+    reviewers.join()
+    rejected = records(setup, "approval")[0]
+    assert rejected.status == "rejected" and rejected.reason == "not today"
+    assert records(setup, "deploy") == []
+
+
+def test_approval_timeout_is_recorded_as_expired(make_setup) -> None:
+    setup = make_setup(production={"approvals": {**UNSIGNED, "timeout": "3s"}})
+    with pytest.raises(Blocked, match="approval expired"):
+        deploy(version="v1", actor="dave", config=str(setup.path))
+    assert records(setup, "approval")[0].status == "expired"
+    assert records(setup, "deploy") == []
+
+
+def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> None:
+    setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "2s"}, "wait_timer": "3s"})
+    # alice and bob approve; the 3 s wait makes both stale; carol and alice approve again.
+    reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
+    deploy(version="v1", actor="dave", config=str(setup.path))
+    reviewers.join()
+    expired = [r.approvers[0] for r in records(setup, "approval") if r.status == "expired"]
+    assert sorted(expired) == ["alice", "bob"]
+    assert sorted(records(setup, "deploy")[0].approvers) == ["alice", "carol"]

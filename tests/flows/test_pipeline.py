@@ -1,0 +1,180 @@
+"""The pipeline end to end on a real Prefect server, the local target and real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from flows.deploy import deploy
+from flows.rollback import rollback
+from releasegate.audit import open_store
+from releasegate.cli import app
+from releasegate.errors import DeployFailed, UsageError
+from tests.flows.conftest import KEYS, Setup, approve_all
+
+SIGNED = {
+    "required": 2,
+    "from": "release-managers",
+    "timeout": "2m",
+    "signed": True,
+}
+
+
+def serving(url: str) -> str:
+    return httpx.get(f"{url}/version", timeout=5).json()["version"]
+
+
+class Load:
+    """Requests a URL continuously from a thread; counts answers and failures."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.ok, self.failed, self.versions = url, 0, [], set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            # Bounded: at most 20 000 requests, and it stops when told.
+            for _ in range(20_000):
+                if self._stop.is_set():
+                    return
+                try:
+                    response = client.get(f"{self.url}/version")
+                    if response.status_code == 200:
+                        self.ok += 1
+                        self.versions.add(response.json()["version"])
+                    else:
+                        self.failed.append(response.status_code)
+                except httpx.HTTPError as exc:
+                    self.failed.append(repr(exc))
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def run(setup: Setup, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [*args, "--config", str(setup.path)])
+    return result.exit_code, result.output
+
+
+def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests(
+    make_setup,
+) -> None:
+    setup = make_setup(
+        staging={},
+        production={"approvals": SIGNED, "wait_timer": "1s"},
+        top={"allowed_signers": str(KEYS / "allowed_signers")},
+    )
+    prod = setup.urls["production"]
+    reviewers = approve_all("v1", "alice", "bob")
+    deploy(version="v1", actor="dave", commit="c1", config=str(setup.path))
+    reviewers.join()
+    assert serving(prod) == "v1" and serving(setup.urls["staging"]) == "v1"
+
+    with Load(prod) as load:
+        reviewers = approve_all("v2", "bob", "alice")
+        deploy(version="v2", actor="dave", commit="c2", config=str(setup.path))
+        reviewers.join()
+        assert serving(prod) == "v2"
+        restored = rollback(
+            environment="production", reason="v2 is slow", actor="carol", config=str(setup.path)
+        )
+    assert restored == "v1" and serving(prod) == "v1"
+    assert load.failed == [] and load.ok > 100 and load.versions == {"v1", "v2"}
+
+    code, out = run(setup, "history", "production", "--json")
+    assert code == 0
+    history = json.loads(out)
+    assert [(h["kind"], h["version"], h["status"]) for h in history] == [
+        ("rollback", "v1", "succeeded"),
+        ("deploy", "v2", "succeeded"),
+        ("deploy", "v1", "succeeded"),
+    ]
+    rollback_rec, v2, v1 = history
+    assert rollback_rec["actor"] == "carol" and rollback_rec["reason"] == "v2 is slow"
+    assert rollback_rec["previous_version"] == "v2" and rollback_rec["artifact"] == v1["artifact"]
+    assert v2["approvers"] == ["bob", "alice"] and v2["actor"] == "dave"
+    assert all(a["signature"] and a["key_fingerprint"] for a in v2["approvals"])
+    assert v2["commit"] == "c2" and v2["artifact"].startswith("sha256:")
+    assert all(h["started_at"] and h["finished_at"] for h in history)
+
+    code, out = run(setup, "status", "--json")
+    assert code == 0
+    status = json.loads(out)
+    assert status["production"]["version"] == "v1" and status["staging"]["version"] == "v2"
+
+    code, out = run(setup, "audit", "verify")
+    assert code == 0, out
+
+
+def test_rollback_to_any_version_or_past_run_and_default_skips_current(make_setup) -> None:
+    setup = make_setup()
+    runs = {}
+    for version in ("v1", "v2", "v3"):
+        deploy(version=version, actor="dave", config=str(setup.path))
+        store = open_store(None, home=setup.home)
+        runs[version] = next(store.newest("production")).flow_run_id
+    prod = setup.urls["production"]
+
+    assert (
+        rollback(environment="production", reason="to v1", to="v1", config=str(setup.path)) == "v1"
+    )
+    assert serving(prod) == "v1"
+    # By flow-run id: the run that deployed v2.
+    assert (
+        rollback(environment="production", reason="run", to=runs["v2"], config=str(setup.path))
+        == "v2"
+    )
+    assert serving(prod) == "v2"
+    # Default: the previous successful version that differs from the current one (v1).
+    assert rollback(environment="production", reason="again", config=str(setup.path)) == "v1"
+    with pytest.raises(UsageError, match="no successful deploy of version v9"):
+        rollback(environment="production", reason="x", to="v9", config=str(setup.path))
+    with pytest.raises(UsageError, match="needs a reason"):
+        rollback(environment="production", reason="  ", config=str(setup.path))
+
+
+def test_failed_rollout_rolls_back_automatically_and_is_recorded(
+    make_setup, tmp_path: Path
+) -> None:
+    good = make_setup()
+    deploy(version="v1", actor="dave", config=str(good.path))
+    broken_source = tmp_path / "broken"
+    broken_source.mkdir()
+    (broken_source / "app.py").write_text(
+        (Path(good.load().app.source) / "app.py").read_text().replace('"version"', '"versoin"')
+    )
+    broken = make_setup(app={"source": str(broken_source)}, name="broken.toml", urls=good.urls)
+    with pytest.raises(DeployFailed, match="v2 to production failed"):
+        deploy(version="v2", actor="dave", config=str(broken.path))
+    assert serving(good.urls["production"]) == "v1"
+    newest = list(open_store(None, home=good.home).newest("production"))
+    changes = [(r.kind, r.version, r.status) for r in newest if r.kind in ("deploy", "rollback")]
+    assert changes[:3] == [
+        ("rollback", "v1", "succeeded"),
+        ("rollback", "v1", "started"),
+        ("deploy", "v2", "failed"),
+    ]
+    assert "automatic rollback" in (newest[0].reason or "")
+
+
+def test_unreachable_audit_store_stops_the_run_before_any_change(
+    make_setup, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    setup = make_setup(staging={}, top={"audit": str(blocker)})
+    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    assert code == 1 and "cannot write the audit record" in out
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(setup.urls["staging"], timeout=2)

@@ -1,0 +1,191 @@
+"""Signed approvals through the real flow: the attack suite.
+
+Every forged or misapplied decision is refused with a specific reason in the audit trail,
+the run keeps waiting after each refusal (the next decision answers a new pause of the
+same run), and only genuine signatures from eligible reviewers count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.deploy import deploy
+from releasegate.approval import ApprovalRequest
+from releasegate.errors import Blocked
+from releasegate.signature import sign
+from tests.flows.conftest import KEYS, Reviewers, Step, keypair
+from tests.flows.test_gates_and_approvals import records
+from tests.flows.test_pipeline import run
+
+SIGNED = {"required": 2, "from": "release-managers", "timeout": "3m", "signed": True}
+
+
+@pytest.fixture
+def signers(tmp_path: Path) -> dict[str, Path]:
+    """Keys: alice and bob (demo), carol (member), dave (valid key, not a member), eve
+    (a key nobody trusts); and an allowed_signers file trusting all but eve."""
+    keys = {"alice": KEYS / "alice", "bob": KEYS / "bob"}
+    for name in ("carol", "dave", "eve"):
+        keys[name] = keypair(tmp_path, name)
+    lines = []
+    for name in ("alice", "bob", "carol", "dave"):
+        public = Path(f"{keys[name]}.pub").read_text().split()
+        lines.append(f'{name} namespaces="releasegate" {public[0]} {public[1]}')
+    keys["allowed_signers"] = tmp_path / "allowed_signers"
+    keys["allowed_signers"].write_text("\n".join(lines) + "\n")
+    return keys
+
+
+def signed(reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any):
+    """A signature by `key` over this run's request, with some fields changed."""
+
+    def make(asked: ApprovalRequest) -> str:
+        payload = asked.payload(reviewer, decision, comment).model_copy(update=change)
+        return sign(payload.message(), key=key)
+
+    return make
+
+
+def wrong_namespace(key: Path):
+    def make(asked: ApprovalRequest) -> str:
+        message = asked.payload("alice", "approve").message()
+        result = subprocess.run(
+            ["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(key)],
+            input=message,
+            capture_output=True,
+            check=True,
+        )
+        return result.stdout.decode()
+
+    return make
+
+
+def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
+    make_setup, signers: dict[str, Path]
+) -> None:
+    setup = make_setup(
+        production={"approvals": SIGNED}, top={"allowed_signers": str(signers["allowed_signers"])}
+    )
+    alice, bob = signers["alice"], signers["bob"]
+    attacks = [
+        ("unsigned", Step("alice", signature=lambda asked: "")),
+        ("unknown-key", Step("alice", key=signers["eve"])),
+        ("wrong-signer", Step("alice", key=bob)),  # bob's key claiming to be alice
+        (
+            "bad-signature",
+            Step("alice", signature=signed("alice", alice, flow_run_id=str(uuid.uuid4()))),
+        ),
+        (
+            "bad-signature",
+            Step("alice", signature=signed("alice", alice, digest="sha256:" + "0" * 64)),
+        ),
+        ("bad-signature", Step("alice", reject=True, signature=signed("alice", alice, "approve"))),
+        ("bad-signature", Step("alice", signature=signed("alice", alice, "reject"))),
+        (
+            "bad-signature",
+            Step(
+                "alice",
+                comment="ship it, and v9 too",
+                signature=signed("alice", alice, comment="ship it"),
+            ),
+        ),
+        ("wrong-namespace", Step("alice", signature=wrong_namespace(alice))),
+        (
+            "malformed",
+            Step(
+                "alice",
+                signature=lambda asked: (
+                    "-----BEGIN SSH SIGNATURE-----\nAAAAgarbage\n-----END SSH SIGNATURE-----\n"
+                ),
+            ),
+        ),
+        (None, Step("alice", comment="looks good")),  # genuine: counts
+        ("duplicate", Step("alice")),
+        ("self-review", Step("carol", key=signers["carol"])),  # carol triggered the run
+        ("not-a-member", Step("dave", key=signers["dave"])),  # valid key, not in the group
+        (None, Step("bob")),
+    ]
+    reviewers = Reviewers("v1", [step for _, step in attacks]).start()
+    deploy(version="v1", actor="carol", config=str(setup.path))
+    answered = reviewers.join()
+
+    # The same run answered every time: each refusal left it waiting for the next decision.
+    assert len({a.flow_run_id for a in answered}) == 1 and len(answered) == len(attacks)
+    decisions = records(setup, "approval")[::-1]
+    assert [d.details.get("refusal") for d in decisions] == [code for code, _ in attacks]
+    for decision, (code, _) in zip(decisions, attacks, strict=True):
+        assert decision.status == ("accepted" if code is None else "refused")
+        assert code is None or decision.reason, "a refusal must say why"
+    assert "bob" in decisions[2].reason  # names whose key it really was
+    # Zero forged approvals accepted: the deploy relied on exactly the two genuine ones.
+    deployed = records(setup, "deploy")[0]
+    assert deployed.status == "succeeded" and deployed.approvers == ["alice", "bob"]
+    assert {a.name: a.comment for a in deployed.approvals} == {"alice": "looks good", "bob": ""}
+    assert all(
+        a.key_fingerprint and a.key_fingerprint.startswith("SHA256:") for a in deployed.approvals
+    )
+
+    code, out = run(setup, "audit", "verify")
+    assert code == 0, out
+
+
+def test_a_signed_rejection_stops_the_run(make_setup, signers: dict[str, Path]) -> None:
+    setup = make_setup(
+        production={"approvals": SIGNED}, top={"allowed_signers": str(signers["allowed_signers"])}
+    )
+    reviewers = Reviewers("v1", [Step("bob", reject=True, comment="schema change unreviewed")])
+    reviewers.start()
+    with pytest.raises(Blocked, match="rejected by bob"):
+        deploy(version="v1", actor="dave", config=str(setup.path))
+    reviewers.join()
+    rejected = records(setup, "approval")[0]
+    assert rejected.status == "rejected" and rejected.approvals[0].signature
+
+
+def test_an_expired_signed_approval_must_be_given_again(
+    make_setup, signers: dict[str, Path]
+) -> None:
+    setup = make_setup(
+        production={"approvals": {**SIGNED, "max_age": "2s"}, "wait_timer": "3s"},
+        top={"allowed_signers": str(signers["allowed_signers"])},
+    )
+    reviewers = Reviewers("v1", [Step("alice"), Step("bob"), Step("alice"), Step("bob")]).start()
+    deploy(version="v1", actor="dave", config=str(setup.path))
+    reviewers.join()
+    statuses = [(d.approvers[0], d.status) for d in records(setup, "approval")[::-1]]
+    assert statuses[:4] == [
+        ("alice", "accepted"),
+        ("bob", "accepted"),
+        ("alice", "expired"),
+        ("bob", "expired"),
+    ]
+
+
+def test_audit_verify_names_a_record_whose_stored_signature_was_altered(
+    make_setup, signers: dict[str, Path]
+) -> None:
+    setup = make_setup(
+        production={"approvals": SIGNED}, top={"allowed_signers": str(signers["allowed_signers"])}
+    )
+    reviewers = Reviewers("v1", [Step("alice"), Step("bob")]).start()
+    deploy(version="v1", actor="dave", config=str(setup.path))
+    reviewers.join()
+    assert run(setup, "audit", "verify")[0] == 0
+
+    accepted = next(r for r in records(setup, "approval") if r.approvers == ["bob"])
+    path = setup.home / "audit" / "production" / f"{accepted.seq:012d}.json"
+    data = json.loads(path.read_text())
+    # Swap in bob's signature from another decision: cryptographically valid, wrong message.
+    data["approvals"][0]["signature"] = sign(b"something else\n", key=signers["bob"])
+    os.chmod(path, 0o644)
+    path.write_text(json.dumps(data))
+    code, out = run(setup, "audit", "verify")
+    assert code == 1
+    assert f"#{accepted.seq} ({accepted.id}) bob: signature does not verify" in out
