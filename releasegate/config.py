@@ -84,8 +84,14 @@ class Environment(BaseModel):
 
     @model_validator(mode="after")
     def _target_settings(self) -> Environment:
-        if self.target == "kubernetes" and self.kubernetes is None:
-            raise ValueError("target 'kubernetes' needs a [kubernetes] table")
+        if self.target == "kubernetes":
+            if self.kubernetes is None:
+                raise ValueError("target 'kubernetes' needs a [kubernetes] table")
+            self.kubernetes.check_strategy(self.strategy)
+            if misplaced := {"replicas", "canary_steps"} & self.model_fields_set:
+                # The cluster's settings live in one place: the kubernetes table.
+                key = sorted(misplaced)[0]
+                raise ValueError(f"for a kubernetes target, set kubernetes.{key} instead of {key}")
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"url {self.url!r} must be an http(s) URL")

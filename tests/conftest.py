@@ -24,6 +24,8 @@ os.environ.update(
         "PREFECT_API_URL": f"http://127.0.0.1:{_PORT}/api",
         "PREFECT_HOME": str(_PREFECT_HOME),
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # The server stops before the interpreter exits; no late log shipping to it.
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
         **quiet_env(),
     }
 )

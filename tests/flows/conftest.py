@@ -14,6 +14,7 @@ import pytest
 from releasegate import config as configuration
 from releasegate import processes
 from tests.conftest import REPO
+from tests.support.toml import table
 
 KEYS = REPO / "examples" / "keys"
 
@@ -33,20 +34,6 @@ class Setup:
 
     def load(self) -> configuration.Config:
         return configuration.load(self.path)
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in value.items()) + " }"
-    raise TypeError(value)
 
 
 SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
@@ -80,18 +67,15 @@ def make_setup(tmp_path: Path) -> Iterator[Callable[..., Setup]]:
         }
         given = urls or {}
         urls = {}
-        lines = [f"{k} = {_toml(v)}" for k, v in (top or {}).items()]
-        lines += [f'home = "{home}"', "[app]", 'name = "webapp"']
-        lines += [
-            f"{k} = {_toml(v)}"
-            for k, v in {"source": str(REPO / "examples/webapp"), **(app or {})}.items()
-        ]
-        lines += ["[groups]", 'release-managers = ["alice", "bob", "carol"]', 'security = ["sam"]']
+        lines = table(None, {**(top or {}), "home": home})
+        lines += table("app", {"name": "webapp", "source": REPO / "examples/webapp", **(app or {})})
+        lines += table(
+            "groups", {"release-managers": ["alice", "bob", "carol"], "security": ["sam"]}
+        )
         for env, settings in envs.items():
             default = given.get(env) or f"http://127.0.0.1:{processes.free_port()}"
             urls[env] = settings.setdefault("url", default)
-            lines.append(f"[environments.{env}]")
-            lines += [f"{k} = {_toml(v)}" for k, v in settings.items()]
+            lines += table(f"environments.{env}", settings)
         path = tmp_path / name
         path.write_text("\n".join(lines) + "\n")
         return Setup(path=path, home=home, urls=urls)

@@ -125,8 +125,8 @@ def test_approval_timeout_is_recorded_as_expired(make_setup) -> None:
 
 
 def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> None:
-    setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "2s"}, "wait_timer": "3s"})
-    # alice and bob approve; the 3 s wait makes both stale; carol and alice approve again.
+    setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "5s"}, "wait_timer": "6s"})
+    # alice and bob approve; the 6 s wait makes both stale; carol and alice approve again.
     reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
     deploy(version="v1", actor="dave", config=str(setup.path))
     reviewers.join()

@@ -24,7 +24,7 @@ from tests.flows.conftest import KEYS, Reviewers, Step, keypair
 from tests.flows.test_gates_and_approvals import records
 from tests.flows.test_pipeline import run
 
-SIGNED = {"required": 2, "from": "release-managers", "timeout": "3m", "signed": True}
+SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_an_expired_signed_approval_must_be_given_again(
     make_setup, signers: dict[str, Path]
 ) -> None:
     setup = make_setup(
-        production={"approvals": {**SIGNED, "max_age": "2s"}, "wait_timer": "3s"},
+        production={"approvals": {**SIGNED, "max_age": "5s"}, "wait_timer": "6s"},
         top={"allowed_signers": str(signers["allowed_signers"])},
     )
     reviewers = Reviewers("v1", [Step("alice"), Step("bob"), Step("alice"), Step("bob")]).start()

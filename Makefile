@@ -1,0 +1,45 @@
+# The two commands: `make demo` (set up, run the whole pipeline locally) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# ssh-keygen signs and verifies approvals; the registry serves images to the Kubernetes tests.
+RUN_DEBS := openssh-client
+TEST_DEBS := openssh-client docker-registry
+
+.PHONY: demo test lint bench down clean
+
+demo: $(VENV)/.installed
+	@scripts/system-deps $(RUN_DEBS)
+	$(BIN)/releasegate demo
+
+test: $(VENV)/.installed-dev
+	@scripts/system-deps $(TEST_DEBS)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/audit_previous_good.py
+
+down: $(VENV)/.installed
+	$(BIN)/releasegate down
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) .releasegate

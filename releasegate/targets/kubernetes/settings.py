@@ -1,0 +1,105 @@
+"""Configuration of one environment's Kubernetes target (`[environments.X.kubernetes]`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+STRATEGIES = ("rolling", "recreate", "blue-green", "canary")
+
+# A repository reference without tag or digest: [registry[:port]/]path/name
+_IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class KubernetesSettings(BaseModel):
+    """Where and how an environment runs on Kubernetes.
+
+    Durations are seconds. Credentials never live here: the registry's user name and
+    password are read from the environment variables named below, at resolve time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Cluster access: a kubeconfig context (default: current context) or the pod's service account.
+    context: str | None = None
+    kubeconfig: Path | None = None
+    in_cluster: bool = False
+
+    # The workload.
+    namespace: str = Field(pattern=_DNS_LABEL, max_length=63)
+    deployment: str = Field(pattern=_DNS_LABEL, max_length=63)
+    """rolling/recreate/canary: the Deployment; blue-green: the prefix of `<name>-blue`/`-green`."""
+    container: str = Field(pattern=_DNS_LABEL, max_length=63)
+    service: str | None = Field(default=None, pattern=_DNS_LABEL)
+    """The live Service (blue-green switches its selector)."""
+    preview_service: str | None = Field(default=None, pattern=_DNS_LABEL)
+    """blue-green: the Service pointed at the colour under test."""
+    replicas: int | None = Field(default=None, ge=1)
+    """Replicas of the new colour / basis of canary ratios; default: what runs now."""
+
+    # The image: a repository without tag; a release deploys `image@sha256:...`.
+    image: str
+    registry_insecure: bool = False
+    """Talk plain HTTP to the registry (local test registries only)."""
+    registry_username_env: str = "RELEASEGATE_REGISTRY_USERNAME"
+    registry_password_env: str = "RELEASEGATE_REGISTRY_PASSWORD"
+    build_command: list[str] | None = None
+    """Run before resolving, e.g.
+    ["docker", "buildx", "build", "--push", "-t", "{image}:{tag}", "."].
+
+    `{image}` and `{tag}` are replaced inside each argument; no shell is involved.
+    """
+    build_timeout: float = Field(default=1800.0, gt=0)
+
+    # Strategy parameters.
+    rollout_timeout: float = Field(default=600.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    scale_down_delay: float = Field(default=1800.0, ge=0)
+    canary_steps: list[int] = [10, 50, 100]
+    preview_url: str | None = None
+    """Base URL that reaches the preview Service (ingress, port-forward) for the probe."""
+    canary_url: str | None = None
+    """Base URL reaching only the canary pods (a Service on `releasegate.io/track: canary`)."""
+    conflict_retries: int = Field(default=5, ge=1)
+
+    @field_validator("image")
+    @classmethod
+    def _repository_only(cls, value: str) -> str:
+        if "@" in value or not _IMAGE.match(value):
+            raise ValueError(
+                f"{value!r} is not an image repository without tag or digest "
+                "(e.g. 'registry.example.com/team/webapp')"
+            )
+        return value
+
+    @field_validator("canary_steps")
+    @classmethod
+    def _steps_climb_to_100(cls, steps: list[int]) -> list[int]:
+        if not steps or steps[-1] != 100:
+            raise ValueError("canary_steps must end with 100")
+        if any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
+            raise ValueError("canary_steps must be strictly increasing percentages in 1..100")
+        return steps
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> KubernetesSettings:
+        if self.in_cluster and (self.context or self.kubeconfig):
+            raise ValueError("in_cluster excludes context and kubeconfig")
+        return self
+
+    def check_strategy(self, strategy: str) -> None:
+        """Raise ValueError naming the keys `strategy` needs but this configuration lacks."""
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+        needs = {
+            "blue-green": ("service", "preview_service", "preview_url"),
+            "canary": ("canary_url",),
+        }.get(strategy, ())
+        missing = [key for key in needs if getattr(self, key) is None]
+        if missing:
+            raise ValueError(
+                f"strategy {strategy!r} needs kubernetes.{', kubernetes.'.join(missing)}"
+            )

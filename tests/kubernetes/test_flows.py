@@ -1,0 +1,101 @@
+"""The same deploy and rollback flows, on the Kubernetes target, chosen by configuration alone.
+
+Runs the real flows on the session's Prefect server against the Kubernetes API emulator
+(kmock + the suite's controller) and the Debian registry: not a real cluster.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.deploy import deploy
+from flows.rollback import rollback
+from releasegate.audit import open_store
+from releasegate.errors import DeployFailed
+from releasegate.targets.base import TargetError
+from tests.kubernetes.conftest import Env
+from tests.support.kube import service
+from tests.support.toml import table
+
+
+@pytest.fixture(autouse=True)
+def _prefect(prefect_api: str) -> str:
+    return prefect_api
+
+
+def write_config(tmp_path: Path, env: Env, strategy: str) -> Path:
+    kube = env.settings().model_dump(mode="json", exclude_none=True)
+    lines = table(None, {"home": tmp_path / "home"})
+    lines += table("app", {"name": "webapp"})
+    lines += table(
+        "environments.production",
+        {
+            "target": "kubernetes",
+            "url": f"{env.ingress.url}/{env.namespace}/web",
+            "strategy": strategy,
+            "smoke": [{"path": "/health", "status": 200}],
+            "smoke_timeout": "5s",
+        },
+    )
+    lines += table("environments.production.kubernetes", kube)
+    path = tmp_path / "kubernetes.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def changes(tmp_path: Path) -> list[tuple[str, str | None, str]]:
+    store = open_store(None, home=tmp_path / "home")
+    return [
+        (r.kind, r.version, r.status)
+        for r in store.newest("production")
+        if r.kind in ("deploy", "rollback") and r.status != "started"
+    ]
+
+
+def test_blue_green_deploy_and_rollback_through_the_flows(env: Env, tmp_path: Path) -> None:
+    env.seed("blue-green", "1.0.0")
+    config = str(write_config(tmp_path, env, "blue-green"))
+    v2 = env.releases["2.0.0"]
+    deploy(version="1.0.0", actor="dave", config=config)
+    deploy(version="2.0.0", actor="dave", config=config)
+    live = env.get("web", "services")["spec"]["selector"]
+    assert env.image(f"web-{live['releasegate.io/color']}") == v2.artifact
+
+    before = len(env.calls("patch"))
+    assert rollback(environment="production", reason="2.0.0 errors", config=config) == "1.0.0"
+    # The old colour was still warm: the rollback is one selector patch, nothing else.
+    assert [(c.verb, c.resource) for c in env.calls("patch")[before:]] == [("patch", "services")]
+    assert changes(tmp_path)[:3] == [
+        ("rollback", "1.0.0", "succeeded"),
+        ("deploy", "2.0.0", "succeeded"),
+        ("deploy", "1.0.0", "succeeded"),
+    ]
+    record = next(open_store(None, home=tmp_path / "home").newest("production"))
+    assert record.artifact == env.releases["1.0.0"].digest
+    assert record.details["before"]["live"]  # the state before the change is recorded
+
+
+def test_stuck_rollout_rolls_back_automatically(env: Env, tmp_path: Path) -> None:
+    env.seed("rolling", "1.0.0")
+    env.cluster.put("services", env.namespace, service("web", {"app": "web"}))
+    config = str(write_config(tmp_path, env, "rolling"))
+    deploy(version="1.0.0", actor="dave", config=config)
+    env.cluster.api.broken_images.add(env.releases["2.0.0"].artifact)
+    with pytest.raises(DeployFailed, match="progress deadline"):
+        deploy(version="2.0.0", actor="dave", config=config)
+    assert env.image("web") == env.releases["1.0.0"].artifact
+    assert changes(tmp_path)[:2] == [
+        ("rollback", "1.0.0", "succeeded"),
+        ("deploy", "2.0.0", "failed"),
+    ]
+
+
+def test_a_missing_image_tag_fails_the_build_and_changes_nothing(env: Env, tmp_path: Path) -> None:
+    env.seed("rolling", "1.0.0")
+    config = str(write_config(tmp_path, env, "rolling"))
+    with pytest.raises(TargetError, match=r"9\.9\.9"):
+        deploy(version="9.9.9", actor="dave", config=config)
+    assert env.calls("patch") == []
+    assert changes(tmp_path) == []

@@ -1,0 +1,64 @@
+"""A real S3 server (SeaweedFS) for the session; a fresh bucket for every test."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# tests/support is shared by several suites; the repo root is not on sys.path under
+# `.venv/bin/pytest` (the editable install maps only the packages).
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from releasegate.audit.record import AuditEntry  # noqa: E402
+from releasegate.audit.s3 import S3AuditStore  # noqa: E402
+from tests.support.seaweedfs import SeaweedFS  # noqa: E402
+
+
+def make_entry(environment: str = "production", **fields: Any) -> AuditEntry:
+    """A deploy record with sensible defaults; `fields` override them."""
+    base: dict[str, Any] = {
+        "kind": "deploy",
+        "environment": environment,
+        "app": "webapp",
+        "version": "1.0.0",
+        "status": "succeeded",
+        "actor": "alice",
+    }
+    return AuditEntry(**{**base, **fields})
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    with SeaweedFS() as server:
+        yield server
+
+
+@pytest.fixture
+def entry() -> Any:
+    """The `make_entry` factory (a fixture, so test modules need not import conftest)."""
+    return make_entry
+
+
+@pytest.fixture
+def s3(seaweedfs: SeaweedFS) -> Any:
+    """An admin boto3 client for the server (to create buckets and to tamper)."""
+    return seaweedfs.client()
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"audit-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def store(bucket: str, s3: Any) -> S3AuditStore:
+    return S3AuditStore(bucket, "trail", client=s3)
