@@ -16,6 +16,7 @@ import pytest
 
 from releasegate import processes
 from releasegate.prefect_server import quiet_env
+from tests.support.seaweedfs import SeaweedFS
 
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="releasegate-test-prefect-"))
 _PORT = processes.free_port()
@@ -65,3 +66,10 @@ def prefect_api() -> Iterator[str]:
         pytest.fail((_PREFECT_HOME / "server.log").read_text(errors="replace")[-3000:])
     yield url
     processes.stop(proc.pid)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """A real S3 server (SeaweedFS, with credentials) on 127.0.0.1 for the session."""
+    with SeaweedFS() as server:
+        yield server

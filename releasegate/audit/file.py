@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from releasegate.audit.record import GENESIS, AuditEntry, AuditRecord, seal
+from releasegate.audit.record import GENESIS, AuditEntry, AuditRecord, seal, verify_chain
 from releasegate.audit.store import AuditUnavailable
 
 
@@ -50,6 +50,15 @@ class FileAuditStore:
     def chain(self, environment: str) -> Iterator[AuditRecord]:
         for path in self._files(environment):
             yield self._read(path)
+
+    def verify(self, environment: str) -> list[str]:
+        records, unreadable = [], []
+        for path in self._files(environment):
+            try:
+                records.append(self._read(path))
+            except ValueError as exc:
+                unreadable.append(f"{environment}: {path.name}: not a valid audit record: {exc}")
+        return unreadable + verify_chain(records)
 
     def environments(self) -> list[str]:
         if not self.root.is_dir():

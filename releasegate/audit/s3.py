@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
 from pydantic import ValidationError
@@ -167,21 +167,6 @@ class S3AuditStore(AuditStore):
     def newest(self, environment: str) -> Iterator[AuditRecord]:
         """Records newest first; lists page by page and fetches a few records ahead."""
         return self._fetch(self._key_pages(environment, _PAGES), _PREFETCH_NEWEST)
-
-    def latest(self, environment: str, n: int) -> list[AuditRecord]:
-        """The newest `n` records of `environment`, newest first."""
-        out: list[AuditRecord] = []
-        if n <= 0:
-            return out
-        it = self._fetch(self._key_pages(environment, _PAGES), _PREFETCH_NEWEST)
-        try:
-            for rec in it:
-                out.append(rec)
-                if len(out) >= n:
-                    break
-        finally:
-            it.close()  # cancels the prefetches we will not read
-        return out
 
     def chain(self, environment: str) -> Iterator[AuditRecord]:
         """Every record in sequence order. Lists the whole chain first (it must: oldest last)."""
@@ -466,27 +451,3 @@ def default_client() -> Any:
             max_pool_connections=16,
         ),
     )
-
-
-# --------------------------------------------------------------------------- operations
-# Store-agnostic, for the CLI (`audit verify`, `audit export --jsonl`).
-
-
-def verify_store(store: AuditStore, environment: str | None = None) -> dict[str, list[str]]:
-    """Problems per environment ([] when intact); every environment when None."""
-    envs = [environment] if environment is not None else store.environments()
-    out: dict[str, list[str]] = {}
-    for env in envs:
-        check = getattr(store, "verify", None)
-        out[env] = check(env) if callable(check) else verify_chain(store.chain(env))
-    return out
-
-
-def export_jsonl(store: AuditStore, out: TextIO, environment: str | None = None) -> int:
-    """Write records as JSON lines, each environment in chain order; returns the count."""
-    count = 0
-    for env in [environment] if environment is not None else store.environments():
-        for rec in store.chain(env):
-            out.write(rec.model_dump_json() + "\n")
-            count += 1
-    return count

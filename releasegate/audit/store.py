@@ -35,6 +35,11 @@ class AuditStore(Protocol):
         """Every record of `environment` in sequence order, for verification and export."""
         ...
 
+    def verify(self, environment: str) -> list[str]:
+        """Problems with `environment`'s chain in chain order ([] when intact): edited,
+        missing or reordered records, and anything stored there that is not a record."""
+        ...
+
     def environments(self) -> list[str]:
         """Names of the environments that have records."""
         ...

@@ -5,28 +5,22 @@ Each test gets a fresh namespace in the one emulator, so tests never see each ot
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from releasegate.processes import http_ok  # noqa: E402
-from releasegate.release import Release  # noqa: E402
-from releasegate.targets.kubernetes import (  # noqa: E402
+from releasegate.processes import http_ok
+from releasegate.release import Release
+from releasegate.targets.kubernetes import (
     KubernetesSettings,
     KubernetesTarget,
     RegistryBuilder,
 )
-from releasegate.targets.kubernetes.bluegreen import COLOR  # noqa: E402
-from tests.support.kube import Ingress, KubeCluster, deployment, object_key, service  # noqa: E402
-from tests.support.registry import Registry  # noqa: E402
+from releasegate.targets.kubernetes.bluegreen import COLOR
+from tests.support.kube import Ingress, KubeCluster, deployment, object_key, service
+from tests.support.registry import Registry
 
 VERSIONS = ("1.0.0", "2.0.0", "3.0.0")
 TRACK = "releasegate.io/track"

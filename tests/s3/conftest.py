@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-# tests/support is shared by several suites; the repo root is not on sys.path under
-# `.venv/bin/pytest` (the editable install maps only the packages).
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from releasegate.audit.record import AuditEntry  # noqa: E402
-from releasegate.audit.s3 import S3AuditStore  # noqa: E402
-from tests.support.seaweedfs import SeaweedFS  # noqa: E402
+from releasegate.audit.record import AuditEntry
+from releasegate.audit.s3 import S3AuditStore
+from tests.support.seaweedfs import SeaweedFS
 
 
 def make_entry(environment: str = "production", **fields: Any) -> AuditEntry:
@@ -32,12 +23,6 @@ def make_entry(environment: str = "production", **fields: Any) -> AuditEntry:
         "actor": "alice",
     }
     return AuditEntry(**{**base, **fields})
-
-
-@pytest.fixture(scope="session")
-def seaweedfs() -> Iterator[SeaweedFS]:
-    with SeaweedFS() as server:
-        yield server
 
 
 @pytest.fixture

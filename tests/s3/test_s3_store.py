@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from releasegate.audit.record import GENESIS, verify_chain
-from releasegate.audit.s3 import (
-    S3AuditStore,
-    export_jsonl,
-    parse_record_name,
-    record_name,
-    verify_store,
-)
+from releasegate.audit.s3 import S3AuditStore, parse_record_name, record_name
+from releasegate.cli import app
 from releasegate.policy.rollback import current_version, previous_good
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +46,7 @@ def test_environments_are_separate_chains(store: S3AuditStore, entry: Any) -> No
     assert store.environments() == ["eu west/1", "production", "staging"]
     assert [r.seq for r in store.chain("staging")] == [0, 1]
     assert [r.seq for r in store.chain("eu west/1")] == [0]
-    assert verify_store(store) == {"eu west/1": [], "production": [], "staging": []}
+    assert all(store.verify(env) == [] for env in store.environments())
 
 
 def test_keys_live_under_the_prefix(store: S3AuditStore, entry: Any, s3: Any) -> None:
@@ -62,9 +58,9 @@ def test_keys_live_under_the_prefix(store: S3AuditStore, entry: Any, s3: Any) ->
 def test_newest_and_latest_n(store: S3AuditStore, entry: Any) -> None:
     for i in range(30):
         store.append(entry(version=f"1.0.{i}"))
-    assert [r.seq for r in store.latest("production", 5)] == [29, 28, 27, 26, 25]
+    assert [r.seq for r in itertools.islice(store.newest("production"), 5)] == [29, 28, 27, 26, 25]
     assert [r.seq for r in store.newest("production")] == list(range(29, -1, -1))
-    assert store.latest("nowhere", 3) == []
+    assert list(store.newest("nowhere")) == []
     assert list(store.newest("nowhere")) == []
 
 
@@ -125,13 +121,18 @@ def test_append_is_idempotent_for_the_same_entry(store: S3AuditStore, entry: Any
     assert [r.seq for r in store.chain("production")] == [0]
 
 
-def test_export_jsonl_streams_in_chain_order(store: S3AuditStore, entry: Any) -> None:
+def test_audit_export_jsonl_streams_in_chain_order(
+    store: S3AuditStore, entry: Any, seaweedfs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for i in range(3):
         store.append(entry("staging", version=f"0.{i}"))
         store.append(entry("production", version=f"1.{i}"))
-    out = io.StringIO()
-    assert export_jsonl(store, out) == 6
-    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    for name, value in {**seaweedfs.env(), "RELEASEGATE_AUDIT": store.url}.items():
+        monkeypatch.setenv(name, value)
+    config = str(REPO / "deployments" / "releasegate.toml")
+    result = CliRunner().invoke(app, ["audit", "export", "--jsonl", "--config", config])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["environment"], r["seq"]) for r in rows] == [
         ("production", 0),
         ("production", 1),
