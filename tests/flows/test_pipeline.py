@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from releasegate.audit import open_store
 from releasegate.cli import app
 from releasegate.errors import DeployFailed, UsageError
 from tests.flows.conftest import KEYS, Setup, approve_all
+from tests.support.traffic import Traffic
 
 SIGNED = {
     "required": 2,
@@ -27,39 +27,6 @@ SIGNED = {
 
 def serving(url: str) -> str:
     return httpx.get(f"{url}/version", timeout=5).json()["version"]
-
-
-class Load:
-    """Requests a URL continuously from a thread; counts answers and failures."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.ok, self.failed, self.versions = url, 0, [], set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            # Bounded: at most 20 000 requests, and it stops when told.
-            for _ in range(20_000):
-                if self._stop.is_set():
-                    return
-                try:
-                    response = client.get(f"{self.url}/version")
-                    if response.status_code == 200:
-                        self.ok += 1
-                        self.versions.add(response.json()["version"])
-                    else:
-                        self.failed.append(response.status_code)
-                except httpx.HTTPError as exc:
-                    self.failed.append(repr(exc))
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 def run(setup: Setup, *args: str) -> tuple[int, str]:
@@ -81,7 +48,7 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     reviewers.join()
     assert serving(prod) == "v1" and serving(setup.urls["staging"]) == "v1"
 
-    with Load(prod) as load:
+    with Traffic(prod, max_seconds=120).running() as load:
         reviewers = approve_all("v2", "bob", "alice")
         deploy(version="v2", actor="dave", commit="c2", config=str(setup.path))
         reviewers.join()
@@ -90,7 +57,7 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
             environment="production", reason="v2 is slow", actor="carol", config=str(setup.path)
         )
     assert restored == "v1" and serving(prod) == "v1"
-    assert load.failed == [] and load.ok > 100 and load.versions == {"v1", "v2"}
+    assert load.failures == [] and load.count > 100 and set(load.versions) == {"v1", "v2"}
 
     code, out = run(setup, "history", "production", "--json")
     assert code == 0

@@ -133,3 +133,34 @@ def test_environment_outlives_the_deploying_process(
     assert deployer.returncode == 0, deployer.stderr
     assert get_version(target.url) == "4.0.0"
     assert roles(target) == {("4.0.0", "live"): 2}
+
+
+def test_a_deployer_reaching_the_venv_by_another_path_keeps_the_proxy(
+    home: Path, source: Path, make_target: MakeTarget, builder: LocalBuilder, probe: Probe
+) -> None:
+    # The CLI's console script runs `.venv/bin/python3`, a flow run `.venv/bin/python`: the
+    # same interpreter by two paths must not restart the proxy (and drop the URL meanwhile).
+    alias = Path(sys.executable).with_name("python3")
+    if alias == Path(sys.executable) or not alias.exists():
+        alias = Path(sys.executable).with_name("python")
+    assert alias != Path(sys.executable) and alias.exists()
+    target = make_target()
+    target.deploy(builder.build("1.0.0"), probe)
+    proxy = target.status()["proxy"]["pid"]
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from releasegate.targets.local import LocalBuilder, LocalTarget\n"
+        "home, source, url = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]\n"
+        "release = LocalBuilder(home, 'webapp', source).build('2.0.0')\n"
+        "LocalTarget(home, 'webapp', 'staging', url).deploy(release, lambda url: True)\n"
+    )
+    deployer = subprocess.run(
+        [str(alias), "-c", script, str(home), str(source), target.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert deployer.returncode == 0, deployer.stderr
+    assert get_version(target.url) == "2.0.0"
+    assert target.status()["proxy"]["pid"] == proxy

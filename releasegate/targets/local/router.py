@@ -36,7 +36,10 @@ def ensure_proxy(state: EnvState, store: StateFile, port: int) -> None:
     """Make sure the environment's proxy runs on `port`; record it in `state` (and save)."""
     argv = proxy_argv(port, store.dir)
     proxy = state.proxy
-    if proxy is not None and proxy.argv == argv and supervisor.owns(proxy.pid, argv, store.dir):
+    # Compare what follows the interpreter: callers reach the same venv as `python` or
+    # `python3` (a console script's shebang), and that must not restart a healthy proxy.
+    same = proxy is not None and proxy.argv[1:] == argv[1:]
+    if same and proxy is not None and supervisor.owns(proxy.pid, proxy.argv, store.dir):
         return
     if proxy is not None:
         stop_proxy(proxy, store.dir)  # the environment's URL changed, or it died
