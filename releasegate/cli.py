@@ -322,6 +322,22 @@ def audit_export(
 
 
 @app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve the deploy and rollback flows as Prefect deployments (UI quick runs, push events)."""
+    with outcome():
+        settings = load(config)
+        with_prefect(settings)
+        from releasegate import serving
+
+        production = settings.pipeline()[-1]
+        out.print(
+            f"serving deploy/releasegate and rollback/releasegate ({production}) on "
+            f"{prefect_server.ui_url()}"
+        )
+        serving.run(configuration.config_path(config).resolve(), production)
+
+
+@app.command()
 def demo(config: ConfigOption = None) -> None:
     """Run the whole pipeline locally: v1 and v2 to production with two approvers, then a
     rollback to v1. Starts a local Prefect server if none is running."""

@@ -1,0 +1,52 @@
+"""`releasegate serve`: the flows as Prefect deployments, run by this process.
+
+This is what makes the Prefect UI a front door: a quick run of `rollback/releasegate`
+restores the previous good version of production (one click: only a reason is asked),
+and a `releasegate.push` event (from a webhook receiver, CI, or `prefect event emit`)
+starts `deploy/releasegate` for the pushed version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import serve
+from prefect.events import DeploymentEventTrigger
+
+from flows.deploy import deploy
+from flows.rollback import rollback
+
+NAME = "releasegate"
+PUSH_EVENT = "releasegate.push"
+
+
+def push_trigger() -> DeploymentEventTrigger:
+    """Deploy what a push event names: payload {version, branch, commit, actor}."""
+    return DeploymentEventTrigger(
+        name="deploy on push",
+        expect={PUSH_EVENT},
+        parameters={
+            "version": "{{ event.payload.version }}",
+            "branch": "{{ event.payload.branch }}",
+            "commit": "{{ event.payload.commit }}",
+            "actor": "{{ event.payload.actor }}",
+        },
+    )
+
+
+def run(config: Path, production: str) -> None:
+    """Serve both flows until interrupted (SIGTERM/Ctrl-C pauses their triggers)."""
+    serve(
+        deploy.to_deployment(
+            name=NAME,
+            parameters={"config": str(config)},
+            triggers=[push_trigger()],
+            description="Build and promote a version through every environment.",
+        ),
+        rollback.to_deployment(
+            name=NAME,
+            parameters={"environment": production, "config": str(config)},
+            description="Restore the previous good version (or `to`: a version or run id). "
+            "A reason is required.",
+        ),
+    )
