@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The audit trail: verify the hash chains, export records.")
 app.add_typer(audit_app, name="audit")
-out = Console(soft_wrap=True)
+# Piped output (CI logs) gets 140 columns rather than 80: tables stay readable.
+out = Console(soft_wrap=True, width=shutil.get_terminal_size((140, 24)).columns)
 err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
@@ -205,12 +207,14 @@ def history(
 
 
 def _history_table(rows: list[AuditRecord]) -> Table:
-    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers", "reason")
+    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers")
+    for column in table.columns:
+        column.no_wrap = True
+    table.add_column("reason", overflow="fold")
     for r in rows:
-        when = (r.finished_at or r.started_at).strftime("%Y-%m-%d %H:%M:%S")
         style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
         table.add_row(
-            when,
+            f"{r.finished_at or r.started_at:%m-%d %H:%M:%S}",
             r.environment,
             r.kind,
             r.version or "",
