@@ -61,6 +61,7 @@ def approve(version: str) -> threading.Thread:
         answered: set[str] = set()
         for reviewer in ("alice", "bob"):
             asked = review.next_request(version, "production", answered, timeout=120)
+            assert asked is not None
             answered.add(asked.pause_key)
             review.decide(asked.flow_run_id, reviewer, key=ROOT / "examples/keys" / reviewer)
 

@@ -8,16 +8,21 @@ is rolled back to v1. Everything runs against a real Prefect server.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from rich.console import Console
 
 from releasegate import config as configuration
-from releasegate import prefect_server
+from releasegate import prefect_server, processes
+from releasegate.errors import DeployFailed
 
 DEVELOPER = "dave"  # pushes to main; may not approve his own deploy
 REVIEWERS = ("alice", "bob")
 ON_CALL = "carol"
 APPROVAL_WAIT = 300.0
+T = TypeVar("T")
 
 
 def run(config_path: str | None, out: Console) -> None:
@@ -31,15 +36,19 @@ def run(config_path: str | None, out: Console) -> None:
 
     for version in ("v1", "v2"):
         out.rule(f"deploy {version}")
-        reviewers = _review_in_background(config, version, out)
-        deploy(
+        run = _in_background(
+            deploy,
             version=version,
             branch="main",
             commit=f"demo-{version}",
             actor=DEVELOPER,
             config=config_path,
         )
-        reviewers.join()
+        try:
+            _review(config, version, run, out)
+        except processes.Timeout as exc:
+            raise DeployFailed(f"the demo reviewers gave up: {exc}") from None
+        run.result()
     out.rule("rollback production")
     rollback(
         environment="production",
@@ -50,31 +59,42 @@ def run(config_path: str | None, out: Console) -> None:
     _report(config, config_path, out)
 
 
-def _review_in_background(
-    config: configuration.Config, version: str, out: Console
-) -> threading.Thread:
+def _in_background(fn: Callable[..., T], **kwargs: Any) -> Future[T]:
+    """Run `fn` in a daemon thread: the reviewers act meanwhile, and if they fail the
+    process can still exit (the paused run then expires on the server)."""
+    future: Future[T] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn(**kwargs))
+        except BaseException as exc:  # handed to the caller by future.result()
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="demo-deploy", daemon=True).start()
+    return future
+
+
+def _review(config: configuration.Config, version: str, run: Future[str], out: Console) -> None:
     """Each demo reviewer approves the production request for `version` once it appears,
     signing with their demo key (kept beside the demo's allowed_signers)."""
+    from releasegate import review as reviews
+
     keys = config.allowed_signers.parent if config.allowed_signers else None
-
-    def review() -> None:
-        from releasegate import review as reviews
-
-        answered: set[str] = set()
-        for reviewer in REVIEWERS:
-            asked = reviews.next_request(version, "production", answered, timeout=APPROVAL_WAIT)
-            answered.add(asked.pause_key)
-            reviews.decide(
-                asked.flow_run_id,
-                reviewer,
-                comment=f"demo: {reviewer} checked {version} on staging",
-                key=keys / reviewer if keys else None,
-            )
-            out.print(f"[cyan]{reviewer}[/cyan] approved {version} (run {asked.flow_run_id})")
-
-    thread = threading.Thread(target=review, name=f"reviewers-{version}", daemon=True)
-    thread.start()
-    return thread
+    answered: set[str] = set()
+    for reviewer in REVIEWERS:
+        asked = reviews.next_request(
+            version, "production", answered, timeout=APPROVAL_WAIT, unless=run.done
+        )
+        if asked is None:
+            return  # the run ended (run.result() says how)
+        answered.add(asked.pause_key)
+        reviews.decide(
+            asked.flow_run_id,
+            reviewer,
+            comment=f"demo: {reviewer} checked {version} on staging",
+            key=keys / reviewer if keys else None,
+        )
+        out.print(f"[cyan]{reviewer}[/cyan] approved {version} (run {asked.flow_run_id})")
 
 
 def _report(config: configuration.Config, config_path: str | None, out: Console) -> None:

@@ -7,6 +7,7 @@ reviewers: read the request the paused run published, then resume it with one de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -118,9 +119,15 @@ def decide(
 
 
 def next_request(
-    version: str, environment: str, answered: set[str], *, timeout: float
-) -> ApprovalRequest:
-    """Wait for a pause of `version` in `environment` that has not been answered yet."""
+    version: str,
+    environment: str,
+    answered: set[str],
+    *,
+    timeout: float,
+    unless: Callable[[], bool] = lambda: False,
+) -> ApprovalRequest | None:
+    """Wait for a pause of `version` in `environment` that has not been answered yet;
+    None if `unless()` turns true first (e.g. the run ended without asking)."""
     found: list[ApprovalRequest] = []
 
     def ready() -> bool:
@@ -129,9 +136,9 @@ def next_request(
             for r in pending()
             if r.version == version and r.environment == environment and r.pause_key not in answered
         ]
-        return bool(found)
+        return bool(found) or unless()
 
     processes.wait_until(
         ready, timeout=timeout, interval=0.3, what=f"an approval request for {version}"
     )
-    return found[0]
+    return found[0] if found else None

@@ -122,6 +122,7 @@ class Reviewers:
         try:
             for step in self.steps:
                 asked = review.next_request(self.version, self.environment, seen, timeout=60)
+                assert asked is not None
                 seen.add(asked.pause_key)
                 review.decide(
                     asked.flow_run_id,
