@@ -12,7 +12,7 @@ from releasegate.errors import DeployFailed
 from releasegate.policy.rollback import previous_good
 from releasegate.release import Release
 from releasegate.smoke import SmokeReport
-from tasks.approvals import await_approvals, drop_stale, entries
+from tasks.approvals import await_approvals, drop_stale
 from tasks.audit import publish_summary
 from tasks.build import build
 from tasks.change import apply_change, release_of
@@ -68,7 +68,7 @@ def promote(
         counted = await_approvals(ctx, environment, release, upstream, fresh)
     check_gates(ctx, environment, release, "before rollout")
     try:
-        done = apply_change(ctx, environment, release, kind="deploy", approvals=entries(counted))
+        done = apply_change(ctx, environment, release, kind="deploy", approvals=tuple(counted))
     except DeployFailed:
         if env.on_verify_failure == "rollback":
             roll_back_automatically(ctx, environment, release)

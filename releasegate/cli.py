@@ -76,10 +76,15 @@ def store_of(config: configuration.Config) -> AuditStore:
     return open_store(config.audit, home=config.home, retention_days=config.audit_retention_days)
 
 
-def with_prefect(config: configuration.Config) -> None:
-    """Point at the Prefect server (starting a local one if needed) before Prefect loads."""
-    with err.status("Connecting to the Prefect server…"):
-        prefect_server.ensure(config.home)
+@contextmanager
+def on_prefect(config: str | None) -> Iterator[configuration.Config]:
+    """For commands that talk to Prefect: exit codes, the configuration, and the server
+    (starting a local one if needed) set up before Prefect is imported."""
+    with outcome():
+        settings = load(config)
+        with err.status("Connecting to the Prefect server…"):
+            prefect_server.ensure(settings.home)
+        yield settings
 
 
 @app.command()
@@ -91,9 +96,7 @@ def deploy(
     config: ConfigOption = None,
 ) -> None:
     """Run the whole pipeline for VERSION: build, staging, gates, approvals, production."""
-    with outcome():
-        settings = load(config)
-        with_prefect(settings)
+    with on_prefect(config):
         from flows.deploy import deploy as deploy_flow
 
         digest = deploy_flow(
@@ -114,9 +117,7 @@ def rollback(
     config: ConfigOption = None,
 ) -> None:
     """Restore an earlier version of ENVIRONMENT (default: the previous good one)."""
-    with outcome():
-        settings = load(config)
-        with_prefect(settings)
+    with on_prefect(config):
         from flows.rollback import rollback as rollback_flow
 
         version = rollback_flow(
@@ -139,9 +140,7 @@ def approve(
 ) -> None:
     """Give one decision on a run waiting for approval (signed with your SSH key when the
     environment requires signed approvals)."""
-    with outcome():
-        settings = load(config)
-        with_prefect(settings)
+    with on_prefect(config):
         from releasegate import review
 
         asked = review.decide(run_id, reviewer, reject=reject, comment=comment, key=key)
@@ -155,8 +154,7 @@ def approve(
 @app.command()
 def pending(json_: JsonOption = False, config: ConfigOption = None) -> None:
     """Runs waiting for an approval."""
-    with outcome():
-        with_prefect(load(config))
+    with on_prefect(config):
         from releasegate import review
 
         requests = review.pending()
@@ -328,9 +326,7 @@ def audit_export(
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Serve the deploy and rollback flows as Prefect deployments (UI quick runs, push events)."""
-    with outcome():
-        settings = load(config)
-        with_prefect(settings)
+    with on_prefect(config) as settings:
         from releasegate import serving
 
         production = settings.pipeline()[-1]

@@ -48,11 +48,13 @@ def ensure(home: Path) -> str:
     return url
 
 
-def start(home: Path) -> dict[str, str | int]:
-    """Start a Prefect server on 127.0.0.1 and wait until it is healthy."""
+def start(home: Path, port: int | None = None) -> dict[str, str | int]:
+    """Start a Prefect server on 127.0.0.1 (on `port`, else 4200 if free) and wait until
+    it is healthy. Its SQLite database and log live under `<home>/prefect`."""
     root = (home / "prefect").resolve()
     root.mkdir(parents=True, exist_ok=True)
-    port = DEFAULT_PORT if processes.port_free(DEFAULT_PORT) else processes.free_port()
+    if port is None:
+        port = DEFAULT_PORT if processes.port_free(DEFAULT_PORT) else processes.free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**quiet_env(), "PREFECT_HOME": str(root)}
     env.pop("PREFECT_API_URL", None)

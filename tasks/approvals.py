@@ -20,7 +20,7 @@ from pydantic import Field
 from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
 from releasegate.audit.record import ApprovalEntry
 from releasegate.errors import Blocked
-from releasegate.policy.approvals import ApprovalPolicy, Decision, judge, stale, tally
+from releasegate.policy.approvals import ApprovalPolicy, judge, stale, tally
 from releasegate.release import Release
 from releasegate.signature import SignatureError, SignatureRefused, verify_decision
 from releasegate.smoke import SmokeReport
@@ -46,8 +46,8 @@ def await_approvals(
     environment: str,
     release: Release,
     upstream_smoke: SmokeReport | None,
-    counted: list[Decision] | None = None,
-) -> list[Decision]:
+    counted: list[ApprovalEntry] | None = None,
+) -> list[ApprovalEntry]:
     """Block until the environment's approval rules are met; return the counted decisions.
 
     Raises Blocked when an eligible reviewer rejects or the approval times out.
@@ -73,7 +73,7 @@ def await_approvals(
             actor=ctx.actor,
             signed=policy.signed,
             missing=state.missing,
-            approved_by=[d.reviewer for d in counted],
+            approved_by=[d.name for d in counted],
             smoke=_smoke_lines(upstream_smoke),
             deadline=f"{deadline:%Y-%m-%d %H:%M:%S} UTC",
             eligible=_eligible(ctx, policy, counted),
@@ -95,8 +95,8 @@ def await_approvals(
             record(ctx.store, ctx.entry("approval", environment, "expired", release, reason=reason))
             raise Blocked(f"{environment}: approval expired: {reason}") from None
         fingerprint, proof_error = _prove(ctx, request, answer) if policy.signed else (None, None)
-        decision = Decision(
-            reviewer=answer.reviewer.strip(),
+        decision = ApprovalEntry(
+            name=answer.reviewer.strip(),
             decision=answer.decision,
             at=datetime.now(UTC),
             comment=answer.comment,
@@ -126,12 +126,12 @@ def await_approvals(
                 status,
                 release,
                 reason=verdict.reason or decision.comment or None,
-                approvers=[decision.reviewer],
-                approvals=[_entry(decision)],
+                approvers=[decision.name],
+                approvals=[decision],
                 details={"refusal": verdict.code} if verdict.code else {},
             ),
         )
-        logger.info("%s: %s from %r %s", environment, decision.decision, decision.reviewer, status)
+        logger.info("%s: %s from %r %s", environment, decision.decision, decision.name, status)
     if state.state == "rejected":
         raise Blocked(f"{environment}: approval rejected by {state.rejected_by}")
     return counted
@@ -161,16 +161,16 @@ def _prove(
     return verified.fingerprint, None
 
 
-def _eligible(ctx: RunContext, policy: ApprovalPolicy, counted: list[Decision]) -> list[str]:
+def _eligible(ctx: RunContext, policy: ApprovalPolicy, counted: list[ApprovalEntry]) -> list[str]:
     members = {m for rule in policy.rules for m in ctx.config.groups.get(rule.group, [])}
-    done = {d.reviewer for d in counted}
+    done = {d.name for d in counted}
     skip = {ctx.actor} if policy.prevent_self_review else set()
     return sorted(members - done - skip)
 
 
 def drop_stale(
-    ctx: RunContext, environment: str, release: Release, counted: list[Decision]
-) -> list[Decision]:
+    ctx: RunContext, environment: str, release: Release, counted: list[ApprovalEntry]
+) -> list[ApprovalEntry]:
     """Void (and record) approvals older than max_age now that the rollout is about to start."""
     policy = ctx.config.environments[environment].approvals
     if policy is None:
@@ -185,29 +185,13 @@ def drop_stale(
                 environment,
                 "expired",
                 release,
-                approvers=[decision.reviewer],
-                approvals=[_entry(decision)],
-                reason=f"approval by {decision.reviewer} is {_ago(age)} old, "
+                approvers=[decision.name],
+                approvals=[decision],
+                reason=f"approval by {decision.name} is {_ago(age)} old, "
                 f"older than max_age {policy.max_age}: it must be given again",
             ),
         )
     return [d for d in counted if d not in void]
-
-
-def entries(counted: list[Decision]) -> tuple[ApprovalEntry, ...]:
-    """Counted decisions as they go into the deploy record."""
-    return tuple(_entry(d) for d in counted)
-
-
-def _entry(decision: Decision) -> ApprovalEntry:
-    return ApprovalEntry(
-        name=decision.reviewer,
-        decision=decision.decision,
-        at=decision.at,
-        comment=decision.comment,
-        signature=decision.signature,
-        key_fingerprint=decision.key_fingerprint,
-    )
 
 
 def _smoke_lines(report: SmokeReport | None) -> list[str]:

@@ -7,14 +7,13 @@ a private PREFECT_HOME are set here, before any test module imports Prefect.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from releasegate import processes
+from releasegate import prefect_server, processes
 from releasegate.prefect_server import quiet_env
 from tests.support.seaweedfs import SeaweedFS
 
@@ -39,33 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """A real Prefect server (SQLite) on 127.0.0.1 for the whole session, stopped by PID."""
-    url = os.environ["PREFECT_API_URL"]
-    proc = processes.spawn(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(_PORT),
-        ],
-        log=_PREFECT_HOME / "server.log",
-    )
-    try:
-        processes.wait_until(
-            lambda: proc.poll() is None and processes.http_ok(f"{url}/health"),
-            timeout=180,
-            interval=0.5,
-            what="Prefect server health",
-        )
-    except processes.Timeout:
-        processes.stop(proc.pid)
-        pytest.fail((_PREFECT_HOME / "server.log").read_text(errors="replace")[-3000:])
-    yield url
-    processes.stop(proc.pid)
+    info = prefect_server.start(_PREFECT_HOME, port=_PORT)
+    assert info["api_url"] == os.environ["PREFECT_API_URL"]
+    yield str(info["api_url"])
+    processes.stop(int(info["pid"]))
 
 
 @pytest.fixture(scope="session")

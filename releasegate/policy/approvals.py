@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from releasegate.audit.record import ApprovalEntry
 from releasegate.duration import Duration
 
 
@@ -57,19 +58,6 @@ class ApprovalPolicy(BaseModel):
         return self
 
 
-class Decision(BaseModel):
-    """One reviewer's decision as submitted (identity proven or not: see `proof_error`)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    reviewer: str
-    decision: Literal["approve", "reject"]
-    at: datetime
-    comment: str = ""
-    signature: str | None = None
-    key_fingerprint: str | None = None
-
-
 # Policy refusals; a failed signature check passes its own code through (unsigned,
 # unknown-key, wrong-signer, bad-signature, ...: see releasegate.signature.RefusalCode).
 POLICY_REFUSALS = ("not-a-member", "self-review", "duplicate")
@@ -93,12 +81,12 @@ def eligible_groups(
 
 
 def judge(
-    decision: Decision,
+    decision: ApprovalEntry,
     *,
     policy: ApprovalPolicy,
     groups: dict[str, list[str]],
     actor: str,
-    counted: list[Decision],
+    counted: list[ApprovalEntry],
     proof_error: tuple[str, str] | None = None,
 ) -> Judgement:
     """Does `decision` count? `proof_error` is (code, reason) of a failed signature check.
@@ -110,24 +98,24 @@ def judge(
     if policy.signed and proof_error is not None:
         code, reason = proof_error
         return Judgement(counts=False, code=code, reason=reason)
-    if not eligible_groups(policy, groups, decision.reviewer):
+    if not eligible_groups(policy, groups, decision.name):
         wanted = ", ".join(sorted({r.group for r in policy.rules}))
         return Judgement(
             counts=False,
             code="not-a-member",
-            reason=f"{decision.reviewer!r} is not a member of {wanted}",
+            reason=f"{decision.name!r} is not a member of {wanted}",
         )
-    if policy.prevent_self_review and decision.reviewer == actor:
+    if policy.prevent_self_review and decision.name == actor:
         return Judgement(
             counts=False,
             code="self-review",
             reason=f"{actor!r} triggered this deployment and cannot review it",
         )
-    if any(c.reviewer == decision.reviewer for c in counted):
+    if any(c.name == decision.name for c in counted):
         return Judgement(
             counts=False,
             code="duplicate",
-            reason=f"{decision.reviewer!r} has already given a decision on this run",
+            reason=f"{decision.name!r} has already given a decision on this run",
         )
     return Judgement(counts=True)
 
@@ -144,7 +132,7 @@ class Tally(BaseModel):
 
 
 def tally(
-    counted: list[Decision], *, policy: ApprovalPolicy, groups: dict[str, list[str]]
+    counted: list[ApprovalEntry], *, policy: ApprovalPolicy, groups: dict[str, list[str]]
 ) -> Tally:
     """Approved when every rule has its distinct approvers; one counted rejection rejects.
 
@@ -152,8 +140,8 @@ def tally(
     """
     rejection = next((d for d in counted if d.decision == "reject"), None)
     if rejection is not None:
-        return Tally(state="rejected", rejected_by=rejection.reviewer)
-    approvers = {d.reviewer for d in counted if d.decision == "approve"}
+        return Tally(state="rejected", rejected_by=rejection.name)
+    approvers = {d.name for d in counted if d.decision == "approve"}
     missing = {
         rule.group: rule.required - len(approvers & set(groups.get(rule.group, [])))
         for rule in policy.rules
@@ -162,7 +150,9 @@ def tally(
     return Tally(state="pending" if missing else "approved", missing=missing)
 
 
-def stale(counted: list[Decision], *, policy: ApprovalPolicy, now: datetime) -> list[Decision]:
+def stale(
+    counted: list[ApprovalEntry], *, policy: ApprovalPolicy, now: datetime
+) -> list[ApprovalEntry]:
     """Approvals too old to authorise a rollout starting at `now` (none without max_age)."""
     if policy.max_age is None:
         return []

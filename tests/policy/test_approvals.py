@@ -7,19 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from releasegate.policy.approvals import ApprovalPolicy, Decision, judge, stale, tally
+from releasegate.audit.record import ApprovalEntry
+from releasegate.policy.approvals import ApprovalPolicy, judge, stale, tally
 
 GROUPS = {"release-managers": ["alice", "bob", "carol"], "security": ["sam", "carol"]}
 TWO_LEADS = ApprovalPolicy.model_validate({"required": 2, "from": "release-managers"})
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def decision(who: str, what: str = "approve", at: datetime = NOW) -> Decision:
-    return Decision(reviewer=who, decision=what, at=at)  # type: ignore[arg-type]
+def decision(who: str, what: str = "approve", at: datetime = NOW) -> ApprovalEntry:
+    return ApprovalEntry(name=who, decision=what, at=at)  # type: ignore[arg-type]
 
 
-def counted_after(policy: ApprovalPolicy, actor: str, *decisions: Decision) -> list[Decision]:
-    counted: list[Decision] = []
+def counted_after(
+    policy: ApprovalPolicy, actor: str, *decisions: ApprovalEntry
+) -> list[ApprovalEntry]:
+    counted: list[ApprovalEntry] = []
     for d in decisions:
         if judge(d, policy=policy, groups=GROUPS, actor=actor, counted=counted).counts:
             counted.append(d)
@@ -54,7 +57,7 @@ def test_self_review_allowed_when_the_policy_says_so() -> None:
 
 def test_same_person_twice_counts_once() -> None:
     counted = counted_after(TWO_LEADS, "dave", decision("alice"), decision("alice"))
-    assert [d.reviewer for d in counted] == ["alice"]
+    assert [d.name for d in counted] == ["alice"]
     assert tally(counted, policy=TWO_LEADS, groups=GROUPS).state == "pending"
 
 
