@@ -48,6 +48,18 @@ class SmokeCheck(BaseModel):
     json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
 
 
+class IncidentCheck(BaseModel):
+    """Where open incidents are listed: JSON `{"incidents": [{"name", "impact", "status"}]}`
+    (a Statuspage `unresolved.json` has this shape)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    block_on: tuple[str, ...] = ("critical", "major")
+    """Incident impacts that block a deploy."""
+    timeout: Duration = timedelta(seconds=10)
+
+
 class App(BaseModel):
     """The application being released."""
 
@@ -80,6 +92,7 @@ class Environment(BaseModel):
     on_verify_failure: Literal["rollback", "fail"] = "rollback"
     approvals: ApprovalPolicy | None = None
     freeze: tuple[WeeklyWindow | DateRangeWindow, ...] = ()
+    incidents: IncidentCheck | None = None
     kubernetes: KubernetesSettings | None = None
 
     @model_validator(mode="after")

@@ -8,8 +8,16 @@ from itertools import islice
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from releasegate.config import IncidentCheck
 from releasegate.errors import Blocked
-from releasegate.policy.gates import GateResult, branch_gate, freeze_gate, requires_gate
+from releasegate.incidents import IncidentSourceError, open_incidents
+from releasegate.policy.gates import (
+    GateResult,
+    branch_gate,
+    freeze_gate,
+    incident_gate,
+    requires_gate,
+)
 from releasegate.release import Release
 from tasks.audit import record
 from tasks.context import RunContext
@@ -25,6 +33,8 @@ def evaluate(
     """Every gate of `environment` for `release` at `now`."""
     env = ctx.config.environments[environment]
     results = [branch_gate(ctx.branch, env.branches), freeze_gate(list(env.freeze), now)]
+    if env.incidents is not None:
+        results.append(_incidents(env.incidents))
     if env.requires is not None:
         upstream = islice(ctx.store.newest(env.requires), UPSTREAM_LOOKBACK)
         results.append(requires_gate(env.requires, upstream, release.digest))
@@ -52,3 +62,10 @@ def check_gates(ctx: RunContext, environment: str, release: Release, stage: str)
         logger.info("%s gate (%s): %s", environment, stage, result.message())
     if blocked:
         raise Blocked(f"{environment}: " + "; ".join(r.message() for r in blocked))
+
+
+def _incidents(check: IncidentCheck) -> GateResult:
+    try:
+        return incident_gate(check.url, open_incidents(check), check.block_on)
+    except IncidentSourceError as exc:
+        return incident_gate(check.url, None, check.block_on, error=str(exc))

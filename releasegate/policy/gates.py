@@ -1,4 +1,5 @@
-"""Production gates: branch restriction, maintenance windows, a version that passed upstream.
+"""Production gates: branch restriction, maintenance windows, open incidents, and a version
+that passed upstream.
 
 Pure: each gate takes facts and returns a GateResult; the flow records and enforces it.
 """
@@ -71,3 +72,33 @@ def requires_gate(upstream: str, upstream_newest: Iterable[AuditRecord], digest:
         else f"{digest[:19]} has not been deployed successfully to {upstream}"
     )
     return GateResult(gate="requires", passed=passed, rule=rule, reason=reason)
+
+
+class Incident(BaseModel):
+    """An open incident as a status page reports it (Statuspage's JSON shape)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    impact: str = "none"
+    status: str = ""
+
+
+def incident_gate(
+    source: str, incidents: list[Incident] | None, block_on: Iterable[str], error: str | None = None
+) -> GateResult:
+    """Blocked while an open incident of a blocking impact exists.
+
+    Fails closed: when the incident source cannot be read (`error`), production is not
+    deployed to; nobody should ship into an incident they cannot see.
+    """
+    blocking_impacts = list(block_on)
+    rule = f"incidents from {source} (blocking impact: {', '.join(blocking_impacts)})"
+    if error is not None:
+        reason = f"cannot tell whether incidents are open ({error}); failing closed"
+        return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
+    blocking = [i for i in incidents or [] if i.impact in blocking_impacts]
+    if not blocking:
+        return GateResult(gate="incident", passed=True, rule=rule, reason="no blocking incident")
+    names = "; ".join(f"{i.name} ({i.impact}, {i.status or 'open'})" for i in blocking)
+    return GateResult(gate="incident", passed=False, rule=rule, reason=f"open incident: {names}")
