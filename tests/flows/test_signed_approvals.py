@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -53,11 +54,17 @@ def signed(reviewer: str, key: Path, decision: str = "approve", comment: str = "
     return make
 
 
-def wrong_namespace(key: Path):
+def wrong_namespace(key: Path, scratch: Path):
+    """A genuine signature by `key` over the right message, in git's namespace."""
+    private = scratch / f"{key.name}-0600"
+    # A clone checks keys out 0644, and ssh-keygen refuses a readable private key.
+    shutil.copyfile(key, private)
+    private.chmod(0o600)
+
     def make(asked: ApprovalRequest) -> str:
         message = asked.payload("alice", "approve").message()
         result = subprocess.run(
-            ["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(key)],
+            ["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(private)],
             input=message,
             capture_output=True,
             check=True,
@@ -96,7 +103,10 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
                 signature=signed("alice", alice, comment="ship it"),
             ),
         ),
-        ("wrong-namespace", Step("alice", signature=wrong_namespace(alice))),
+        (
+            "wrong-namespace",
+            Step("alice", signature=wrong_namespace(alice, signers["allowed_signers"].parent)),
+        ),
         (
             "malformed",
             Step(
