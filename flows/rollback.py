@@ -11,6 +11,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.audit.store import AuditStore
 from releasegate.errors import UsageError
 from releasegate.policy.rollback import by_flow_run, by_version, current_version, previous_good
+from tasks.audit import publish_summary
 from tasks.change import apply_change, release_of
 from tasks.context import RunContext, default_actor
 
@@ -33,7 +34,20 @@ def rollback(
         raise UsageError("a rollback needs a reason")
     ctx = RunContext.open(settings, actor or default_actor())
     change = choose(ctx.store, environment, to)
-    apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
+    outcome = "failed"
+    try:
+        apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
+        outcome = "live"
+    finally:
+        publish_summary(
+            settings.app.name,
+            f"rollback {environment} to {change.version}",
+            [
+                f"digest `{change.artifact}` (first deployed by flow run {change.flow_run_id})",
+                f"requested by {ctx.actor}: {reason}",
+                f"outcome: {outcome}",
+            ],
+        )
     return change.version or ""
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import islice
-
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from releasegate.audit.record import AuditEntry, AuditRecord
 from releasegate.audit.store import AuditStore
-from releasegate.policy.rollback import CHANGES
+from releasegate.history import latest
 from releasegate.smoke import SmokeReport
 
 
@@ -41,7 +39,6 @@ def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
 @task(cache_policy=NO_CACHE)
 def publish_history(store: AuditStore, app: str, environment: str, limit: int = 20) -> None:
     """The environment's recent deploys and rollbacks as a keyed table artifact."""
-    changes = (r for r in store.newest(environment) if r.kind in CHANGES)
     rows = [
         {
             "when": f"{r.finished_at or r.started_at:%Y-%m-%d %H:%M:%S} UTC",
@@ -53,7 +50,7 @@ def publish_history(store: AuditStore, app: str, environment: str, limit: int = 
             "reason": r.reason or "",
             "digest": (r.artifact or "")[:19],
         }
-        for r in islice(changes, limit)
+        for r in latest(store.newest(environment), limit)
     ]
     create_table_artifact(
         key=artifact_key(app, environment, "history"),

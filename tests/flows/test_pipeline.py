@@ -7,6 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 from typer.testing import CliRunner
 
 from flows.deploy import deploy
@@ -82,6 +84,27 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
 
     code, out = run(setup, "audit", "verify")
     assert code == 0, out
+
+    # What the Prefect UI shows: the environment's history, the smoke checks, a summary.
+    history_table = latest_artifact("webapp-production-history")
+    assert [(row["kind"], row["version"]) for row in json.loads(history_table.data)][:3] == [
+        ("rollback", "v1"),
+        ("deploy", "v2"),
+        ("deploy", "v1"),
+    ]
+    smoke = latest_artifact("webapp-production-smoke")
+    assert "v1" in smoke.description and "passed" in smoke.description
+    summary = latest_artifact("webapp-run-summary")
+    assert "rollback production to v1" in summary.data and "v2 is slow" in summary.data
+
+
+def latest_artifact(key: str):  # type: ignore[no-untyped-def]
+    with get_client(sync_client=True) as client:
+        found = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key]))
+        )
+    assert found, f"no artifact {key}"
+    return found[0]
 
 
 def test_rollback_to_any_version_or_past_run_and_default_skips_current(make_setup) -> None:
