@@ -29,8 +29,6 @@ Status = Literal[
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
 ]
-TERMINAL = frozenset({"succeeded", "failed"})
-
 GENESIS = "0" * 64
 
 

@@ -58,11 +58,6 @@ class ApprovalPolicy(BaseModel):
         return self
 
 
-# Policy refusals; a failed signature check passes its own code through (unsigned,
-# unknown-key, wrong-signer, bad-signature, ...: see releasegate.signature.RefusalCode).
-POLICY_REFUSALS = ("not-a-member", "self-review", "duplicate")
-
-
 class Judgement(BaseModel):
     """Whether a decision counts, and if not, why (a stable code plus words for people)."""
 
@@ -70,6 +65,8 @@ class Judgement(BaseModel):
 
     counts: bool
     code: str | None = None
+    """not-a-member, self-review or duplicate; or the signature check's own code
+    (unsigned, unknown-key, wrong-signer, bad-signature, ...: signature.RefusalCode)."""
     reason: str = ""
 
 
