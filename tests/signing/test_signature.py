@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from releasegate.processes import wait_until
 from releasegate.signature import (
     NAMESPACE,
     DecisionPayload,
@@ -387,11 +387,11 @@ def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip("ssh-agent did not start")
-            time.sleep(0.02)
+        # openssh-client is installed by the project: an agent that does not start fails.
+        wait_until(
+            lambda: sock.exists() or proc.poll() is not None, timeout=10, what="ssh-agent socket"
+        )
+        assert sock.exists(), "ssh-agent exited without opening its socket"
         monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
         yield str(sock)
     finally:
