@@ -96,7 +96,7 @@ def _until_pass(
             break
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
     return CheckResult(
-        url=f"{client.base_url}{check.path.lstrip('/')}",
+        url=str(client.build_request("GET", check.path).url),
         expected=expected,
         observed=observed,
         passed=passed,

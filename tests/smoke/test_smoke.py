@@ -1,0 +1,70 @@
+"""Smoke checks against a real HTTP server: status, JSON fields, retry until a deadline."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from releasegate.config import SmokeCheck
+from releasegate.smoke import run_checks
+
+
+@pytest.fixture
+def app() -> Iterator[dict]:
+    """A tiny app whose answers the test changes: {"version": ..., "healthy_after": n}."""
+    state = {"version": "v1", "calls": 0, "healthy_after": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state["calls"] += 1
+            ok = state["calls"] > state["healthy_after"]
+            body = json.dumps({"version": state["version"]}).encode()
+            self.send_response(200 if ok or self.path != "/ns/health" else 503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/ns"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+CHECKS = (
+    SmokeCheck(path="/health"),
+    SmokeCheck.model_validate({"path": "/version", "json": {"version": "{version}"}}),
+)
+
+
+def test_checks_pass_and_report_the_urls_they_hit(app: dict) -> None:
+    report = run_checks(app["url"], CHECKS, "v1", timeout=5)
+    assert report.passed
+    assert [r.url for r in report.results] == [f"{app['url']}/health", f"{app['url']}/version"]
+
+
+def test_a_wrong_version_fails_with_what_was_expected_and_seen(app: dict) -> None:
+    report = run_checks(app["url"], CHECKS, "v2", timeout=0.5)
+    assert not report.passed
+    assert "expected status 200, {'version': 'v2'}" in report.failures()
+    assert "{'version': 'v1'}" in report.failures()
+
+
+def test_checks_are_retried_until_the_app_is_ready(app: dict) -> None:
+    app["healthy_after"] = 3
+    report = run_checks(app["url"], CHECKS, "v1", timeout=10)
+    assert report.passed and report.results[0].attempts == 4
+
+
+def test_urls_are_reported_as_requested_with_or_without_a_base_path(app: dict) -> None:
+    root = app["url"].removesuffix("/ns")
+    report = run_checks(root, CHECKS, "v1", timeout=5)
+    assert [r.url for r in report.results] == [f"{root}/health", f"{root}/version"]
