@@ -11,12 +11,11 @@ import pytest
 
 from releasegate.audit.file import FileAuditStore
 from releasegate.audit.record import AuditEntry, verify_chain
+from tests.support.records import make_entry
 
 
-def entry(version: str, status: str = "succeeded", env: str = "production") -> AuditEntry:
-    return AuditEntry(
-        kind="deploy", environment=env, app="webapp", version=version, status=status, actor="dave"
-    )  # type: ignore[arg-type]
+def entry(version: str) -> AuditEntry:
+    return make_entry(version=version)
 
 
 def test_append_chains_and_reads_newest_first(tmp_path: Path) -> None:

@@ -5,25 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from releasegate.audit.file import FileAuditStore
-from releasegate.audit.record import AuditEntry
 from releasegate.history import changes
+from tests.support.records import make_entry
 
 
 def test_each_change_shows_once_and_an_unfinished_one_shows_as_started(tmp_path: Path) -> None:
     store = FileAuditStore(tmp_path)
 
     def add(kind: str, version: str, status: str, op: str | None) -> None:
-        store.append(
-            AuditEntry(
-                kind=kind,  # type: ignore[arg-type]
-                environment="production",
-                app="webapp",
-                version=version,
-                status=status,  # type: ignore[arg-type]
-                actor="dave",
-                operation_id=op,
-            )
-        )
+        store.append(make_entry(kind=kind, version=version, status=status, operation_id=op))
 
     add("deploy", "v1", "started", "a")
     add("deploy", "v1", "succeeded", "a")

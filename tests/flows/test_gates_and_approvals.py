@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -16,6 +13,7 @@ from releasegate.audit import open_store
 from releasegate.errors import Blocked
 from tests.flows.conftest import Reviewers, Step, approve_all
 from tests.flows.test_pipeline import run, serving
+from tests.support.jsonhttp import JsonServer
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
 
@@ -139,58 +137,35 @@ def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> No
     assert sorted(records(setup, "deploy")[0].approvers) == ["alice", "carol"]
 
 
-class StatusPage:
-    """A real HTTP status page on 127.0.0.1 serving Statuspage-shaped JSON."""
-
-    def __init__(self) -> None:
-        self.incidents: list[dict[str, str]] = []
-        page = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({"incidents": page.incidents}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = (
-            f"http://127.0.0.1:{self.server.server_address[1]}/api/v2/incidents/unresolved.json"
-        )
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def status_page() -> Iterator[StatusPage]:
-    page = StatusPage()
-    yield page
-    page.server.shutdown()
-    page.server.server_close()
+def status_page() -> Iterator[tuple[JsonServer, list[dict[str, str]]]]:
+    """A real HTTP status page serving Statuspage-shaped JSON; the list is its incidents."""
+    incidents: list[dict[str, str]] = []
+    page = JsonServer(lambda path: (200, {"incidents": incidents}))
+    yield page, incidents
+    page.close()
 
 
 def test_an_open_major_incident_blocks_and_an_unreadable_source_fails_closed(
-    make_setup, status_page: StatusPage
+    make_setup, status_page
 ) -> None:
-    setup = make_setup(production={"incidents": {"url": status_page.url, "timeout": "2s"}})
-    status_page.incidents = [{"name": "checkout errors", "impact": "major", "status": "identified"}]
+    page, incidents = status_page
+    url = f"{page.url}/api/v2/incidents/unresolved.json"
+    setup = make_setup(production={"incidents": {"url": url, "timeout": "2s"}})
+    incidents.append({"name": "checkout errors", "impact": "major", "status": "identified"})
     code, out = run(setup, "deploy", "v1", "--actor", "dave")
     assert code == 3 and "incident" in out and "checkout errors" in out
 
-    status_page.server.shutdown()
-    status_page.server.server_close()
+    page.close()
     code, out = run(setup, "deploy", "v1", "--actor", "dave")
     assert code == 3 and "failing closed" in out
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
 
 
-def test_a_minor_incident_does_not_block(make_setup, status_page: StatusPage) -> None:
-    setup = make_setup(production={"incidents": {"url": status_page.url}})
-    status_page.incidents = [{"name": "slow search", "impact": "minor", "status": "monitoring"}]
+def test_a_minor_incident_does_not_block(make_setup, status_page) -> None:
+    page, incidents = status_page
+    setup = make_setup(production={"incidents": {"url": page.url}})
+    incidents.append({"name": "slow search", "impact": "minor", "status": "monitoring"})
     deploy(version="v1", actor="dave", config=str(setup.path))
     assert serving(setup.urls["production"]) == "v1"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from releasegate.audit.record import GENESIS, AuditEntry, seal
+from releasegate.audit.record import GENESIS, seal
 from releasegate.policy.gates import Incident, branch_gate, incident_gate, requires_gate
+from tests.support.records import make_entry
 
 
 @pytest.mark.parametrize(
@@ -43,19 +44,8 @@ def test_incident_gate_fails_closed_when_the_source_cannot_be_read() -> None:
 
 
 def test_requires_gate_wants_the_same_digest_deployed_upstream() -> None:
-    deployed = seal(
-        AuditEntry(
-            kind="deploy",
-            environment="staging",
-            app="webapp",
-            version="v1",
-            artifact="sha256:" + "a" * 64,
-            status="succeeded",
-            actor="dave",
-        ),
-        seq=0,
-        prev_hash=GENESIS,
-    )
+    entry = make_entry("staging", version="v1", artifact="sha256:" + "a" * 64)
+    deployed = seal(entry, seq=0, prev_hash=GENESIS)
     assert requires_gate("staging", [deployed], "sha256:" + "a" * 64).passed
     other = requires_gate("staging", [deployed], "sha256:" + "b" * 64)
     assert not other.passed and "has not been deployed successfully to staging" in other.reason

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from releasegate.audit.record import GENESIS, AuditEntry, AuditRecord, seal
+from releasegate.audit.record import GENESIS, AuditRecord, seal
 from releasegate.policy.rollback import by_flow_run, by_version, current_version, previous_good
+from tests.support.records import make_entry
 
 
 def history(*events: tuple[str, str, str]) -> list[AuditRecord]:
     """(kind, version, status) oldest first -> sealed records, newest first."""
     records, prev = [], GENESIS
     for seq, (kind, version, status) in enumerate(events):
-        rec = seal(
-            AuditEntry(
-                kind=kind,  # type: ignore[arg-type]
-                environment="production",
-                app="webapp",
-                version=version,
-                status=status,  # type: ignore[arg-type]
-                actor="dave",
-                flow_run_id=f"run-{seq}",
-            ),
-            seq=seq,
-            prev_hash=prev,
-        )
+        entry = make_entry(kind=kind, version=version, status=status, flow_run_id=f"run-{seq}")
+        rec = seal(entry, seq=seq, prev_hash=prev)
         records.append(rec)
         prev = rec.hash
     return records[::-1]

@@ -1,4 +1,4 @@
-"""A real S3 server (SeaweedFS) for the session; a fresh bucket for every test."""
+"""A fresh bucket on the session's S3 server (SeaweedFS) for every test."""
 
 from __future__ import annotations
 
@@ -7,22 +7,9 @@ from typing import Any
 
 import pytest
 
-from releasegate.audit.record import AuditEntry
 from releasegate.audit.s3 import S3AuditStore
+from tests.support.records import make_entry
 from tests.support.seaweedfs import SeaweedFS
-
-
-def make_entry(environment: str = "production", **fields: Any) -> AuditEntry:
-    """A deploy record with sensible defaults; `fields` override them."""
-    base: dict[str, Any] = {
-        "kind": "deploy",
-        "environment": environment,
-        "app": "webapp",
-        "version": "1.0.0",
-        "status": "succeeded",
-        "actor": "alice",
-    }
-    return AuditEntry(**{**base, **fields})
 
 
 @pytest.fixture

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from releasegate.config import SmokeCheck
 from releasegate.smoke import run_checks
+from tests.support.jsonhttp import JsonServer
 
 
 @pytest.fixture
 def app() -> Iterator[dict]:
-    """A tiny app whose answers the test changes: {"version": ..., "healthy_after": n}."""
+    """A tiny app whose answers the test changes: `/ns/health` is 503 for the first
+    `healthy_after` requests; every path answers {"version": ...}."""
     state = {"version": "v1", "calls": 0, "healthy_after": 0}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state["calls"] += 1
-            ok = state["calls"] > state["healthy_after"]
-            body = json.dumps({"version": state["version"]}).encode()
-            self.send_response(200 if ok or self.path != "/ns/health" else 503)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(path: str) -> tuple[int, dict]:
+        state["calls"] += 1
+        ready = state["calls"] > state["healthy_after"] or path != "/ns/health"
+        return (200 if ready else 503), {"version": state["version"]}
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/ns"
+    server = JsonServer(respond)
+    state["url"] = f"{server.url}/ns"
     yield state
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 CHECKS = (

@@ -42,7 +42,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,8 @@ import aiohttp.web
 import jsonpatch
 import kmock
 from kmock._internal.dicts import merge_patch_dict
+
+from tests.support.jsonhttp import JsonServer
 
 REVISION = "deployment.kubernetes.io/revision"
 _GROUPS = {"deployments": "apps", "replicasets": "apps"}
@@ -446,12 +447,12 @@ class Ingress:
         self.cluster = cluster
         self.unhealthy_images: set[str] = set()
         self.hits: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: JsonServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def route(self, namespace: str, service_name: str) -> tuple[int, list[str]]:
         """(status, images of the ready pods the Service selects)."""
@@ -476,29 +477,14 @@ class Ingress:
 
     @contextmanager
     def serving(self) -> Iterator[Ingress]:
-        ingress = self
+        def respond(path: str) -> tuple[int, dict[str, Any]]:
+            parts = path.strip("/").split("/")
+            self.hits.append(path)
+            code, pods = self.route(parts[0], parts[1])
+            return code, {"images": pods}
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = self.path.strip("/").split("/")
-                ingress.hits.append(self.path)
-                code, pods = ingress.route(parts[0], parts[1])
-                body = json.dumps({"images": pods}).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        thread.start()
+        self._server = JsonServer(respond)
         try:
             yield self
         finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join(timeout=5)
+            self._server.close()
