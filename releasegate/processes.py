@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,10 +24,28 @@ class Timeout(RuntimeError):
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Chosen below the kernel's ephemeral range: a port from that range (what binding to
+    port 0 gives) can be taken as the local end of any outgoing connection in the gap
+    before our server binds it, and on a busy machine it was.
+    """
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randint(10_000, low - 1)
+        if port_free(port):
+            return port
+    with socket.socket() as s:  # a crowded machine: settle for an ephemeral port
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, 10_001)
 
 
 def port_free(port: int) -> bool:
