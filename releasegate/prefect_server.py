@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from releasegate import processes
 
@@ -27,13 +28,14 @@ def quiet_env() -> dict[str, str]:
     return {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
-def running(home: Path) -> dict[str, str | int] | None:
+def running(home: Path) -> dict[str, Any] | None:
     """The server releasegate started under `home`, if it is still up."""
     try:
         info = json.loads(_info_file(home).read_text())
     except (OSError, ValueError):
         return None
-    up = processes.alive(int(info["pid"])) and processes.http_ok(f"{info['api_url']}/health")
+    ours = processes.owns(int(info["pid"]), info["argv"])
+    up = ours and processes.http_ok(f"{info['api_url']}/health")
     return info if up else None
 
 
@@ -48,7 +50,7 @@ def ensure(home: Path) -> str:
     return url
 
 
-def start(home: Path, port: int | None = None) -> dict[str, str | int]:
+def start(home: Path, port: int | None = None) -> dict[str, Any]:
     """Start a Prefect server on 127.0.0.1 (on `port`, else 4200 if free) and wait until
     it is healthy. Its SQLite database and log live under `<home>/prefect`."""
     root = (home / "prefect").resolve()
@@ -57,22 +59,9 @@ def start(home: Path, port: int | None = None) -> dict[str, str | int]:
         port = DEFAULT_PORT if processes.port_free(DEFAULT_PORT) else processes.free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**quiet_env(), "PREFECT_HOME": str(root)}
-    env.pop("PREFECT_API_URL", None)
-    proc = processes.spawn(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        log=root / "server.log",
-        env=env,
-    )
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+    proc = processes.spawn(argv, log=root / "server.log", env=env)
     try:
         processes.wait_until(
             lambda: proc.poll() is None and processes.http_ok(f"{api_url}/health"),
@@ -84,8 +73,9 @@ def start(home: Path, port: int | None = None) -> dict[str, str | int]:
         processes.stop(proc.pid)
         tail = (root / "server.log").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"the Prefect server did not start; its log ends:\n{tail}") from None
-    info: dict[str, str | int] = {
+    info: dict[str, Any] = {
         "pid": proc.pid,
+        "argv": argv,
         "api_url": api_url,
         "ui_url": f"http://127.0.0.1:{port}",
     }
@@ -100,9 +90,7 @@ def stop(home: Path) -> str | None:
     if info is None:
         return None
     pid = int(info["pid"])
-    # Only a process that is still the server we started: a reused PID is left alone.
-    if "server" in processes.cmdline(pid) and "prefect" in " ".join(processes.cmdline(pid)):
-        processes.stop(pid)
+    if processes.stop_if_ours(pid, info["argv"]):  # a reused PID is left alone
         return f"Prefect server (pid {pid}, {info['ui_url']})"
     return None
 

@@ -136,6 +136,29 @@ def cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def owns(pid: int, argv: Sequence[str], cwd: Path | None = None) -> bool:
+    """True if `pid` runs and is still the process we started with `argv` (in `cwd`).
+
+    A recorded PID may since belong to an unrelated process: check before signalling it.
+    """
+    if not alive(pid) or cmdline(pid) != list(argv):
+        return False
+    if cwd is None:
+        return True
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == cwd.resolve()
+    except OSError:
+        return False
+
+
+def stop_if_ours(pid: int, argv: Sequence[str], cwd: Path | None = None) -> bool:
+    """Stop `pid` if `owns` says it is ours; True if it was stopped."""
+    if not owns(pid, argv, cwd):
+        return False
+    stop(pid)
+    return True
+
+
 def stop(pid: int, *, grace: float = 10.0) -> None:
     """SIGTERM `pid` (and its process group), wait up to `grace` seconds, then SIGKILL."""
     for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -29,7 +29,7 @@ def proxy_argv(port: int, env_dir: Path) -> list[str]:
 
 def stop_proxy(proxy: ProxyProcess, env_dir: Path) -> bool:
     """Stop the proxy if it is still ours; True if it was."""
-    return supervisor.terminate(proxy.pid, proxy.argv, env_dir)
+    return processes.stop_if_ours(proxy.pid, proxy.argv, env_dir)
 
 
 def ensure_proxy(state: EnvState, store: StateFile, port: int) -> None:
@@ -39,7 +39,7 @@ def ensure_proxy(state: EnvState, store: StateFile, port: int) -> None:
     # Compare what follows the interpreter: callers reach the same venv as `python` or
     # `python3` (a console script's shebang), and that must not restart a healthy proxy.
     same = proxy is not None and proxy.argv[1:] == argv[1:]
-    if same and proxy is not None and supervisor.owns(proxy.pid, proxy.argv, store.dir):
+    if same and proxy is not None and processes.owns(proxy.pid, proxy.argv, store.dir):
         return
     if proxy is not None:
         stop_proxy(proxy, store.dir)  # the environment's URL changed, or it died

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from releasegate import processes
 from releasegate.processes import free_port
 from releasegate.release import Release
 from releasegate.targets.base import Probe, TargetError
@@ -101,7 +102,7 @@ class Runtime:
         if any(i.weight for i in self.state.instances if i.id in doomed):
             self.route({i.id: i.weight for i in self.state.instances if i.id not in doomed})
         for instance in [i for i in self.state.instances if i.id in doomed]:
-            supervisor.terminate(instance.pid, instance.argv, Path(instance.artifact))
+            processes.stop_if_ours(instance.pid, instance.argv, Path(instance.artifact))
             self.state.instances.remove(instance)
             self._save()
 

@@ -1,12 +1,12 @@
 """Processes the local target starts: launch, health, ownership, stop.
 
 A PID in a state file may since have been reused by an unrelated process, so nothing is
-stopped unless its command line and working directory are still the ones we started.
+stopped unless its command line and working directory are still the ones we started
+(`processes.owns`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,24 +20,6 @@ def launch(argv: Sequence[str], *, cwd: Path, log: Path) -> int:
     """Start `argv` detached (it outlives this Python process); its PID."""
     env = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}  # live logs, pristine bundles
     return processes.spawn(argv, log=log, env=env, cwd=cwd).pid
-
-
-def owns(pid: int, argv: Sequence[str], cwd: Path) -> bool:
-    """True if `pid` runs and is still the process we launched with `argv` in `cwd`."""
-    if not processes.alive(pid) or processes.cmdline(pid) != list(argv):
-        return False
-    try:
-        return Path(os.readlink(f"/proc/{pid}/cwd")) == cwd.resolve()
-    except OSError:
-        return False
-
-
-def terminate(pid: int, argv: Sequence[str], cwd: Path) -> bool:
-    """Stop `pid` if it is ours (SIGTERM, then SIGKILL after a grace); True if we stopped it."""
-    if not owns(pid, argv, cwd):
-        return False
-    processes.stop(pid)
-    return True
 
 
 def status_of(url: str) -> int | None:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from releasegate import processes
 from releasegate.release import Release
 from releasegate.targets.base import Deployed, Probe, TargetError
-from releasegate.targets.local import bluegreen, canary, recreate, rolling, router, supervisor
+from releasegate.targets.local import bluegreen, canary, recreate, rolling, router
 from releasegate.targets.local.runtime import EnvConfig, Runtime
 from releasegate.targets.local.state import EnvState, Instance, StateFile
 
@@ -100,7 +101,7 @@ class LocalTarget:
         state = self._store.read()
         proxy: dict[str, Any] | None = None
         if state and state.proxy:
-            running = supervisor.owns(state.proxy.pid, state.proxy.argv, self._store.dir)
+            running = processes.owns(state.proxy.pid, state.proxy.argv, self._store.dir)
             proxy = {"pid": state.proxy.pid, "port": state.proxy.port, "running": running}
         return {
             "app": self.app,
@@ -170,7 +171,7 @@ def down(home: Path) -> list[str]:
             if state.proxy and router.stop_proxy(state.proxy, env_dir):
                 stopped.append(f"{env}: proxy pid {state.proxy.pid} on port {state.proxy.port}")
             for i in state.instances:
-                if supervisor.terminate(i.pid, i.argv, Path(i.artifact)):
+                if processes.stop_if_ours(i.pid, i.argv, Path(i.artifact)):
                     stopped.append(f"{env}: {i.version} pid {i.pid} on port {i.port} ({i.role})")
             state.proxy, state.instances = None, []
             state.generation += 1
@@ -179,4 +180,4 @@ def down(home: Path) -> list[str]:
 
 
 def _running(instance: Instance) -> bool:
-    return supervisor.owns(instance.pid, instance.argv, Path(instance.artifact))
+    return processes.owns(instance.pid, instance.argv, Path(instance.artifact))
