@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,9 +19,9 @@ from releasegate import history as hist
 from releasegate import prefect_server
 from releasegate.audit import open_store
 from releasegate.audit.proofs import verify_signatures
-from releasegate.audit.record import AuditRecord
-from releasegate.audit.store import AuditStore, AuditUnavailable
+from releasegate.audit.store import AuditUnavailable
 from releasegate.errors import Blocked, DeployFailed, UsageError
+from releasegate.status import environment_status, status_table
 from releasegate.targets.base import TargetError
 
 app = typer.Typer(
@@ -70,10 +70,6 @@ def outcome() -> Iterator[None]:
 
 def load(path: str | None) -> configuration.Config:
     return configuration.load(path)
-
-
-def store_of(config: configuration.Config) -> AuditStore:
-    return open_store(config.audit, home=config.home, retention_days=config.audit_retention_days)
 
 
 @contextmanager
@@ -181,7 +177,7 @@ def history(
     """Deploys and rollbacks, newest first, from the audit store."""
     with outcome():
         settings = load(config)
-        store = store_of(settings)
+        store = open_store(settings)
         names = (
             [environment]
             if environment
@@ -199,29 +195,9 @@ def history(
             reverse=True,
         )[:limit]
         if json_:
-            print(json.dumps([hist.as_json(r) for r in rows], indent=2))
+            print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
             return
-        out.print(_history_table(rows))
-
-
-def _history_table(rows: list[AuditRecord]) -> Table:
-    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers")
-    for column in table.columns:
-        column.no_wrap = True
-    table.add_column("reason", overflow="fold")
-    for r in rows:
-        style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
-        table.add_row(
-            f"{r.finished_at or r.started_at:%m-%d %H:%M:%S}",
-            r.environment,
-            r.kind,
-            r.version or "",
-            f"[{style}]{r.status}[/]" if style else r.status,
-            r.actor,
-            ", ".join(r.approvers),
-            r.reason or "",
-        )
-    return table
+        out.print(hist.table(rows))
 
 
 @app.command()
@@ -233,39 +209,7 @@ def status(json_: JsonOption = False, config: ConfigOption = None) -> None:
         if json_:
             print(json.dumps(report, indent=2, default=str))
             return
-        table = Table("environment", "url", "version", "digest", "live", "last change")
-        for name, row in report.items():
-            table.add_row(
-                name,
-                row["url"],
-                row["version"] or "-",
-                (row["digest"] or "-")[:19],
-                "yes" if row["live"] else "no",
-                row["last_change"] or "-",
-            )
-        out.print(table)
-
-
-def environment_status(settings: configuration.Config) -> dict[str, dict[str, Any]]:
-    """Per environment: what the target runs, and the last recorded change."""
-    from releasegate.policy.rollback import current_version
-    from releasegate.targets.factory import open_target
-
-    store = store_of(settings)
-    report: dict[str, dict[str, Any]] = {}
-    for name in settings.pipeline():
-        deployed = open_target(settings, name).current()
-        last = current_version(store.newest(name))
-        report[name] = {
-            "url": settings.environments[name].url,
-            "version": deployed.version if deployed else None,
-            "digest": deployed.digest if deployed else None,
-            "live": deployed is not None,
-            "recorded_version": last.version if last else None,
-            "last_change": f"{last.kind} {last.version} by {last.actor}" if last else None,
-            "detail": deployed.detail if deployed else {},
-        }
-    return report
+        out.print(status_table(report))
 
 
 @app.command()
@@ -292,7 +236,7 @@ def audit_verify(
     """Re-check every hash chain and every approval signature; exit 1 naming each bad record."""
     with outcome():
         settings = load(config)
-        store = store_of(settings)
+        store = open_store(settings)
         names = [environment] if environment else store.environments()
         problems = []
         for name in names:
@@ -317,7 +261,7 @@ def audit_export(
 ) -> None:
     """Stream every record, oldest first per environment, for a SIEM."""
     with outcome():
-        store = store_of(load(config))
+        store = open_store(load(config))
         for name in [environment] if environment else store.environments():
             for rec in store.chain(name):
                 sys.stdout.write(json.dumps(rec.model_dump(mode="json")) + "\n")

@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from releasegate import config as configuration
-from releasegate import prefect_server, processes
+from releasegate import history, prefect_server, processes
+from releasegate.audit import open_store
 from releasegate.errors import DeployFailed
+from releasegate.status import environment_status, status_table
 
 DEVELOPER = "dave"  # pushes to main; may not approve his own deploy
 REVIEWERS = ("alice", "bob")
@@ -98,15 +100,10 @@ def _review(config: configuration.Config, version: str, run: Future[str], out: C
 
 
 def _report(config: configuration.Config, config_path: str | None, out: Console) -> None:
-    from releasegate.cli import _history_table, environment_status, store_of
-    from releasegate.history import latest
-
     out.rule("where things stand")
-    for name, row in environment_status(config).items():
-        out.print(f"{name:<12} {row['url']:<28} serves {row['version']}")
-    store = store_of(config)
-    rows = latest(store.newest("production"), 10)
-    out.print(_history_table(rows))
+    out.print(status_table(environment_status(config)))
+    production = config.pipeline()[-1]
+    out.print(history.table(history.latest(open_store(config).newest(production), 10)))
     out.print(f"Prefect UI: {prefect_server.ui_url()}")
     cfg = f" --config {config_path}" if config_path else ""
     out.print(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
+
+from rich.table import Table
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.rollback import CHANGES
@@ -36,6 +37,22 @@ def latest(
     return list(islice(changes(newest, everything=everything), limit))
 
 
-def as_json(record: AuditRecord) -> dict[str, Any]:
-    """The record as `history --json` prints it: every field, times in ISO 8601."""
-    return record.model_dump(mode="json")
+def table(rows: list[AuditRecord]) -> Table:
+    """Records as a table for the terminal."""
+    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers")
+    for column in table.columns:
+        column.no_wrap = True
+    table.add_column("reason", overflow="fold")
+    for r in rows:
+        style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
+        table.add_row(
+            f"{r.finished_at or r.started_at:%m-%d %H:%M:%S}",
+            r.environment,
+            r.kind,
+            r.version or "",
+            f"[{style}]{r.status}[/]" if style else r.status,
+            r.actor,
+            ", ".join(r.approvers),
+            r.reason or "",
+        )
+    return table

@@ -7,7 +7,7 @@ counted or refused; the run then pauses again until the tally is decided.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from prefect import get_run_logger
@@ -187,7 +187,7 @@ def drop_stale(
                 release,
                 approvers=[decision.name],
                 approvals=[decision],
-                reason=f"approval by {decision.name} is {_ago(age)} old, "
+                reason=f"approval by {decision.name} is {int(age.total_seconds())}s old, "
                 f"older than max_age {policy.max_age}: it must be given again",
             ),
         )
@@ -198,7 +198,3 @@ def _smoke_lines(report: SmokeReport | None) -> list[str]:
     if report is None:
         return []
     return [f"{'PASS' if r.passed else 'FAIL'} {r.url}: {r.observed}" for r in report.results]
-
-
-def _ago(age: timedelta) -> str:
-    return f"{int(age.total_seconds())}s"

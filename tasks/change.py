@@ -16,7 +16,7 @@ from releasegate.config import Config
 from releasegate.errors import DeployFailed
 from releasegate.release import Release
 from releasegate.smoke import SmokeReport, run_checks
-from releasegate.targets.base import TargetError
+from releasegate.targets.base import Target, TargetError
 from releasegate.targets.factory import open_target
 from tasks.audit import publish_history, publish_smoke, record
 from tasks.context import RunContext
@@ -31,12 +31,13 @@ def smoke(config: Config, environment: str, url: str, version: str) -> SmokeRepo
 
 
 @task(cache_policy=NO_CACHE)
-def roll_out(config: Config, environment: str, release: Release, kind: ChangeKind) -> None:
+def roll_out(
+    target: Target, config: Config, environment: str, release: Release, kind: ChangeKind
+) -> None:
     """Hand the release to the target; the candidate is smoke-tested before it gets traffic.
 
     Not retried: a half-done rollout is not safely repeatable, it is rolled back instead.
     """
-    target = open_target(config, environment)
 
     def probe(candidate_url: str) -> bool:
         return smoke(config, environment, candidate_url, release.version).passed
@@ -95,7 +96,7 @@ def apply_change(
     shared["started_at"] = started.started_at
     logger = get_run_logger()
     try:
-        roll_out(ctx.config, environment, release, kind)
+        roll_out(target, ctx.config, environment, release, kind)
         report = verify(ctx, environment, release)
         shared["details"]["smoke"] = report.model_dump(mode="json")
         if not report.passed:

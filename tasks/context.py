@@ -28,9 +28,7 @@ class RunContext:
 
     @classmethod
     def open(cls, config: Config, actor: str, **facts: Any) -> RunContext:
-        store = open_store(
-            config.audit, home=config.home, retention_days=config.audit_retention_days
-        )
+        store = open_store(config)
         return cls(config=config, store=store, actor=actor, **facts)
 
     def entry(

@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
 from releasegate import config as configuration
 from releasegate import processes
+from releasegate.audit import open_store
+from releasegate.audit.record import AuditRecord
+from releasegate.cli import app
 from tests.conftest import REPO
 from tests.support.toml import table
 
@@ -34,6 +39,20 @@ class Setup:
 
     def load(self) -> configuration.Config:
         return configuration.load(self.path)
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        """`releasegate ARGS --config <this>`: exit code and output."""
+        result = CliRunner().invoke(app, [*args, "--config", str(self.path)])
+        return result.exit_code, result.output
+
+    def records(self, kind: str, environment: str = "production") -> list[AuditRecord]:
+        """The environment's audit records of one kind, newest first."""
+        return [r for r in open_store(self.load()).newest(environment) if r.kind == kind]
+
+
+def serving(url: str) -> str:
+    """The version `url` answers with now."""
+    return httpx.get(f"{url}/version", timeout=5).json()["version"]
 
 
 SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]

@@ -9,17 +9,11 @@ import httpx
 import pytest
 
 from flows.deploy import deploy
-from releasegate.audit import open_store
 from releasegate.errors import Blocked
-from tests.flows.conftest import Reviewers, Step, approve_all
-from tests.flows.test_pipeline import run, serving
+from tests.flows.conftest import Reviewers, Step, approve_all, serving
 from tests.support.jsonhttp import JsonServer
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
-
-
-def records(setup, kind: str) -> list:
-    return [r for r in open_store(None, home=setup.home).newest("production") if r.kind == kind]
 
 
 def iso(moment: datetime) -> str:
@@ -40,12 +34,12 @@ def test_active_freeze_blocks_with_rule_and_until_and_exit_code_3(make_setup) ->
             ]
         },
     )
-    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
     assert code == 3
     assert "freeze" in out and "release freeze" in out and f"{until:%Y-%m-%d %H:%M}" in out
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
-    gate = records(setup, "gate")[0]
+    gate = setup.records("gate")[0]
     assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
 
 
@@ -69,9 +63,9 @@ def test_gates_are_checked_again_right_before_the_rollout(make_setup) -> None:
     )
     with pytest.raises(Blocked, match="incident"):
         deploy(version="v1", actor="dave", config=str(setup.path))
-    stages = [(g.details["stage"], g.status) for g in records(setup, "gate")]
+    stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
     assert stages == [("before rollout", "blocked"), ("before approvals", "passed")]
-    assert records(setup, "deploy") == []
+    assert setup.records("deploy") == []
 
 
 def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve(
@@ -91,7 +85,7 @@ def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve
     deploy(version="v1", actor="carol", config=str(setup.path))
     reviewers.join()
     decisions = [
-        (r.approvers[0], r.status, r.details.get("refusal")) for r in records(setup, "approval")
+        (r.approvers[0], r.status, r.details.get("refusal")) for r in setup.records("approval")
     ]
     assert decisions[::-1] == [
         ("carol", "refused", "self-review"),
@@ -100,7 +94,7 @@ def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve
         ("alice", "refused", "duplicate"),
         ("bob", "accepted", None),
     ]
-    deployed = records(setup, "deploy")[0]
+    deployed = setup.records("deploy")[0]
     assert deployed.status == "succeeded" and deployed.approvers == ["alice", "bob"]
     assert serving(setup.urls["production"]) == "v1"
 
@@ -113,17 +107,17 @@ def test_rejection_by_an_eligible_reviewer_stops_the_run(make_setup) -> None:
     with pytest.raises(Blocked, match="rejected by bob"):
         deploy(version="v1", actor="dave", config=str(setup.path))
     reviewers.join()
-    rejected = records(setup, "approval")[0]
+    rejected = setup.records("approval")[0]
     assert rejected.status == "rejected" and rejected.reason == "not today"
-    assert records(setup, "deploy") == []
+    assert setup.records("deploy") == []
 
 
 def test_approval_timeout_is_recorded_as_expired(make_setup) -> None:
     setup = make_setup(production={"approvals": {**UNSIGNED, "timeout": "3s"}})
     with pytest.raises(Blocked, match="approval expired"):
         deploy(version="v1", actor="dave", config=str(setup.path))
-    assert records(setup, "approval")[0].status == "expired"
-    assert records(setup, "deploy") == []
+    assert setup.records("approval")[0].status == "expired"
+    assert setup.records("deploy") == []
 
 
 def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> None:
@@ -132,9 +126,9 @@ def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> No
     reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
     deploy(version="v1", actor="dave", config=str(setup.path))
     reviewers.join()
-    expired = [r.approvers[0] for r in records(setup, "approval") if r.status == "expired"]
+    expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
     assert sorted(expired) == ["alice", "bob"]
-    assert sorted(records(setup, "deploy")[0].approvers) == ["alice", "carol"]
+    assert sorted(setup.records("deploy")[0].approvers) == ["alice", "carol"]
 
 
 @pytest.fixture
@@ -153,11 +147,11 @@ def test_an_open_major_incident_blocks_and_an_unreadable_source_fails_closed(
     url = f"{page.url}/api/v2/incidents/unresolved.json"
     setup = make_setup(production={"incidents": {"url": url, "timeout": "2s"}})
     incidents.append({"name": "checkout errors", "impact": "major", "status": "identified"})
-    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
     assert code == 3 and "incident" in out and "checkout errors" in out
 
     page.close()
-    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
     assert code == 3 and "failing closed" in out
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)

@@ -9,14 +9,12 @@ import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
-from typer.testing import CliRunner
 
 from flows.deploy import deploy
 from flows.rollback import rollback
 from releasegate.audit import open_store
-from releasegate.cli import app
 from releasegate.errors import DeployFailed, UsageError
-from tests.flows.conftest import KEYS, Setup, approve_all
+from tests.flows.conftest import KEYS, approve_all, serving
 from tests.support.traffic import Traffic
 
 SIGNED = {
@@ -25,15 +23,6 @@ SIGNED = {
     "timeout": "2m",
     "signed": True,
 }
-
-
-def serving(url: str) -> str:
-    return httpx.get(f"{url}/version", timeout=5).json()["version"]
-
-
-def run(setup: Setup, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [*args, "--config", str(setup.path)])
-    return result.exit_code, result.output
 
 
 def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests(
@@ -61,7 +50,7 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     assert restored == "v1" and serving(prod) == "v1"
     assert load.failures == [] and load.count > 100 and set(load.versions) == {"v1", "v2"}
 
-    code, out = run(setup, "history", "production", "--json")
+    code, out = setup.cli("history", "production", "--json")
     assert code == 0
     history = json.loads(out)
     assert [(h["kind"], h["version"], h["status"]) for h in history] == [
@@ -77,12 +66,12 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     assert v2["commit"] == "c2" and v2["artifact"].startswith("sha256:")
     assert all(h["started_at"] and h["finished_at"] for h in history)
 
-    code, out = run(setup, "status", "--json")
+    code, out = setup.cli("status", "--json")
     assert code == 0
     status = json.loads(out)
     assert status["production"]["version"] == "v1" and status["staging"]["version"] == "v2"
 
-    code, out = run(setup, "audit", "verify")
+    code, out = setup.cli("audit", "verify")
     assert code == 0, out
 
     # What the Prefect UI shows: the environment's history, the smoke checks, a summary.
@@ -112,7 +101,7 @@ def test_rollback_to_any_version_or_past_run_and_default_skips_current(make_setu
     runs = {}
     for version in ("v1", "v2", "v3"):
         deploy(version=version, actor="dave", config=str(setup.path))
-        store = open_store(None, home=setup.home)
+        store = open_store(setup.load())
         runs[version] = next(store.newest("production")).flow_run_id
     prod = setup.urls["production"]
 
@@ -148,7 +137,7 @@ def test_failed_rollout_rolls_back_automatically_and_is_recorded(
     with pytest.raises(DeployFailed, match="v2 to production failed"):
         deploy(version="v2", actor="dave", config=str(broken.path))
     assert serving(good.urls["production"]) == "v1"
-    newest = list(open_store(None, home=good.home).newest("production"))
+    newest = list(open_store(good.load()).newest("production"))
     changes = [(r.kind, r.version, r.status) for r in newest if r.kind in ("deploy", "rollback")]
     assert changes[:3] == [
         ("rollback", "v1", "succeeded"),
@@ -164,7 +153,7 @@ def test_unreachable_audit_store_stops_the_run_before_any_change(
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     setup = make_setup(staging={}, top={"audit": str(blocker)})
-    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
     assert code == 1 and "cannot write the audit record" in out
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["staging"], timeout=2)

@@ -10,7 +10,7 @@ import pytest
 
 from flows.deploy import deploy
 from releasegate import processes
-from tests.flows.test_pipeline import run, serving
+from tests.flows.conftest import serving
 
 
 @pytest.fixture
@@ -31,17 +31,17 @@ def test_deploy_history_rollback_and_verify_from_s3(make_setup, s3_audit: str) -
         deploy(version=version, actor="dave", config=str(setup.path))
     assert not (setup.home / "audit").exists()  # nothing went to the file store
 
-    code, out = run(setup, "rollback", "production", "--reason", "v2 breaks checkout")
+    code, out = setup.cli("rollback", "production", "--reason", "v2 breaks checkout")
     assert code == 0, out
     assert serving(setup.urls["production"]) == "v1"
-    code, out = run(setup, "history", "production", "--json")
+    code, out = setup.cli("history", "production", "--json")
     assert code == 0, out
     assert [(h["kind"], h["version"]) for h in json.loads(out)] == [
         ("rollback", "v1"),
         ("deploy", "v2"),
         ("deploy", "v1"),
     ]
-    code, out = run(setup, "audit", "verify")
+    code, out = setup.cli("audit", "verify")
     assert code == 0, out
 
 
@@ -51,7 +51,7 @@ def test_unreachable_store_means_nothing_is_deployed(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{processes.free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     setup = make_setup()
-    code, out = run(setup, "deploy", "v1", "--actor", "dave")
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
     assert code == 1 and "audit store" in out and "s3://" in out
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
@@ -62,6 +62,6 @@ def test_wrong_credentials_are_a_clear_error(
 ) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     setup = make_setup()
-    code, out = run(setup, "history", "production")
+    code, out = setup.cli("history", "production")
     assert code == 1 and "not-the-secret" not in out
     assert "s3://" in out

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
@@ -17,7 +16,7 @@ from prefect.exceptions import ObjectNotFound
 from flows.deploy import deploy
 from releasegate import processes
 from tests.conftest import REPO
-from tests.flows.test_pipeline import serving
+from tests.flows.conftest import serving
 
 
 def served(name: str) -> bool:
@@ -27,6 +26,12 @@ def served(name: str) -> bool:
         except ObjectNotFound:
             return False
     return True
+
+
+def pushed_and_recorded(setup, version: str) -> bool:
+    """The deploy of `version` has finished and its outcome is in the audit trail."""
+    deploys = setup.records("deploy")
+    return bool(deploys) and deploys[0].version == version and deploys[0].status != "started"
 
 
 def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
@@ -63,11 +68,24 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
             payload={"version": "v3", "branch": "main", "commit": "c3", "actor": "erin"},
         )
         processes.wait_until(
-            lambda: serving(prod) == "v3", timeout=120, interval=0.5, what="v3 deployed on push"
+            lambda: pushed_and_recorded(setup, "v3"),
+            timeout=120,
+            interval=0.5,
+            what="v3 deployed on push and recorded",
         )
     finally:
         processes.stop(server.pid)
-    assert httpx.get(prod + "/version", timeout=5).json() == {"version": "v3"}
+    assert serving(prod) == "v3"
+    # The push event's facts reached the record: who pushed what, from which commit.
+    pushed = setup.records("deploy")[0]
+    assert (pushed.version, pushed.actor, pushed.commit, pushed.status) == (
+        "v3",
+        "erin",
+        "c3",
+        "succeeded",
+    )
+    rolled = setup.records("rollback")[0]
+    assert rolled.reason == "clicked in the UI" and rolled.actor == "oncall"
 
 
 def test_prefect_yaml_registers_both_deployments_for_a_worker() -> None:

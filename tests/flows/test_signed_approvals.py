@@ -22,8 +22,6 @@ from releasegate.approval import ApprovalRequest
 from releasegate.errors import Blocked
 from releasegate.signature import sign
 from tests.flows.conftest import KEYS, Reviewers, Step, keypair
-from tests.flows.test_gates_and_approvals import records
-from tests.flows.test_pipeline import run
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
 
@@ -128,21 +126,21 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
 
     # The same run answered every time: each refusal left it waiting for the next decision.
     assert len({a.flow_run_id for a in answered}) == 1 and len(answered) == len(attacks)
-    decisions = records(setup, "approval")[::-1]
+    decisions = setup.records("approval")[::-1]
     assert [d.details.get("refusal") for d in decisions] == [code for code, _ in attacks]
     for decision, (code, _) in zip(decisions, attacks, strict=True):
         assert decision.status == ("accepted" if code is None else "refused")
         assert code is None or decision.reason, "a refusal must say why"
     assert "bob" in decisions[2].reason  # names whose key it really was
     # Zero forged approvals accepted: the deploy relied on exactly the two genuine ones.
-    deployed = records(setup, "deploy")[0]
+    deployed = setup.records("deploy")[0]
     assert deployed.status == "succeeded" and deployed.approvers == ["alice", "bob"]
     assert {a.name: a.comment for a in deployed.approvals} == {"alice": "looks good", "bob": ""}
     assert all(
         a.key_fingerprint and a.key_fingerprint.startswith("SHA256:") for a in deployed.approvals
     )
 
-    code, out = run(setup, "audit", "verify")
+    code, out = setup.cli("audit", "verify")
     assert code == 0, out
 
 
@@ -155,7 +153,7 @@ def test_a_signed_rejection_stops_the_run(make_setup, signers: dict[str, Path]) 
     with pytest.raises(Blocked, match="rejected by bob"):
         deploy(version="v1", actor="dave", config=str(setup.path))
     reviewers.join()
-    rejected = records(setup, "approval")[0]
+    rejected = setup.records("approval")[0]
     assert rejected.status == "rejected" and rejected.approvals[0].signature
 
 
@@ -169,7 +167,7 @@ def test_an_expired_signed_approval_must_be_given_again(
     reviewers = Reviewers("v1", [Step("alice"), Step("bob"), Step("alice"), Step("bob")]).start()
     deploy(version="v1", actor="dave", config=str(setup.path))
     reviewers.join()
-    statuses = [(d.approvers[0], d.status) for d in records(setup, "approval")[::-1]]
+    statuses = [(d.approvers[0], d.status) for d in setup.records("approval")[::-1]]
     assert statuses[:4] == [
         ("alice", "accepted"),
         ("bob", "accepted"),
@@ -187,15 +185,15 @@ def test_audit_verify_names_a_record_whose_stored_signature_was_altered(
     reviewers = Reviewers("v1", [Step("alice"), Step("bob")]).start()
     deploy(version="v1", actor="dave", config=str(setup.path))
     reviewers.join()
-    assert run(setup, "audit", "verify")[0] == 0
+    assert setup.cli("audit", "verify")[0] == 0
 
-    accepted = next(r for r in records(setup, "approval") if r.approvers == ["bob"])
+    accepted = next(r for r in setup.records("approval") if r.approvers == ["bob"])
     path = setup.home / "audit" / "production" / f"{accepted.seq:012d}.json"
     data = json.loads(path.read_text())
     # Swap in bob's signature from another decision: cryptographically valid, wrong message.
     data["approvals"][0]["signature"] = sign(b"something else\n", key=signers["bob"])
     os.chmod(path, 0o644)
     path.write_text(json.dumps(data))
-    code, out = run(setup, "audit", "verify")
+    code, out = setup.cli("audit", "verify")
     assert code == 1
     assert f"#{accepted.seq} ({accepted.id}) bob: signature does not verify" in out

@@ -12,6 +12,7 @@ import pytest
 
 from flows.deploy import deploy
 from flows.rollback import rollback
+from releasegate import config as configuration
 from releasegate.audit import open_store
 from releasegate.errors import DeployFailed
 from releasegate.targets.base import TargetError
@@ -46,7 +47,7 @@ def write_config(tmp_path: Path, env: Env, strategy: str) -> Path:
 
 
 def changes(tmp_path: Path) -> list[tuple[str, str | None, str]]:
-    store = open_store(None, home=tmp_path / "home")
+    store = open_store(configuration.load(tmp_path / "kubernetes.toml"))
     return [
         (r.kind, r.version, r.status)
         for r in store.newest("production")
@@ -72,7 +73,7 @@ def test_blue_green_deploy_and_rollback_through_the_flows(env: Env, tmp_path: Pa
         ("deploy", "2.0.0", "succeeded"),
         ("deploy", "1.0.0", "succeeded"),
     ]
-    record = next(open_store(None, home=tmp_path / "home").newest("production"))
+    record = next(open_store(configuration.load(config)).newest("production"))
     assert record.artifact == env.releases["1.0.0"].digest
     assert record.details["before"]["live"]  # the state before the change is recorded
 
