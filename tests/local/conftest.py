@@ -15,6 +15,7 @@ import pytest
 
 from releasegate.processes import free_port
 from releasegate.targets.local import LocalBuilder, LocalTarget, down
+from releasegate.targets.local.proxy import STATS_PATH
 
 WEBAPP = Path(__file__).resolve().parents[2] / "examples" / "webapp"
 
@@ -24,6 +25,13 @@ MakeTarget = Callable[..., LocalTarget]
 def get_version(url: str) -> str:
     """The version `url` serves now."""
     return httpx.get(f"{url}/version", timeout=5.0, trust_env=False).json()["version"]
+
+
+def proxy_stats(url: str) -> dict[str, Any]:
+    """What the environment proxy at `url` reports about itself (requests, retries, routes)."""
+    response = httpx.get(f"{url}{STATS_PATH}", timeout=5.0, trust_env=False)
+    response.raise_for_status()
+    return response.json()
 
 
 @pytest.fixture

@@ -9,8 +9,15 @@ Why switching loses no request:
 - after a routing change the proxy writes a ProxyAck only once no request is still in flight
   to a backend that left the routes; the deployer waits for that ack before stopping one;
 - a refused (or, for idempotent methods, dropped) backend connection is retried once on
-  another live backend.
-Request bodies are buffered so that they can be retried; responses stream.
+  another live backend. That retry is a safety net, not part of a switch: a correct switch
+  needs none, so every retry is counted, with its reason, at STATS_PATH.
+Request bodies (POST included) are buffered so that they can be retried; responses stream.
+
+`GET /-/releasegate/stats` is answered by the proxy itself (never forwarded), as JSON: its
+pid, the routes in force and the generation it acknowledged, requests in flight per backend,
+requests received, retries by reason ("refused": nothing reached the backend; "dropped": a
+kept-alive backend connection closed under an idempotent request) and the requests it
+answered itself ("no_backend": 503, "backend_failed": 502). The proxy binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 from collections import Counter
@@ -36,6 +44,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 POLL_INTERVAL = 0.02
+STATS_PATH = "/-/releasegate/stats"
 ATTEMPTS = 2  # the request, and one retry on another backend
 HOP_BY_HOP = frozenset(
     {
@@ -104,17 +113,43 @@ class Routes:
         return all(url in self.weights for url in self.inflight)
 
 
+class Stats:
+    """What the proxy did since it started (served at STATS_PATH)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.retried: Counter[str] = Counter(refused=0, dropped=0)
+        self.failed: Counter[str] = Counter(no_backend=0, backend_failed=0)
+
+    def report(self, routes: Routes, acked: int) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "environment": routes.environment,
+            "generation": routes.generation,
+            "acknowledged": acked,
+            "routes": routes.weights,
+            "in_flight": dict(routes.inflight),
+            "requests": self.requests,
+            "retried": dict(self.retried),
+            "failed": dict(self.failed),
+        }
+
+
 class Proxy:
     """The ASGI application: forwards every HTTP request to a routed backend."""
 
     def __init__(self, env_dir: Path) -> None:
         self._store = StateFile(env_dir)
         self.routes = Routes(self._store)
+        self.stats = Stats()
+        self.acked = -1
         self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "http" and scope["path"] == STATS_PATH:
+            await self._report(scope, send)
         elif scope["type"] == "http":
             await self._forward(scope, receive, send)
 
@@ -134,24 +169,35 @@ class Proxy:
 
     async def _acknowledge(self) -> None:
         """Tell the deployer which routes are in force once old ones have drained."""
-        acked = -1
         while True:
             self.routes.refresh()
-            if self.routes.generation > acked and self.routes.drained():
-                acked = self.routes.generation
-                self._store.write_ack(ProxyAck(pid=os.getpid(), generation=acked))
+            if self.routes.generation > self.acked and self.routes.drained():
+                self.acked = self.routes.generation
+                self._store.write_ack(ProxyAck(pid=os.getpid(), generation=self.acked))
             await asyncio.sleep(POLL_INTERVAL)
+
+    async def _report(self, scope: Scope, send: Send) -> None:
+        if scope["method"] != "GET":
+            await _plain(send, 405, f"releasegate: {STATS_PATH} answers GET only")
+            return
+        self.routes.refresh()
+        body = json.dumps(self.stats.report(self.routes, self.acked)).encode() + b"\n"
+        await _reply(send, 200, b"application/json", body)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._client is not None
+        self.stats.requests += 1
         method, target, headers = _outgoing(scope)
         body = await _read_body(receive)
         tried: set[str] = set()
         error: httpx.HTTPError | None = None
+        retry: str | None = None  # why the previous attempt may be resent
         for _ in range(ATTEMPTS):
             backend = self.routes.pick(avoid=tried)
             if backend is None:
                 break
+            if retry is not None:
+                self.stats.retried[retry] += 1
             tried.add(backend)
             request = self._client.build_request(
                 method, backend + target, headers=headers, content=body
@@ -161,21 +207,35 @@ class Proxy:
                 response = await self._client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 self.routes.release(backend)
-                error = exc
-                if isinstance(exc, NOT_SENT) or (isinstance(exc, DROPPED) and method in IDEMPOTENT):
-                    continue
-                break
+                error, retry = exc, _retry_reason(exc, method)
+                if retry is None:
+                    break
+                continue
             try:
                 await _relay(response, send)
+            except httpx.HTTPError:
+                self.stats.failed["backend_failed"] += 1  # cut off mid-response
+                raise
             finally:
                 await response.aclose()
                 self.routes.release(backend)
             return
         if error is None:
+            self.stats.failed["no_backend"] += 1
             message = f"releasegate: no live backend for environment {self.routes.environment}"
             await _plain(send, 503, message)
         else:
+            self.stats.failed["backend_failed"] += 1
             await _plain(send, 502, f"releasegate: backend failed: {error!r}")
+
+
+def _retry_reason(error: httpx.HTTPError, method: str) -> str | None:
+    """Why the request may be resent to another backend after `error`; None if it may not."""
+    if isinstance(error, NOT_SENT):
+        return "refused"
+    if isinstance(error, DROPPED) and method in IDEMPOTENT:
+        return "dropped"
+    return None
 
 
 def _outgoing(scope: Scope) -> tuple[str, str, list[tuple[bytes, bytes]]]:
@@ -211,11 +271,11 @@ async def _relay(response: httpx.Response, send: Send) -> None:
 
 
 async def _plain(send: Send, status: int, message: str) -> None:
-    body = message.encode() + b"\n"
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", b"%d" % len(body)),
-    ]
+    await _reply(send, status, b"text/plain; charset=utf-8", message.encode() + b"\n")
+
+
+async def _reply(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
