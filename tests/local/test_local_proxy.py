@@ -3,11 +3,13 @@ cannot serve, and reports what it did at STATS_PATH."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 
 from releasegate import processes
 from releasegate.targets.local import LocalBuilder
-from releasegate.targets.local.proxy import STATS_PATH
+from releasegate.targets.local.proxy import MAX_BODY_BYTES, STATS_PATH
 
 from .conftest import MakeTarget, Probe, proxy_stats
 
@@ -61,3 +63,23 @@ def test_stats_belong_to_the_proxy_and_answer_get_only(
     assert (refused.status_code, "answers GET only" in refused.text) == (405, True)
     httpx.get(f"{target.url}/version", trust_env=False)
     assert proxy_stats(target.url)["requests"] == before["requests"] + 1, "stats are not counted"
+
+
+def test_request_bodies_over_the_limit_are_refused_whole(
+    builder: LocalBuilder, make_target: MakeTarget, probe: Probe
+) -> None:
+    target = make_target(replicas=1)
+    target.deploy(builder.build("1.0.0"), probe)
+    over = b"x" * (MAX_BODY_BYTES + 1)
+
+    def chunks(body: bytes) -> Iterator[bytes]:  # no Content-Length: sent chunked
+        for start in range(0, len(body), 1 << 20):
+            yield body[start : start + (1 << 20)]
+
+    with httpx.Client(base_url=target.url, trust_env=False, timeout=30) as client:
+        for body in (over, chunks(over)):
+            refused = client.post("/echo", content=body)
+            assert refused.status_code == 413
+            assert f"at most {MAX_BODY_BYTES} bytes" in refused.text
+            assert refused.text.startswith("releasegate:"), "the proxy answered, not the app"
+        assert client.post("/echo", content=b"ok").json() == {"version": "1.0.0", "body": "ok"}

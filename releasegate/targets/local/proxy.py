@@ -11,7 +11,8 @@ Why switching loses no request:
 - a refused (or, for idempotent methods, dropped) backend connection is retried once on
   another live backend. That retry is a safety net, not part of a switch: a correct switch
   needs none, so every retry is counted, with its reason, at STATS_PATH.
-Request bodies (POST included) are buffered so that they can be retried; responses stream.
+Request bodies (POST included) are read whole before anything is sent, so that they can be
+resent, and are limited to MAX_BODY_BYTES (16 MiB; 413 beyond); responses stream.
 
 `GET /-/releasegate/stats` is answered by the proxy itself (never forwarded), as JSON: its
 pid, the routes in force and the generation it acknowledged, requests in flight per backend,
@@ -46,6 +47,8 @@ Send = Callable[[Message], Awaitable[None]]
 POLL_INTERVAL = 0.02
 STATS_PATH = "/-/releasegate/stats"
 ATTEMPTS = 2  # the request, and one retry on another backend
+# Request bodies are held in memory whole, so that a refused request can be resent.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -188,7 +191,11 @@ class Proxy:
         assert self._client is not None
         self.stats.requests += 1
         method, target, headers = _outgoing(scope)
-        body = await _read_body(receive)
+        body = await _read_body(scope, receive)
+        if body is None:
+            limit = f"releasegate: a request body may hold at most {MAX_BODY_BYTES} bytes"
+            await _plain(send, 413, limit)
+            return
         tried: set[str] = set()
         error: httpx.HTTPError | None = None
         retry: str | None = None  # why the previous attempt may be resent
@@ -253,11 +260,19 @@ def _outgoing(scope: Scope) -> tuple[str, str, list[tuple[bytes, bytes]]]:
     return scope["method"], target, headers
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+    """The whole request body; None if it is larger than MAX_BODY_BYTES."""
+    declared = dict(scope["headers"]).get(b"content-length", b"0")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None  # refused before reading any of it
+    chunks, size = [], 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
 
