@@ -24,7 +24,8 @@ from pydantic_settings import (
 
 from releasegate.duration import Duration
 from releasegate.policy.approvals import ApprovalPolicy
-from releasegate.policy.windows import DateRangeWindow, WeeklyWindow
+from releasegate.policy.calendar import Calendar
+from releasegate.policy.windows import Window
 from releasegate.targets.kubernetes.settings import KubernetesSettings
 
 DEFAULT_CONFIG = Path("deployments/releasegate.toml")
@@ -91,9 +92,17 @@ class Environment(BaseModel):
     wait_timer: Duration = timedelta(0)
     on_verify_failure: Literal["rollback", "fail"] = "rollback"
     approvals: ApprovalPolicy | None = None
-    freeze: tuple[WeeklyWindow | DateRangeWindow, ...] = ()
+    freeze: tuple[Window, ...] = ()
+    """Deny windows: no deploy while one is active."""
+    allow: tuple[Window, ...] = ()
+    """Allow windows: if any are listed, deploys only while one is active (deny beats allow)."""
     incidents: IncidentCheck | None = None
     kubernetes: KubernetesSettings | None = None
+
+    @property
+    def calendar(self) -> Calendar:
+        """When deploying here is open: this environment's deny and allow windows."""
+        return Calendar(freeze=self.freeze, allow=self.allow)
 
     @model_validator(mode="after")
     def _target_settings(self) -> Environment:

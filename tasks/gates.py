@@ -32,7 +32,7 @@ def evaluate(
 ) -> list[GateResult]:
     """Every gate of `environment` for `release` at `now`."""
     env = ctx.config.environments[environment]
-    results = [branch_gate(ctx.branch, env.branches), freeze_gate(list(env.freeze), now)]
+    results = [branch_gate(ctx.branch, env.branches), freeze_gate(env.calendar, now)]
     if env.incidents is not None:
         results.append(_incidents(env.incidents))
     if env.requires is not None:

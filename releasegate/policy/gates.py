@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from fnmatch import fnmatchcase
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
-from releasegate.policy.windows import Window, active_freeze
+from releasegate.policy.calendar import Calendar
 
 
 class GateResult(BaseModel):
@@ -45,17 +46,22 @@ def branch_gate(branch: str | None, allowed: list[str]) -> GateResult:
     return GateResult(gate="branch", passed=False, rule=rule, reason=f"{shown} may not deploy here")
 
 
-def freeze_gate(windows: list[Window], now: datetime) -> GateResult:
-    """Blocked while any maintenance window or freeze is active."""
-    freeze = active_freeze(windows, now)
-    if freeze is None:
-        return GateResult(gate="freeze", passed=True, rule="freeze", reason="no active window")
+def freeze_gate(calendar: Calendar, now: datetime) -> GateResult:
+    """Blocked inside any deny window, or outside every allow window when there are any;
+    "until" is when deploying actually reopens (shown in the deciding window's zone)."""
+    status = calendar.status(now)
+    if status.open_now:
+        allowed = "; ".join(status.reasons)
+        reason = f"allowed by: {allowed}" if allowed else "no active window"
+        return GateResult(gate="freeze", passed=True, rule="freeze", reason=reason)
+    until = status.until.astimezone(ZoneInfo(status.timezone)) if status.until else None
+    later = "" if until else f" (not reopening before {status.horizon_end:%Y-%m-%d})"
     return GateResult(
         gate="freeze",
         passed=False,
-        rule=freeze.window.describe(),
-        reason=f"deployments are frozen: {freeze.window.reason}",
-        until=freeze.until,
+        rule="; ".join(status.rules),
+        reason=f"deployments are frozen: {'; '.join(status.reasons)}{later}",
+        until=until,
     )
 
 

@@ -1,23 +1,51 @@
-"""Maintenance windows (freezes): weekly windows in a time zone, and one-off date ranges.
+"""Windows: weekly, one-off, cron and public-holiday spans of time, in IANA time zones.
 
-Pure: every function takes `now` (an aware datetime) instead of reading a clock.
-
-DST: a weekly window is given in wall-clock time. A time that does not exist (spring
-forward) is shifted forward by the gap (02:30 -> 03:30), as Python and cron do. A time
-that exists twice (fall back) starts a window at its first occurrence and ends one at its
-second, so a freeze errs on the long side.
+The same four kinds serve as deny windows (`freeze`) and allow windows (`allow`); the
+calendar (policy/calendar.py) combines them. Pure: every function takes the span it is asked
+about instead of reading a clock. Wall-clock times become instants by the DST rule of
+policy/wallclock.py, for every kind alike.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, NamedTuple
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from cronsim import CronSim, CronSimError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from releasegate.duration import Duration, format_duration
+from releasegate.policy import public_holidays
+from releasegate.policy.wallclock import check_zone, day_start, ends_at, starts_at, wall, zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Zone = Annotated[str, AfterValidator(check_zone)]
+# A cron window lasts at most this long, so the occurrences covering an instant are found
+# by looking back a bounded distance.
+MAX_CRON_DURATION = timedelta(days=31)
+# Wall-clock and real time differ by at most a DST gap (Samoa skipped a whole day in 2011).
+_DST_SLACK = timedelta(days=2)
+
+
+class Occurrence(NamedTuple):
+    """One span of one window: [start, end) in UTC, and what to call it."""
+
+    start: datetime
+    end: datetime
+    label: str
 
 
 def _parse_days(text: str | list[str]) -> frozenset[int]:
@@ -36,23 +64,29 @@ def _parse_days(text: str | list[str]) -> frozenset[int]:
     return frozenset(out)
 
 
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not a known IANA time zone") from exc
-    return name
+def _local_days(start: datetime, end: datetime, tz: ZoneInfo, before: int = 1) -> Iterator[date]:
+    """Local dates from `before` days ahead of `start` through the date of `end`."""
+    day = start.astimezone(tz).date() - timedelta(days=before)
+    last = end.astimezone(tz).date()
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _overlapping(occ: Occurrence, start: datetime, end: datetime) -> bool:
+    # Empty spans (a window inside a skipped DST hour) never count.
+    return occ.start < occ.end and occ.start < end and occ.end > start
 
 
 class WeeklyWindow(BaseModel):
-    """Frozen every listed day from `start` to `end` local time; `end <= start` means next day."""
+    """Every listed day from `start` to `end` local time; `end <= start` means next day."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     days: frozenset[int] = Field(default=frozenset(range(7)))
     start: time
     end: time
-    timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    timezone: Zone = "UTC"
     reason: str = "maintenance window"
 
     @model_validator(mode="before")
@@ -62,13 +96,26 @@ class WeeklyWindow(BaseModel):
             return {**data, "days": _parse_days(data["days"])}
         return data
 
-    def occurrence(self, day: date) -> tuple[datetime, datetime] | None:
-        """The window that starts on `day` (local), as UTC-comparable instants, if any."""
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    def occurrence(self, day: date) -> Occurrence | None:
+        """The window that starts on local `day`, if any."""
         if day.weekday() not in self.days:
             return None
-        zone = ZoneInfo(self.timezone)
         end_day = day if self.end > self.start else day + timedelta(days=1)
-        return _start(day, self.start, zone), _latest(end_day, self.end, zone)
+        return Occurrence(
+            starts_at(datetime.combine(day, self.start), self.zone),
+            ends_at(datetime.combine(end_day, self.end), self.zone),
+            self.reason,
+        )
+
+    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
+        for day in _local_days(start, end, self.zone):
+            occ = self.occurrence(day)
+            if occ and _overlapping(occ, start, end):
+                yield occ
 
     def describe(self) -> str:
         days = ",".join(DAYS[d] for d in sorted(self.days))
@@ -76,13 +123,27 @@ class WeeklyWindow(BaseModel):
 
 
 class DateRangeWindow(BaseModel):
-    """Frozen from `from` (inclusive) until `until` (exclusive)."""
+    """From `from` (inclusive) until `until` (exclusive). Times without a UTC offset are
+    wall-clock times in `timezone`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    from_: AwareDatetime = Field(alias="from")
-    until: AwareDatetime
+    timezone: Zone | None = None
+    from_: datetime = Field(alias="from")
+    until: datetime
     reason: str = "freeze"
+
+    @field_validator("from_", "until")
+    @classmethod
+    def _instant(cls, value: datetime, info: ValidationInfo) -> datetime:
+        if value.tzinfo is not None:
+            return value
+        name = info.data.get("timezone")
+        if name is None:
+            key = "from" if info.field_name == "from_" else "until"
+            raise ValueError(f"{key!r} has no UTC offset: add one (e.g. 'Z') or set timezone")
+        resolve = starts_at if info.field_name == "from_" else ends_at
+        return resolve(value, zone(name))
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRangeWindow:
@@ -90,63 +151,170 @@ class DateRangeWindow(BaseModel):
             raise ValueError("'until' must be after 'from'")
         return self
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone or "UTC")
+
+    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
+        occ = Occurrence(self.from_, self.until, self.reason)
+        if _overlapping(occ, start, end):
+            yield occ
+
     def describe(self) -> str:
-        return f"{self.from_:%Y-%m-%d %H:%M%z} until {self.until:%Y-%m-%d %H:%M%z} ({self.reason})"
+        if self.timezone is None:
+            span = f"{self.from_:%Y-%m-%d %H:%M%z} until {self.until:%Y-%m-%d %H:%M%z}"
+        else:
+            first, last = self.from_.astimezone(self.zone), self.until.astimezone(self.zone)
+            span = f"{first:%Y-%m-%d %H:%M} until {last:%Y-%m-%d %H:%M} {self.timezone}"
+        return f"{span} ({self.reason})"
 
 
-Window = WeeklyWindow | DateRangeWindow
+class CronWindow(BaseModel):
+    """From each wall-clock time the cron expression matches in `timezone`, for `duration`
+    of wall-clock time (so `0 22 * * 1-5` for 8h is the weekly window mon-fri 22:00-06:00)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cron: str
+    duration: Duration
+    timezone: Zone = "UTC"
+    reason: str = "maintenance window"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron expression of 5 fields (minute to weekday)")
+        try:
+            CronSim(value, datetime(2000, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= MAX_CRON_DURATION:
+            raise ValueError(f"duration must be more than 0s and at most {MAX_CRON_DURATION.days}d")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
+        # cronsim walks naive wall-clock time here: its own DST handling (Debian cron's:
+        # a skipped time fires at the end of the gap) would differ from the weekly windows';
+        # each matched wall time is turned into an instant by the one rule in wallclock.py.
+        first = wall(start, self.zone) - self.duration - _DST_SLACK
+        last = wall(end, self.zone) + _DST_SLACK
+        for local in CronSim(self.cron, first):
+            if local > last:
+                return
+            occ = Occurrence(
+                starts_at(local, self.zone), ends_at(local + self.duration, self.zone), self.reason
+            )
+            if _overlapping(occ, start, end):
+                yield occ
+
+    def describe(self) -> str:
+        every = f"cron '{self.cron}' for {format_duration(self.duration)}"
+        return f"{every} {self.timezone} ({self.reason})"
 
 
-class Freeze(BaseModel):
-    """A window that is active now, and when the freeze (with any overlapping window) lifts."""
+class HolidayWindow(BaseModel):
+    """Each public holiday of a country (and subdivision), as a whole local day in `timezone`;
+    without one, the day as it passes in every time zone of the country (midnight in the
+    first to midnight in the last), so a holiday freeze errs on the long side."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    window: Window
-    until: datetime
-    kind: Literal["freeze"] = "freeze"
+    holidays: str
+    subdivision: str | None = None
+    observed: bool = True
+    """Include days off in lieu ("Independence Day (observed)"), as the package does."""
+    timezone: Zone | None = None
+    reason: str = "public holiday"
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return public_holidays.check_country(value)
+
+    @model_validator(mode="after")
+    def _known(self) -> HolidayWindow:
+        if self.subdivision is not None:
+            public_holidays.check_subdivision(self.holidays, self.subdivision)
+        if self.timezone is None and not public_holidays.country_zones(self.holidays):
+            raise ValueError(f"no time zone is known for {self.holidays!r}: set timezone")
+        return self
+
+    @property
+    def zones(self) -> tuple[ZoneInfo, ...]:
+        names = (self.timezone,) if self.timezone else public_holidays.country_zones(self.holidays)
+        return tuple(zone(name) for name in names)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone or "UTC")
+
+    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
+        zones = self.zones
+        # The UTC date, widened by two days, covers every zone's local date (UTC-12..+14).
+        for day in _local_days(start, end + timedelta(days=2), zone("UTC"), before=2):
+            name = public_holidays.holidays_in(
+                self.holidays, self.subdivision, self.observed, day.year
+            ).get(day)
+            if name is None:
+                continue
+            next_day = datetime.combine(day + timedelta(days=1), time())
+            occ = Occurrence(
+                min(day_start(day, tz) for tz in zones),
+                max(ends_at(next_day, tz) for tz in zones),
+                f"{self.reason}: {name}",
+            )
+            if _overlapping(occ, start, end):
+                yield occ
+
+    def describe(self) -> str:
+        where = self.holidays + (f"-{self.subdivision}" if self.subdivision else "")
+        zones = self.timezone or f"every {self.holidays} time zone"
+        return f"public holidays {where} ({zones}) ({self.reason})"
 
 
-def _start(day: date, at: time, zone: ZoneInfo) -> datetime:
-    # fold=0: an ambiguous time's first occurrence; a skipped time shifted forward by the gap.
-    return datetime.combine(day, at, zone).astimezone(ZoneInfo("UTC"))
-
-
-def _latest(day: date, at: time, zone: ZoneInfo) -> datetime:
-    # Comparing in UTC: for an ambiguous or skipped wall time the two folds differ.
-    candidates = [datetime.combine(day, at, zone).replace(fold=f) for f in (0, 1)]
-    return max(c.astimezone(ZoneInfo("UTC")) for c in candidates)
-
-
-def _span(window: Window, now: datetime) -> tuple[datetime, datetime] | None:
-    """The occurrence of `window` containing `now`, if any."""
-    if isinstance(window, DateRangeWindow):
-        return (window.from_, window.until) if window.from_ <= now < window.until else None
-    local_today = now.astimezone(ZoneInfo(window.timezone)).date()
-    # A window lasts at most a day, so only one started yesterday or today can cover now.
-    for day in (local_today - timedelta(days=1), local_today):
-        span = window.occurrence(day)
-        if span and span[0] <= now < span[1]:
-            return span
+def _kind(data: Any) -> str | None:
+    """Which window a configured table is, by its distinctive key."""
+    if isinstance(data, BaseModel):
+        return _TAGS.get(type(data))
+    if isinstance(data, dict):
+        for key, kind in (("cron", "cron"), ("holidays", "holidays"), ("from", "range")):
+            if key in data:
+                return kind
+        if {"until", "from_"} & set(data):
+            return "range"
+        if {"days", "start", "end"} & set(data):
+            return "weekly"
     return None
 
 
-def active_freeze(windows: list[Window], now: datetime, *, horizon: int = 400) -> Freeze | None:
-    """The window blocking deployments at `now`, and when deployments are next allowed.
+_TAGS: dict[type, str] = {
+    WeeklyWindow: "weekly",
+    DateRangeWindow: "range",
+    CronWindow: "cron",
+    HolidayWindow: "holidays",
+}
 
-    Back-to-back or overlapping windows are followed through, so "until" is when the
-    environment actually opens again (up to `horizon` hops, beyond which the last end seen
-    is reported).
-    """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    first: Window | None = None
-    at = now
-    for _ in range(horizon):
-        ends = [(span[1], w) for w in windows if (span := _span(w, at))]
-        if not ends:
-            break
-        end, window = max(ends, key=lambda pair: pair[0])
-        first = first or window
-        at = end
-    return Freeze(window=first, until=at) if first else None
+Window = Annotated[
+    Annotated[WeeklyWindow, Tag("weekly")]
+    | Annotated[DateRangeWindow, Tag("range")]
+    | Annotated[CronWindow, Tag("cron")]
+    | Annotated[HolidayWindow, Tag("holidays")],
+    Discriminator(
+        _kind,
+        custom_error_type="window_kind",
+        custom_error_message=(
+            "a window needs days/start/end (weekly), from/until (one-off), "
+            "cron/duration, or holidays"
+        ),
+    ),
+]

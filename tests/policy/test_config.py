@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from releasegate import config
+from releasegate.policy.windows import DateRangeWindow
 from tests.conftest import REPO
 
 GOOD = """
@@ -98,6 +100,30 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
         ),
         (
             (
+                "[environments.production]",
+                '[environments.production]\nfreeze = [{ holidays = "XX", reason = "rest" }]',
+            ),
+            "environments.production.freeze.0.holidays",
+            "'XX' is not a country the holidays package knows",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nallow = [{ holidays = "US", subdivision = "QQ" }]',
+            ),
+            "environments.production.allow.0.holidays",
+            "'QQ' is not a subdivision of US",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nallow = [{ cron = "0 9 * * 1-5" }]',
+            ),
+            "environments.production.allow.0.cron.duration",
+            "Field required",
+        ),
+        (
+            (
                 'approvals = { required = 2, from = "leads" }',
                 'approvals = { required = 2, from = "leads", signed = true }',
             ),
@@ -115,6 +141,32 @@ def test_bad_configuration_names_file_key_and_reason(
         config.load(path)
     message = str(caught.value)
     assert str(path) in message and key in message and reason in message
+
+
+def test_allow_and_freeze_windows_of_every_kind_load_from_toml(tmp_path: Path) -> None:
+    windows = """
+allow = [{ days = "mon-fri", start = "09:00", end = "17:00", timezone = "America/New_York" }]
+freeze = [
+  { cron = "0 22 * * 1-5", duration = "8h", timezone = "America/New_York", reason = "nightly" },
+  { holidays = "US", subdivision = "CA", reason = "public holiday" },
+  { from = 2026-12-24T00:00:00, until = 2026-12-27T00:00:00, timezone = "America/New_York" },
+  { from = 2026-12-31T00:00:00Z, until = 2027-01-02T00:00:00Z },
+]
+"""
+    text = GOOD.replace("[environments.production]", "[environments.production]" + windows)
+    production = config.load(write(tmp_path, text)).environments["production"]
+    kinds = [type(w).__name__ for w in production.calendar.freeze + production.calendar.allow]
+    assert kinds == [
+        "CronWindow",
+        "HolidayWindow",
+        "DateRangeWindow",
+        "DateRangeWindow",
+        "WeeklyWindow",
+    ]
+    # A TOML local date-time is wall-clock time in the window's zone: EST, UTC-5.
+    holiday_freeze = production.freeze[2]
+    assert isinstance(holiday_freeze, DateRangeWindow)
+    assert holiday_freeze.from_ == datetime(2026, 12, 24, 5, tzinfo=UTC)
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Maintenance windows: weekly (across midnight, in time zones, on DST days) and one-off."""
+"""Weekly and one-off deny windows, as before allow/cron/holiday windows existed: the same
+configurations must keep the same meaning (across midnight, in time zones, on DST days)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ from datetime import UTC, datetime, time
 import pytest
 from pydantic import ValidationError
 
+from releasegate.policy.calendar import Calendar, Status
 from releasegate.policy.gates import freeze_gate
-from releasegate.policy.windows import DateRangeWindow, WeeklyWindow, active_freeze
+from releasegate.policy.windows import DateRangeWindow, WeeklyWindow, Window
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+def active_freeze(windows: list[Window], now: datetime) -> Status | None:
+    """The status at `now` if deploying is closed by these deny windows."""
+    status = Calendar(freeze=tuple(windows)).status(now)
+    return None if status.open_now else status
 
 
 NIGHTLY = WeeklyWindow.model_validate(
@@ -88,7 +96,7 @@ def test_one_off_range_and_chained_windows_report_when_deploys_reopen() -> None:
     # 2026-12-25 is a Friday: the holiday freeze, then Saturday-morning nightly... the
     # holiday ends at midnight Sunday, so deploys reopen then.
     freeze = active_freeze([holiday, NIGHTLY], utc(2026, 12, 25, 12, 0))
-    assert freeze is not None and freeze.window == holiday
+    assert freeze is not None and freeze.reasons == ("holidays",)
     assert freeze.until == utc(2026, 12, 27, 0, 0)
     # A nightly window that starts inside a one-off range extends the freeze past it.
     overlap = DateRangeWindow.model_validate(
@@ -99,12 +107,12 @@ def test_one_off_range_and_chained_windows_report_when_deploys_reopen() -> None:
 
 
 def test_freeze_gate_names_rule_reason_and_until() -> None:
-    result = freeze_gate([NIGHTLY], utc(2026, 11, 24, 3, 0))
+    result = freeze_gate(Calendar(freeze=(NIGHTLY,)), utc(2026, 11, 24, 3, 0))
     assert not result.passed
     assert result.until == utc(2026, 11, 24, 6, 0)
     assert "nightly" in result.message() and "2026-11-24 06:00" in result.message()
     assert "mon,tue,wed,thu,fri 22:00-06:00 UTC" in result.rule
-    assert freeze_gate([NIGHTLY], utc(2026, 11, 24, 12, 0)).passed
+    assert freeze_gate(Calendar(freeze=(NIGHTLY,)), utc(2026, 11, 24, 12, 0)).passed
 
 
 @pytest.mark.parametrize(
