@@ -291,5 +291,11 @@ def demo(config: ConfigOption = None) -> None:
         demo_script.run(config, out)
 
 
+# Commands kept in modules of their own register here, after the helpers they import.
+from releasegate.cli_windows import windows  # noqa: E402
+
+app.command()(windows)
+
+
 def main() -> None:
     app()

@@ -43,6 +43,24 @@ def test_active_freeze_blocks_with_rule_and_until_and_exit_code_3(make_setup) ->
     assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
 
 
+def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) -> None:
+    now = datetime.now(UTC)
+    opens = (now + timedelta(days=2)).replace(microsecond=0)
+    setup = make_setup(
+        production={
+            "allow": [
+                {"from": iso(opens), "until": iso(opens + timedelta(hours=8)), "reason": "window"}
+            ]
+        },
+    )
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
+    assert code == 3
+    assert "outside every allow window" in out and f"until {opens:%Y-%m-%d %H:%M}" in out
+    gate = setup.records("gate")[0]
+    assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
+    assert setup.records("deploy") == []
+
+
 def test_branch_restriction_blocks(make_setup) -> None:
     setup = make_setup(production={"branches": ["main", "release/*"]})
     with pytest.raises(Blocked, match="branch 'feature/x' may not deploy here"):

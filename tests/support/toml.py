@@ -12,7 +12,9 @@ def value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str | Path):
-        return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+        # A JSON string is a valid TOML basic string, unless it escapes a character outside
+        # the BMP as a surrogate pair (TOML refuses those): keep such characters literal.
+        return json.dumps(str(v), ensure_ascii=False)
     if isinstance(v, int | float):
         return str(v)
     if isinstance(v, list | tuple):
