@@ -37,7 +37,7 @@ def windows(
     ] = False,
     timezone: Annotated[
         str | None,
-        typer.Option(help="Show times in this IANA zone [default: the first window's zone]."),
+        typer.Option(help="Show times in this IANA zone [default: the first zone a window names]."),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -76,4 +76,7 @@ def windows(
 
 
 def _first_zone(calendar: Calendar) -> str:
-    return next((w.zone.key for w in (*calendar.freeze, *calendar.allow)), "UTC")
+    """The team's zone, as best the configuration tells: the first window that names one,
+    allow windows (business hours) before deny windows."""
+    named = (w.timezone for w in (*calendar.allow, *calendar.freeze) if w.timezone)
+    return next(named, "UTC")
