@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from functools import cache
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
 
 
 @cache
@@ -26,6 +29,10 @@ def check_zone(name: str) -> str:
     """Validator for a configured time zone name."""
     zone(name)
     return name
+
+
+Zone = Annotated[str, AfterValidator(check_zone)]
+"""A configured IANA time zone name, checked at load time."""
 
 
 def starts_at(local: datetime, tz: ZoneInfo) -> datetime:

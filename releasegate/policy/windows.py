@@ -1,9 +1,10 @@
 """Windows: weekly, one-off, cron and public-holiday spans of time, in IANA time zones.
 
 The same four kinds serve as deny windows (`freeze`) and allow windows (`allow`); the
-calendar (policy/calendar.py) combines them. Pure: every function takes the span it is asked
-about instead of reading a clock. Wall-clock times become instants by the DST rule of
-policy/wallclock.py, for every kind alike.
+calendar (policy/calendar.py) combines them. Weekly and one-off windows live here, cron
+windows in cron_window.py, public holidays in public_holidays.py. Pure: every function
+takes the span it is asked about instead of reading a clock. Wall-clock times become
+instants by the DST rule of policy/wallclock.py, for every kind alike.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from cronsim import CronSim, CronSimError
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -27,25 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from releasegate.duration import Duration, format_duration
-from releasegate.policy import public_holidays
-from releasegate.policy.wallclock import check_zone, day_start, ends_at, starts_at, wall, zone
+from releasegate.policy.cron_window import CronWindow
+from releasegate.policy.public_holidays import HolidayWindow
+from releasegate.policy.spans import Occurrence, local_days, overlapping
+from releasegate.policy.wallclock import Zone, ends_at, starts_at, zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-Zone = Annotated[str, AfterValidator(check_zone)]
-# A cron window lasts at most this long, so the occurrences covering an instant are found
-# by looking back a bounded distance.
-MAX_CRON_DURATION = timedelta(days=31)
-# Wall-clock and real time differ by at most a DST gap (Samoa skipped a whole day in 2011).
-_DST_SLACK = timedelta(days=2)
-
-
-class Occurrence(NamedTuple):
-    """One span of one window: [start, end) in UTC, and what to call it."""
-
-    start: datetime
-    end: datetime
-    label: str
 
 
 def _parse_days(text: str | list[str]) -> frozenset[int]:
@@ -62,20 +48,6 @@ def _parse_days(text: str | list[str]) -> frozenset[int]:
         a, b = DAYS.index(first), DAYS.index(last or first)
         out.update((a + i) % 7 for i in range((b - a) % 7 + 1))
     return frozenset(out)
-
-
-def _local_days(start: datetime, end: datetime, tz: ZoneInfo, before: int = 1) -> Iterator[date]:
-    """Local dates from `before` days ahead of `start` through the date of `end`."""
-    day = start.astimezone(tz).date() - timedelta(days=before)
-    last = end.astimezone(tz).date()
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
-
-
-def _overlapping(occ: Occurrence, start: datetime, end: datetime) -> bool:
-    # Empty spans (a window inside a skipped DST hour) never count.
-    return occ.start < occ.end and occ.start < end and occ.end > start
 
 
 class WeeklyWindow(BaseModel):
@@ -112,9 +84,9 @@ class WeeklyWindow(BaseModel):
         )
 
     def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
-        for day in _local_days(start, end, self.zone):
+        for day in local_days(start, end, self.zone):
             occ = self.occurrence(day)
-            if occ and _overlapping(occ, start, end):
+            if occ and overlapping(occ, start, end):
                 yield occ
 
     def describe(self) -> str:
@@ -157,7 +129,7 @@ class DateRangeWindow(BaseModel):
 
     def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
         occ = Occurrence(self.from_, self.until, self.reason)
-        if _overlapping(occ, start, end):
+        if overlapping(occ, start, end):
             yield occ
 
     def describe(self) -> str:
@@ -167,119 +139,6 @@ class DateRangeWindow(BaseModel):
             first, last = self.from_.astimezone(self.zone), self.until.astimezone(self.zone)
             span = f"{first:%Y-%m-%d %H:%M} until {last:%Y-%m-%d %H:%M} {self.timezone}"
         return f"{span} ({self.reason})"
-
-
-class CronWindow(BaseModel):
-    """From each wall-clock time the cron expression matches in `timezone`, for `duration`
-    of wall-clock time (so `0 22 * * 1-5` for 8h is the weekly window mon-fri 22:00-06:00)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    cron: str
-    duration: Duration
-    timezone: Zone = "UTC"
-    reason: str = "maintenance window"
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a cron expression of 5 fields (minute to weekday)")
-        try:
-            CronSim(value, datetime(2000, 1, 1))
-        except CronSimError as exc:
-            raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
-        return value
-
-    @field_validator("duration")
-    @classmethod
-    def _duration(cls, value: timedelta) -> timedelta:
-        if not timedelta(0) < value <= MAX_CRON_DURATION:
-            raise ValueError(f"duration must be more than 0s and at most {MAX_CRON_DURATION.days}d")
-        return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return zone(self.timezone)
-
-    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
-        # cronsim walks naive wall-clock time here: its own DST handling (Debian cron's:
-        # a skipped time fires at the end of the gap) would differ from the weekly windows';
-        # each matched wall time is turned into an instant by the one rule in wallclock.py.
-        first = wall(start, self.zone) - self.duration - _DST_SLACK
-        last = wall(end, self.zone) + _DST_SLACK
-        for local in CronSim(self.cron, first):
-            if local > last:
-                return
-            occ = Occurrence(
-                starts_at(local, self.zone), ends_at(local + self.duration, self.zone), self.reason
-            )
-            if _overlapping(occ, start, end):
-                yield occ
-
-    def describe(self) -> str:
-        every = f"cron '{self.cron}' for {format_duration(self.duration)}"
-        return f"{every} {self.timezone} ({self.reason})"
-
-
-class HolidayWindow(BaseModel):
-    """Each public holiday of a country (and subdivision), as a whole local day in `timezone`;
-    without one, the day as it passes in every time zone of the country (midnight in the
-    first to midnight in the last), so a holiday freeze errs on the long side."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    holidays: str
-    subdivision: str | None = None
-    observed: bool = True
-    """Include days off in lieu ("Independence Day (observed)"), as the package does."""
-    timezone: Zone | None = None
-    reason: str = "public holiday"
-
-    @field_validator("holidays")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return public_holidays.check_country(value)
-
-    @model_validator(mode="after")
-    def _known(self) -> HolidayWindow:
-        if self.subdivision is not None:
-            public_holidays.check_subdivision(self.holidays, self.subdivision)
-        if self.timezone is None and not public_holidays.country_zones(self.holidays):
-            raise ValueError(f"no time zone is known for {self.holidays!r}: set timezone")
-        return self
-
-    @property
-    def zones(self) -> tuple[ZoneInfo, ...]:
-        names = (self.timezone,) if self.timezone else public_holidays.country_zones(self.holidays)
-        return tuple(zone(name) for name in names)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return zone(self.timezone or "UTC")
-
-    def occurrences(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
-        zones = self.zones
-        # The UTC date, widened by two days, covers every zone's local date (UTC-12..+14).
-        for day in _local_days(start, end + timedelta(days=2), zone("UTC"), before=2):
-            name = public_holidays.holidays_in(
-                self.holidays, self.subdivision, self.observed, day.year
-            ).get(day)
-            if name is None:
-                continue
-            next_day = datetime.combine(day + timedelta(days=1), time())
-            occ = Occurrence(
-                min(day_start(day, tz) for tz in zones),
-                max(ends_at(next_day, tz) for tz in zones),
-                f"{self.reason}: {name}",
-            )
-            if _overlapping(occ, start, end):
-                yield occ
-
-    def describe(self) -> str:
-        where = self.holidays + (f"-{self.subdivision}" if self.subdivision else "")
-        zones = self.timezone or f"every {self.holidays} time zone"
-        return f"public holidays {where} ({zones}) ({self.reason})"
 
 
 def _kind(data: Any) -> str | None:

@@ -13,8 +13,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from releasegate.policy.calendar import OUTSIDE_ALLOW, Calendar
 from releasegate.policy.gates import freeze_gate
-from releasegate.policy.wallclock import day_start
-from releasegate.policy.windows import Window, zone
+from releasegate.policy.wallclock import day_start, zone
+from releasegate.policy.windows import Window
 
 WINDOWS = TypeAdapter(tuple[Window, ...])
 

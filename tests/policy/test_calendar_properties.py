@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from releasegate.policy.calendar import HORIZON, Calendar
-from releasegate.policy.wallclock import wall
-from releasegate.policy.windows import WeeklyWindow, Window, zone
+from releasegate.policy.wallclock import wall, zone
+from releasegate.policy.windows import WeeklyWindow, Window
 
 WINDOWS = TypeAdapter(tuple[Window, ...])
 ZONES = (
