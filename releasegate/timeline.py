@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from rich.console import Group
@@ -39,8 +41,9 @@ def headline(environment: str, status: Status, tz: ZoneInfo) -> Text:
 
 
 def timeline(intervals: Sequence[Interval], tz: ZoneInfo) -> Group:
-    """One row per local day the intervals touch, of half-hour cells: open, closed, or
-    changing within the cell. On a DST day the skipped hour shows blank."""
+    """One row per local day the intervals touch, of half-hour cells of wall-clock time:
+    open, closed, or changing within the cell. On a DST day the skipped hour shows blank and
+    the repeated hour falls in the cell ending where the clocks go back."""
     first = intervals[0].start.astimezone(tz).date()
     days = (intervals[-1].end.astimezone(tz) - timedelta(microseconds=1)).date() - first
     grid = Table.grid(padding=(0, 2))
@@ -51,11 +54,9 @@ def timeline(intervals: Sequence[Interval], tz: ZoneInfo) -> Group:
     for offset in range(days.days + 1):
         day = first + timedelta(days=offset)
         row = Text()
-        for cell in range(CELLS):
-            wall = datetime.combine(day, datetime.min.time())
-            start, end = starts_at(wall + cell * CELL, tz), starts_at(wall + (cell + 1) * CELL, tz)
-            char, style = _cell(intervals, start, end)
-            row.append(char, style=style)
+        bounds = _cell_bounds(day, tz)
+        for start, end in pairwise(bounds):
+            row.append(*_cell(intervals, start, end))
         grid.add_row(f"{day:%a %d %b}", row)
     legend = Text()
     keys = ((OPEN, "open"), (CLOSED, "closed"), (MIXED, "changes"), (OUTSIDE, "not shown"))
@@ -73,10 +74,28 @@ def interval_table(intervals: Sequence[Interval], tz: ZoneInfo) -> Table:
     return table
 
 
+def _cell_bounds(day: date, tz: ZoneInfo) -> list[datetime]:
+    """The instants at which the cells of local `day` begin, and where the last one ends."""
+    midnight = datetime.combine(day, time())
+    bounds = [starts_at(midnight + n * CELL, tz) for n in range(CELLS + 1)]
+    # A skipped wall time is shifted forward by the gap, past the next cells' starts: each
+    # bound becomes the earliest of those after it, so cells in the gap are empty.
+    for n in range(CELLS - 1, -1, -1):
+        bounds[n] = min(bounds[n], bounds[n + 1])
+    return bounds
+
+
 def _cell(intervals: Sequence[Interval], start: datetime, end: datetime) -> tuple[str, str]:
     if start >= end:
         return SKIPPED
-    states = {i.open for i in intervals if i.start < end and i.end > start}
+    # Intervals are sorted and contiguous: start from the one holding `start`.
+    first = max(bisect_right(intervals, start, key=lambda i: i.start) - 1, 0)
+    states = set()
+    for interval in intervals[first:]:
+        if interval.start >= end:
+            break
+        if interval.end > start:
+            states.add(interval.open)
     if states == {True}:
         return OPEN
     if states == {False}:

@@ -14,13 +14,20 @@ from typing import Any
 
 import pytest
 from icalendar import Calendar as ICalendar
+from pydantic import TypeAdapter
+from rich.console import Console
 from typer.testing import CliRunner
 
 from releasegate import config
 from releasegate.cli import app
 from releasegate.ics import closed_stretches
+from releasegate.policy.calendar import Calendar
+from releasegate.policy.wallclock import starts_at, zone
+from releasegate.policy.windows import Window
+from releasegate.timeline import timeline
 from tests.support.toml import table
 
+WINDOWS = TypeAdapter(tuple[Window, ...])
 # Hostile text for the feed: RFC 5545 separators, a newline, and multi-byte characters.
 ODD_REASON = "Weihnachten, Silvester; Jahreswechsel\nkein Deploy — ünd 🎄 " + "lang " * 12
 
@@ -194,3 +201,22 @@ def test_installed_command_prints_json_and_no_traceback_on_errors(tmp_path: Path
     bad = subprocess.run([*command, "nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "no environment 'nope'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_timeline_shows_the_skipped_hour_blank_and_a_change_inside_a_cell() -> None:
+    # Berlin skips 02:00-03:00 on 2026-03-29; closed 10:00-10:15 CEST splits one cell.
+    berlin = zone("Europe/Berlin")
+    calendar = Calendar(
+        freeze=WINDOWS.validate_python(
+            [{"days": "sun", "start": "10:00", "end": "10:15", "timezone": "Europe/Berlin"}]
+        )
+    )
+    day = datetime(2026, 3, 29)
+    intervals = calendar.intervals(
+        starts_at(day, berlin), starts_at(day + timedelta(days=1), berlin)
+    )
+    console = Console(width=120, record=True, color_system=None)
+    console.print(timeline(intervals, berlin))
+    row = next(line for line in console.export_text().splitlines() if "Sun 29 Mar" in line)
+    cells = row.split("Sun 29 Mar", 1)[1].strip()
+    assert cells == "░" * 4 + "  " + "░" * 14 + "▒" + "░" * 27
