@@ -1,28 +1,30 @@
-"""Session servers for the Kubernetes target: the API emulator, a registry, an ingress.
+"""Session servers for the Kubernetes target: the cluster emulator and a registry.
 
-Each test gets a fresh namespace in the one emulator, so tests never see each other's objects.
+Each test gets a fresh namespace in the one emulator (bound to rbac.yaml's ClusterRole by
+a RoleBinding, as the file instructs), so tests never see each other's objects. Object
+names are the ones rbac.yaml grants: webapp, webapp-blue/-green/-canary, webapp-preview.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from releasegate.processes import http_ok
+from releasegate.config import SmokeCheck
 from releasegate.release import Release
-from releasegate.targets.kubernetes import (
-    KubernetesSettings,
-    KubernetesTarget,
-    RegistryBuilder,
-)
-from releasegate.targets.kubernetes.bluegreen import COLOR
-from tests.support.kube import Ingress, KubeCluster, deployment, object_key, service
+from releasegate.smoke import run_checks
+from releasegate.targets.kubernetes.builder import RegistryBuilder
+from releasegate.targets.kubernetes.settings import KubernetesSettings
+from releasegate.targets.kubernetes.target import KubernetesTarget
+from tests.support.kube import KubeCluster, deployment, service
+from tests.support.kube.network import Hit
 from tests.support.registry import Registry
 
 VERSIONS = ("1.0.0", "2.0.0", "3.0.0")
+COLOR = "releasegate.io/color"
 TRACK = "releasegate.io/track"
 
 
@@ -41,52 +43,58 @@ def registry() -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="session")
-def ingress(cluster: KubeCluster) -> Iterator[Ingress]:
-    with Ingress(cluster).serving() as i:
-        yield i
-
-
-@pytest.fixture(scope="session")
-def releases(registry: Registry) -> dict[str, Release]:
+def releases(registry: Registry, cluster: KubeCluster) -> dict[str, Release]:
     """Every pushed version, resolved to its digest the way the pipeline's build step does."""
     settings = KubernetesSettings(
         namespace="x", deployment="x", container="x", image=registry.image("webapp"),
         registry_insecure=True,
     )  # fmt: skip
     builder = RegistryBuilder("webapp", settings)
-    return {v: builder.build(v, commit="c0ffee", branch="main") for v in VERSIONS}
+    built = {v: builder.build(v, commit="c0ffee", branch="main") for v in VERSIONS}
+    # What each image's pods answer on /version.
+    cluster.run(lambda e: e.images.versions.update({r.artifact: v for v, r in built.items()}))
+    return built
+
+
+HEALTH_ONLY = (SmokeCheck(path="/health"),)
 
 
 def probe(url: str) -> bool:
-    """What the pipeline's smoke check does, reduced to one real HTTP GET."""
-    return http_ok(f"{url}/health")
+    """The pipeline's smoke check with a `/health`-only check: retried until it passes or 1.5 s.
+
+    /health says nothing about the version: whatever answers passes, old release or new.
+    """
+    return run_checks(url, HEALTH_ONLY, "", timeout=1.5).passed
 
 
 class Env:
     """One test's namespace: seeds the workload for a strategy and builds targets for it."""
 
-    def __init__(
-        self, cluster: KubeCluster, ingress: Ingress, registry: Registry, rel: dict
-    ) -> None:
-        self.cluster, self.ingress, self.registry, self.releases = cluster, ingress, registry, rel
+    def __init__(self, cluster: KubeCluster, registry: Registry, rel: dict[str, Release]) -> None:
+        self.cluster, self.registry, self.releases = cluster, registry, rel
         self.namespace = f"t-{uuid.uuid4().hex[:8]}"
         cluster.add_namespace(self.namespace)
+
+    def url(self, service: str) -> str:
+        """The Service `service` of this namespace, reached through the emulated network."""
+        return f"{self.cluster.proxy_url}/{self.namespace}/{service}"
 
     def settings(self, **overrides: Any) -> KubernetesSettings:
         values: dict[str, Any] = {
             "kubeconfig": self.cluster.kubeconfig,
             "context": "emulator",
             "namespace": self.namespace,
-            "deployment": "web",
+            "deployment": "webapp",
             "container": "app",
-            "service": "web",
-            "preview_service": "web-preview",
+            "service": "webapp",
+            "preview_service": "webapp-preview",
             "image": self.registry.image("webapp"),
             "registry_insecure": True,
             "rollout_timeout": 10,
             "poll_interval": 0.05,
-            "preview_url": f"{self.ingress.url}/{self.namespace}/web-preview",
-            "canary_url": f"{self.ingress.url}/{self.namespace}/web-canary",
+            "probe_interval": 0.15,
+            "preview_url": self.url("webapp-preview"),
+            "canary_url": self.url("webapp-canary"),
             **overrides,
         }
         return KubernetesSettings(**values)
@@ -94,61 +102,74 @@ class Env:
     def target(self, strategy: str, **overrides: Any) -> KubernetesTarget:
         return KubernetesTarget(self.settings(**overrides), "webapp", "staging", strategy)
 
-    def seed(self, strategy: str, version: str = "1.0.0", replicas: int = 2) -> None:
-        """The workload as a platform team leaves it, running `version` (deployed by us before)."""
+    def seed(self, kind: str, version: str = "1.0.0", replicas: int = 2, **kw: Any) -> None:
+        """The workload as a platform team leaves it, running `version` (deployed by us before),
+        rolled out and routed. `kw` goes to the Deployment manifests."""
         image = self.releases[version].artifact
-        if strategy in ("rolling", "recreate"):
-            self._deployment("web", image, version, {"app": "web"}, replicas)
-        elif strategy == "blue-green":
-            self._deployment("web-blue", image, version, {"app": "web", COLOR: "blue"}, replicas)
-            self._deployment("web-green", image, version, {"app": "web", COLOR: "green"}, 0)
-            self.cluster.put(
-                "services", self.namespace, service("web", {"app": "web", COLOR: "blue"})
-            )
-            preview = service("web-preview", {"app": "web", COLOR: "green"})
-            self.cluster.put("services", self.namespace, preview)
-        elif strategy == "canary":
-            self._deployment("web", image, version, {"app": "web", TRACK: "stable"}, replicas)
-            self._deployment("web-canary", image, version, {"app": "web", TRACK: "canary"}, 0)
-            self.cluster.put("services", self.namespace, service("web", {"app": "web"}))
-            canary = service("web-canary", {"app": "web", TRACK: "canary"})
-            self.cluster.put("services", self.namespace, canary)
+        put = self.cluster.put
+        if kind in ("rolling", "recreate"):
+            self._deployment("webapp", image, version, {"app": "webapp"}, replicas, **kw)
+            put("services", self.namespace, service("webapp", {"app": "webapp"}))
+        elif kind == "blue-green":
+            blue, green = {"app": "webapp", COLOR: "blue"}, {"app": "webapp", COLOR: "green"}
+            self._deployment("webapp-blue", image, version, blue, replicas, **kw)
+            self._deployment("webapp-green", image, version, green, 0, **kw)
+            put("services", self.namespace, service("webapp", blue))
+            put("services", self.namespace, service("webapp-preview", green))
+        elif kind == "canary":
+            stable, canary = {"app": "webapp", TRACK: "stable"}, {"app": "webapp", TRACK: "canary"}
+            self._deployment("webapp", image, version, stable, replicas, **kw)
+            self._deployment("webapp-canary", image, version, canary, 0, **kw)
+            put("services", self.namespace, service("webapp", {"app": "webapp"}))
+            put("services", self.namespace, service("webapp-canary", canary))
+        self.cluster.wait_settled(self.namespace)
 
     def _deployment(
-        self, name: str, image: str, version: str, labels: dict[str, str], replicas: int
-    ) -> None:
-        manifest = deployment(name, "app", image, labels=labels, replicas=replicas)
-        release = self.releases[version]
+        self, name: str, image: str, version: str, labels: dict[str, str], replicas: int,
+        **kw: Any,
+    ) -> None:  # fmt: skip
+        manifest = deployment(name, "app", image, labels=labels, replicas=replicas, **kw)
         manifest["metadata"]["annotations"] = {
             "releasegate.io/version": version,
-            "releasegate.io/digest": release.digest,
+            "releasegate.io/digest": self.releases[version].digest,
         }
         self.cluster.put("deployments", self.namespace, manifest)
-        # Revision 1: the ReplicaSet the controller would have made for the first rollout.
-        key = object_key("deployments", self.namespace, name)
-        self.cluster.run(lambda e: e._replicaset_for(e.objects[key].raw))
 
     def get(self, name: str, resource: str = "deployments") -> dict[str, Any]:
         return self.cluster.get(resource, self.namespace, name)
 
+    def change(self, name: str, fn: Any, resource: str = "deployments") -> None:
+        self.cluster.change(resource, self.namespace, name, fn)
+
     def calls(self, verb: str | None = None, resource: str | None = None) -> list:
         return [c for c in self.cluster.calls(verb, resource) if c.namespace == self.namespace]
+
+    def hits(self, service: str) -> list[Hit]:
+        """Requests that went through Service `service`, with the pod that answered each."""
+        prefix = f"/{self.namespace}/{service}/"
+        return [h for h in self.cluster.api.proxy.hits if h.path.startswith(prefix)]
+
+    def endpoints(self, service: str) -> list[str]:
+        return self.cluster.endpoints(self.namespace, service)
 
     def image(self, name: str) -> str:
         return self.get(name)["spec"]["template"]["spec"]["containers"][0]["image"]
 
+    def selector(self, service: str) -> dict[str, str]:
+        return self.get(service, "services")["spec"]["selector"]
+
 
 @pytest.fixture
-def env(
-    cluster: KubeCluster, ingress: Ingress, registry: Registry, releases: dict[str, Release]
-) -> Iterator[Env]:
-    e = Env(cluster, ingress, registry, releases)
+def env(cluster: KubeCluster, registry: Registry, releases: dict[str, Release]) -> Iterator[Env]:
+    e = Env(cluster, registry, releases)
     yield e
-    # Switches are session-wide: leave them as found.
-    cluster.run(lambda em: (em.broken_images.clear(), em.forbidden.clear(), em.after_get.clear()))
-    ingress.unhealthy_images.clear()
 
+    # Switches are session-wide: leave them as found; the namespace's pods stop.
+    def reset(em: Any) -> None:
+        em.images.clear()
+        em.denials.clear()
+        em.after_get.clear()
+        em.sync_period = 0.05
 
-@pytest.fixture
-def probe_fn() -> Callable[[str], bool]:
-    return probe
+    cluster.run(reset)
+    cluster.drop_namespace(e.namespace)

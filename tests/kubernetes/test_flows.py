@@ -1,7 +1,8 @@
 """The same deploy and rollback flows, on the Kubernetes target, chosen by configuration alone.
 
-Runs the real flows on the session's Prefect server against the Kubernetes API emulator
-(kmock + the suite's controller) and the Debian registry: not a real cluster.
+Runs the real flows on the session's Prefect server against the cluster emulator (API,
+controllers, pods that answer with their version, Services) and the Debian registry: not
+a real cluster.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from releasegate.audit import open_store
 from releasegate.errors import DeployFailed
 from releasegate.targets.base import TargetError
 from tests.kubernetes.conftest import Env
-from tests.support.kube import service
 from tests.support.toml import table
 
 
@@ -26,17 +26,20 @@ def _prefect(prefect_api: str) -> str:
     return prefect_api
 
 
-def write_config(tmp_path: Path, env: Env, strategy: str) -> Path:
-    kube = env.settings().model_dump(mode="json", exclude_none=True)
+def write_config(tmp_path: Path, env: Env, strategy: str, **kube_settings: object) -> Path:
+    kube = env.settings(**kube_settings).model_dump(mode="json", exclude_none=True)
     lines = table(None, {"home": tmp_path / "home"})
     lines += table("app", {"name": "webapp"})
     lines += table(
         "environments.production",
         {
             "target": "kubernetes",
-            "url": f"{env.ingress.url}/{env.namespace}/web",
+            "url": env.url("webapp"),
             "strategy": strategy,
-            "smoke": [{"path": "/health", "status": 200}],
+            "smoke": [
+                {"path": "/health", "status": 200},
+                {"path": "/version", "json": {"version": "{version}"}},
+            ],
             "smoke_timeout": "5s",
         },
     )
@@ -61,8 +64,8 @@ def test_blue_green_deploy_and_rollback_through_the_flows(env: Env, tmp_path: Pa
     v2 = env.releases["2.0.0"]
     deploy(version="1.0.0", actor="dave", config=config)
     deploy(version="2.0.0", actor="dave", config=config)
-    live = env.get("web", "services")["spec"]["selector"]
-    assert env.image(f"web-{live['releasegate.io/color']}") == v2.artifact
+    live = env.selector("webapp")
+    assert env.image(f"webapp-{live['releasegate.io/color']}") == v2.artifact
 
     before = len(env.calls("patch"))
     assert rollback(environment="production", reason="2.0.0 errors", config=config) == "1.0.0"
@@ -78,15 +81,19 @@ def test_blue_green_deploy_and_rollback_through_the_flows(env: Env, tmp_path: Pa
     assert record.details["before"]["live"]  # the state before the change is recorded
 
 
-def test_stuck_rollout_rolls_back_automatically(env: Env, tmp_path: Path) -> None:
-    env.seed("rolling", "1.0.0")
-    env.cluster.put("services", env.namespace, service("web", {"app": "web"}))
-    config = str(write_config(tmp_path, env, "rolling"))
+def test_a_stuck_rollout_of_one_replica_is_rolled_back_and_recorded_as_such(
+    env: Env, tmp_path: Path
+) -> None:
+    # With replicas: 1 the rollback's first sync keeps the stuck rollout's deadline
+    # condition (one slow sync here): the rollback succeeds and must be recorded so.
+    env.seed("rolling", "1.0.0", replicas=1)
+    config = str(write_config(tmp_path, env, "rolling", poll_interval=0.02))
     deploy(version="1.0.0", actor="dave", config=config)
-    env.cluster.api.broken_images.add(env.releases["2.0.0"].artifact)
+    env.cluster.api.images.broken.add(env.releases["2.0.0"].artifact)
+    env.cluster.api.sync_period = 0.3
     with pytest.raises(DeployFailed, match="progress deadline"):
         deploy(version="2.0.0", actor="dave", config=config)
-    assert env.image("web") == env.releases["1.0.0"].artifact
+    assert env.image("webapp") == env.releases["1.0.0"].artifact
     assert changes(tmp_path)[:2] == [
         ("rollback", "1.0.0", "succeeded"),
         ("deploy", "2.0.0", "failed"),

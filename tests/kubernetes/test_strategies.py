@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import TRACK, Env, probe
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from releasegate.targets.kubernetes.bluegreen import COLOR
+import httpx
+from conftest import COLOR, TRACK, Env, probe
+
 from releasegate.targets.kubernetes.workload import SCALE_DOWN_AFTER
 
 
@@ -16,13 +19,13 @@ def test_rolling_deploys_by_digest_and_waits_for_the_rollout(env: Env) -> None:
     before = target.snapshot()
     target.deploy(v2, probe)
 
-    assert before["deployments"]["web"]["digest"] == v1.digest
+    assert before["deployments"]["webapp"]["digest"] == v1.digest
     assert [r["images"] for r in before["replicasets"]] == [[v1.artifact]]
-    dep = env.get("web")
-    assert env.image("web") == v2.artifact and "@sha256:" in v2.artifact
+    dep = env.get("webapp")
+    assert env.image("webapp") == v2.artifact and "@sha256:" in v2.artifact
     # Returned only once the controller reported the new generation fully available.
     assert dep["status"]["observedGeneration"] == dep["metadata"]["generation"] == 2
-    assert dep["status"]["availableReplicas"] == 2
+    assert dep["status"]["availableReplicas"] == dep["status"]["replicas"] == 2
     current = target.current()
     assert current is not None and (current.version, current.digest) == ("2.0.0", v2.digest)
     assert current.detail["revision"] == "2"
@@ -33,21 +36,28 @@ def test_rolling_deploys_by_digest_and_waits_for_the_rollout(env: Env) -> None:
                              "value": "app"}  # fmt: skip
 
 
-def test_rolling_rollback_redeploys_the_recorded_digest(env: Env) -> None:
+def test_rolling_rollback_restores_the_whole_recorded_pod_template(env: Env) -> None:
     env.seed("rolling")
+    recorded = env.get("webapp")["spec"]["template"]
     target = env.target("rolling")
     target.deploy(env.releases["2.0.0"], probe)
 
+    def someone_adds_a_sidecar_and_an_env_var(dep: dict[str, Any]) -> None:
+        spec = dep["spec"]["template"]["spec"]
+        spec["containers"][0]["env"] = [{"name": "FEATURE_X", "value": "on"}]
+        spec["containers"].append({"name": "proxy", "image": "envoy@sha256:" + "e" * 64})
+
+    env.change("webapp", someone_adds_a_sidecar_and_an_env_var)
+    env.cluster.wait_settled(env.namespace)
+
     target.rollback(env.releases["1.0.0"], probe)
 
-    assert env.image("web") == env.releases["1.0.0"].artifact
-    assert target.current().version == "1.0.0"
-    # The controller reused revision 1's ReplicaSet and gave it the next revision, as k8s does.
+    # What kubectl rollout undo does: revision 1's template, whole, not just its image.
+    assert env.get("webapp")["spec"]["template"] == recorded
     history = target.snapshot()["replicasets"]
-    assert [(r["revision"], r["images"][0]) for r in history] == [
-        ("2", env.releases["2.0.0"].artifact),
-        ("3", env.releases["1.0.0"].artifact),
-    ]
+    assert history[-1]["images"] == [env.releases["1.0.0"].artifact]  # its ReplicaSet, reused
+    assert [r["revision"] for r in history] == ["2", "3", "4"]
+    assert target.current().version == "1.0.0"
 
 
 def test_recreate_sets_the_deployment_strategy(env: Env) -> None:
@@ -56,9 +66,9 @@ def test_recreate_sets_the_deployment_strategy(env: Env) -> None:
 
     target.deploy(env.releases["2.0.0"], probe)
 
-    dep = env.get("web")
+    dep = env.get("webapp")
     assert dep["spec"]["strategy"] == {"type": "Recreate"}  # rollingUpdate dropped, as required
-    assert env.image("web") == env.releases["2.0.0"].artifact
+    assert env.image("webapp") == env.releases["2.0.0"].artifact
     assert target.current().version == "2.0.0"
 
 
@@ -70,17 +80,21 @@ def test_blue_green_deploys_to_the_idle_colour_probes_then_switches(env: Env) ->
 
     target.deploy(v2, probe)
 
-    assert env.get("web", "services")["spec"]["selector"] == {"app": "web", COLOR: "green"}
-    assert env.image("web-green") == v2.artifact
-    assert env.get("web-green")["spec"]["replicas"] == 2
-    # The preview Service was probed while it routed to green, before the switch.
-    assert any(hit.startswith(f"/{env.namespace}/web-preview") for hit in env.ingress.hits)
+    assert env.selector("webapp") == {"app": "webapp", COLOR: "green"}
+    assert env.image("webapp-green") == v2.artifact
+    assert env.get("webapp-green")["spec"]["replicas"] == 2
+    # The check counted 3 consecutive passes through the preview Service, answered by green.
+    last = env.hits("webapp-preview")[-3:]
+    assert [(h.pod or "").startswith("webapp-green-") and h.status for h in last] == [200] * 3
     # The old colour stays warm, marked for a later scale-down; preview now reaches it.
-    blue = env.get("web-blue")
+    blue = env.get("webapp-blue")
     assert blue["spec"]["replicas"] == 2 and SCALE_DOWN_AFTER in blue["metadata"]["annotations"]
-    assert env.get("web-preview", "services")["spec"]["selector"][COLOR] == "blue"
+    assert env.selector("webapp-preview")[COLOR] == "blue"
     assert target.current().version == "2.0.0"
-    assert target.snapshot()["live"] == "web-green"
+    assert target.snapshot()["live"] == "webapp-green"
+    # deploy() returned once the live Service's endpoints were green's pods only.
+    live = env.endpoints("webapp")
+    assert len(live) == 2 and all(p.startswith("webapp-green-") for p in live)
 
 
 def test_blue_green_rollback_is_one_selector_patch(env: Env) -> None:
@@ -94,69 +108,111 @@ def test_blue_green_rollback_is_one_selector_patch(env: Env) -> None:
     writes = [c for c in env.calls() if c.verb not in ("get", "list")]
     assert len(writes) == 1
     (patch,) = writes
-    assert (patch.verb, patch.resource, patch.name) == ("patch", "services", "web")
+    assert (patch.verb, patch.resource, patch.name) == ("patch", "services", "webapp")
     assert patch.body["spec"] == {"selector": {COLOR: "blue"}}
     assert target.current().version == "1.0.0"
+    assert all(p.startswith("webapp-blue-") for p in env.endpoints("webapp"))
 
 
-def test_blue_green_rollback_redeploys_once_the_old_colour_is_gone(env: Env) -> None:
+def test_blue_green_rollback_redeploys_the_recorded_template_once_the_old_colour_is_gone(
+    env: Env,
+) -> None:
     env.seed("blue-green")
-    target = env.target("blue-green", scale_down_delay=0)
+    recorded = env.get("webapp-blue")["spec"]["template"]
+    target = env.target("blue-green")
     target.deploy(env.releases["2.0.0"], probe)
-    assert env.get("web-blue")["spec"]["replicas"] == 0
+    env.change("webapp-blue", lambda d: d["spec"].update(replicas=0))  # reaped
 
     target.rollback(env.releases["1.0.0"], probe)
 
-    assert env.get("web", "services")["spec"]["selector"][COLOR] == "blue"
-    assert env.get("web-blue")["spec"]["replicas"] == 2
+    assert env.selector("webapp")[COLOR] == "blue"
+    assert env.get("webapp-blue")["spec"]["replicas"] == 2
+    assert env.get("webapp-blue")["spec"]["template"] == recorded
     assert target.current().version == "1.0.0"
 
 
-def test_blue_green_reap_scales_the_idle_colour_down_after_the_delay(env: Env) -> None:
+def test_blue_green_reap_scales_the_idle_colour_down_once_its_delay_has_passed(env: Env) -> None:
     env.seed("blue-green")
-    target = env.target("blue-green", scale_down_delay=0.001)
+    target = env.target("blue-green")
     target.deploy(env.releases["2.0.0"], probe)
 
     target.reap()
+    assert env.get("webapp-blue")["spec"]["replicas"] == 2  # not yet: at least 30 s
 
-    assert env.get("web-blue")["spec"]["replicas"] == 0
-    assert env.get("web-green")["spec"]["replicas"] == 2  # never the live colour
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="seconds")
+    env.change(
+        "webapp-blue", lambda d: d["metadata"]["annotations"].update({SCALE_DOWN_AFTER: past})
+    )
+    target.reap()
+
+    assert env.get("webapp-blue")["spec"]["replicas"] == 0
+    assert env.get("webapp-green")["spec"]["replicas"] == 2  # never the live colour
 
 
-def test_canary_steps_by_replica_ratio_then_promotes(env: Env) -> None:
+def _scales(env: Env, name: str) -> list[int]:
+    """Every replica count the target wrote to Deployment `name`, in order."""
+    sizes = []
+    for call in env.calls("patch", "deployments"):
+        if call.name != name:
+            continue
+        if isinstance(call.body, list):
+            sizes += [op["value"] for op in call.body if op["path"] == "/spec/replicas"]
+        elif "replicas" in (call.body.get("spec") or {}):
+            sizes.append(call.body["spec"]["replicas"])
+    return sizes
+
+
+def test_canary_steps_are_shares_of_traffic_then_promotes(env: Env) -> None:
     env.seed("canary", replicas=4)
     target = env.target("canary", canary_steps=[25, 50, 100])
     v2 = env.releases["2.0.0"]
+    shares: list[float] = []
+    http = httpx.Client(base_url=env.url("webapp"))
 
-    target.deploy(v2, probe)
+    def measure_then_probe(url: str) -> bool:
+        answers = [http.get("/version").json()["version"] for _ in range(40)]
+        shares.append(answers.count("2.0.0") / len(answers))
+        return probe(url)
 
-    canary_sizes = [
-        op["value"]
-        for c in env.calls("patch", "deployments")
-        if c.name == "web-canary" and isinstance(c.body, list)
-        for op in c.body if op["path"] == "/spec/replicas"
-    ]  # fmt: skip
-    assert canary_sizes == [1, 2]  # 25% and 50% of 4
-    assert sum(f"/{env.namespace}/web-canary" in hit for hit in env.ingress.hits) == 2
-    assert env.image("web") == v2.artifact and env.get("web")["spec"]["replicas"] == 4
-    assert env.get("web-canary")["spec"]["replicas"] == 0
+    with http:
+        target.deploy(v2, measure_then_probe)
+
+    assert _scales(env, "webapp-canary") == [1, 2, 0]  # 25% and 50% of 4, then done
+    assert _scales(env, "webapp") == [3, 2, 4]  # stable makes room, then takes it all back
+    # What the live Service served at each step's last probe (routes lag the EndpointSlice).
+    assert len(shares) == 6 and shares[2::3] == [0.25, 0.5]
+    assert env.image("webapp") == v2.artifact and env.get("webapp")["spec"]["replicas"] == 4
+    assert "releasegate.io/replicas" not in env.get("webapp")["metadata"]["annotations"]
     assert target.current().version == "2.0.0"
 
 
-def test_canary_smoke_failure_scales_canary_to_zero_and_leaves_stable_alone(env: Env) -> None:
+def test_canary_smoke_failure_scales_canary_to_zero_and_restores_stable(env: Env) -> None:
     env.seed("canary", replicas=4)
     target = env.target("canary")
     v2 = env.releases["2.0.0"]
-    env.ingress.unhealthy_images.add(v2.artifact)
+    env.cluster.api.images.unhealthy.add(v2.artifact)
 
     try:
         target.deploy(v2, probe)
         raise AssertionError("deploy should fail")
     except Exception as e:
-        assert "smoke check" in str(e) and "untouched" in str(e)
+        assert "smoke check" in str(e) and "back to 4 pods" in str(e)
 
-    assert env.get("web-canary")["spec"]["replicas"] == 0
-    assert not [c for c in env.calls("patch") if c.name == "web"]
-    assert env.image("web") == env.releases["1.0.0"].artifact
+    assert env.get("webapp-canary")["spec"]["replicas"] == 0
+    assert env.get("webapp")["spec"]["replicas"] == 4
+    assert env.image("webapp") == env.releases["1.0.0"].artifact
     assert target.current().version == "1.0.0"
-    assert TRACK in env.get("web-canary")["spec"]["template"]["metadata"]["labels"]
+    assert TRACK in env.get("webapp-canary")["spec"]["template"]["metadata"]["labels"]
+
+
+def test_canary_rollback_restores_stable_at_full_size(env: Env) -> None:
+    env.seed("canary", replicas=3)
+    target = env.target("canary")
+    target.deploy(env.releases["2.0.0"], probe)
+
+    target.rollback(env.releases["1.0.0"], probe)
+
+    assert env.image("webapp") == env.releases["1.0.0"].artifact
+    assert env.get("webapp")["spec"]["replicas"] == 3
+    assert env.get("webapp-canary")["spec"]["replicas"] == 0
+    assert target.current().version == "1.0.0"

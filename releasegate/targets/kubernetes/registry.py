@@ -20,6 +20,10 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     )
 )
+# Names of Docker Hub in image references, and the host that serves its registry API
+# (docker/distribution reference: "docker.io" is normalised; the API is registry-1).
+DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+DOCKER_HUB_API = "registry-1.docker.io"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -37,8 +41,10 @@ class ImageRepository:
         first, _, rest = image.partition("/")
         # Docker's rule: the first component is a host if it has a dot, a port, or is localhost.
         if rest and ("." in first or ":" in first or first == "localhost"):
-            return cls(first, rest)
-        return cls("registry-1.docker.io", image if rest else f"library/{image}")
+            if first not in DOCKER_HUB:
+                return cls(first, rest)
+            image = rest  # docker.io/... names Docker Hub, whose API is elsewhere
+        return cls(DOCKER_HUB_API, image if "/" in image else f"library/{image}")
 
 
 def valid_tag(tag: str) -> bool:

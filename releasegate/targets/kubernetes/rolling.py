@@ -19,11 +19,14 @@ class Rolling:
         return w.settings.deployment
 
     def deploy(self, w: Workload, release: Release, probe: Probe) -> None:
+        # A paused Deployment is refused when the patch is planned: nothing is written.
         w.roll(w.settings.deployment, release, strategy_type=self.strategy_type)
 
     def rollback(self, w: Workload, release: Release, probe: Probe) -> None:
-        # The previous ReplicaSet is reused by the controller: a redeploy of the recorded digest.
-        self.deploy(w, release, probe)
+        # The recorded pod template, whole (env, sidecars...), as `kubectl rollout undo` does;
+        # the controller reuses its old ReplicaSet.
+        name = w.settings.deployment
+        w.wait(name, w.restore(name, release, strategy_type=self.strategy_type))
 
     def reap(self, w: Workload) -> None:
         """Nothing stays warm in place."""

@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 STRATEGIES = ("rolling", "recreate", "blue-green", "canary")
+MIN_SCALE_DOWN_DELAY = 30.0
+"""Seconds the old blue-green colour stays up at least: endpoints, kube-proxy and load
+balancers keep sending it traffic for a while after the switch (Argo Rollouts' default)."""
 
 # A repository reference without tag or digest: [registry[:port]/]path/name
 _IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
@@ -37,6 +40,8 @@ class KubernetesSettings(BaseModel):
     """The live Service (blue-green switches its selector)."""
     preview_service: str | None = Field(default=None, pattern=_DNS_LABEL)
     """blue-green: the Service pointed at the colour under test."""
+    canary_service: str | None = Field(default=None, pattern=_DNS_LABEL)
+    """canary: the Service selecting only the canary's pods (default `<deployment>-canary`)."""
     replicas: int | None = Field(default=None, ge=1)
     """Replicas of the new colour / basis of canary ratios; default: what runs now."""
 
@@ -57,12 +62,17 @@ class KubernetesSettings(BaseModel):
     # Strategy parameters.
     rollout_timeout: float = Field(default=600.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0)
-    scale_down_delay: float = Field(default=1800.0, ge=0)
+    scale_down_delay: float = 1800.0
+    """blue-green: seconds the old colour stays up after the switch (at least 30)."""
     canary_steps: list[int] = [10, 50, 100]
     preview_url: str | None = None
     """Base URL that reaches the preview Service (ingress, port-forward) for the probe."""
     canary_url: str | None = None
     """Base URL reaching only the canary pods (a Service on `releasegate.io/track: canary`)."""
+    probe_passes: int = Field(default=3, ge=1)
+    """A candidate counts as fit after this many consecutive passing probes..."""
+    probe_interval: float = Field(default=2.0, gt=0)
+    """...this many seconds apart, once its Service routes to the new pods only."""
     conflict_retries: int = Field(default=5, ge=1)
 
     @field_validator("image")
@@ -72,6 +82,17 @@ class KubernetesSettings(BaseModel):
             raise ValueError(
                 f"{value!r} is not an image repository without tag or digest "
                 "(e.g. 'registry.example.com/team/webapp')"
+            )
+        return value
+
+    @field_validator("scale_down_delay")
+    @classmethod
+    def _old_colour_outlives_the_routes(cls, value: float) -> float:
+        if value < MIN_SCALE_DOWN_DELAY:
+            raise ValueError(
+                f"must be at least {MIN_SCALE_DOWN_DELAY:g} seconds, not {value:g}: endpoints, "
+                "kube-proxy and load balancers keep routing to the old colour for a while "
+                "after the switch"
             )
         return value
 

@@ -6,15 +6,15 @@ from typing import Any, Protocol
 
 from releasegate.release import Release
 from releasegate.targets.base import Deployed, Probe, TargetError
+from releasegate.targets.kubernetes import history
 from releasegate.targets.kubernetes.bluegreen import BlueGreen
 from releasegate.targets.kubernetes.canary import Canary
-from releasegate.targets.kubernetes.client import Kube, NotFound, api_client
+from releasegate.targets.kubernetes.client import Kube, NotFound
+from releasegate.targets.kubernetes.credentials import api_client
 from releasegate.targets.kubernetes.recreate import Recreate
 from releasegate.targets.kubernetes.rolling import Rolling
 from releasegate.targets.kubernetes.settings import KubernetesSettings
 from releasegate.targets.kubernetes.workload import Workload, release_of
-
-REVISION = "deployment.kubernetes.io/revision"
 
 
 class Strategy(Protocol):
@@ -64,7 +64,7 @@ class KubernetesTarget:
         version, digest = release_of(dep, image)
         if version is None or digest is None:
             return None
-        revision = (dep["metadata"].get("annotations") or {}).get(REVISION)
+        revision = (dep["metadata"].get("annotations") or {}).get(history.REVISION)
         return Deployed(
             version=version,
             digest=digest,
@@ -95,7 +95,10 @@ class KubernetesTarget:
             "live": live,
             "deployments": deployments,
             "services": services,
-            "replicasets": _history(w, live),
+            "replicasets": [
+                history.summary(rs)
+                for rs in history.replicasets(w.kube, w.kube.get_deployment(live))
+            ],
         }
 
     def deploy(self, release: Release, probe: Probe) -> None:
@@ -136,27 +139,5 @@ def _summary(w: Workload, dep: dict[str, Any]) -> dict[str, Any]:
         "replicas": dep["spec"].get("replicas", 1),
         "available": status.get("availableReplicas", 0),
         "generation": dep["metadata"].get("generation"),
-        "revision": (dep["metadata"].get("annotations") or {}).get(REVISION),
+        "revision": (dep["metadata"].get("annotations") or {}).get(history.REVISION),
     }
-
-
-def _history(w: Workload, name: str) -> list[dict[str, Any]]:
-    # Deployment history lives in its ReplicaSets (revision annotation, template image).
-    dep = w.kube.get_deployment(name)
-    labels = (dep["spec"].get("selector") or {}).get("matchLabels") or {}
-    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    rows = []
-    for rs in w.kube.list_replicasets(selector):
-        owners = rs["metadata"].get("ownerReferences") or []
-        if not any(o.get("kind") == "Deployment" and o.get("name") == name for o in owners):
-            continue
-        containers = rs["spec"]["template"]["spec"].get("containers") or []
-        rows.append(
-            {
-                "name": rs["metadata"]["name"],
-                "revision": (rs["metadata"].get("annotations") or {}).get(REVISION),
-                "images": [c.get("image") for c in containers],
-                "replicas": rs["spec"].get("replicas", 0),
-            }
-        )
-    return sorted(rows, key=lambda r: int(r["revision"] or 0))
