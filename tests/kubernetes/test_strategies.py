@@ -121,7 +121,15 @@ def test_blue_green_rollback_redeploys_the_recorded_template_once_the_old_colour
     recorded = env.get("webapp-blue")["spec"]["template"]
     target = env.target("blue-green")
     target.deploy(env.releases["2.0.0"], probe)
-    env.change("webapp-blue", lambda d: d["spec"].update(replicas=0))  # reaped
+
+    def reaped_then_given_v2s_settings(dep: dict[str, Any]) -> None:
+        dep["spec"]["replicas"] = 0
+        dep["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "V2_ONLY", "value": "1"}
+        ]
+
+    env.change("webapp-blue", reaped_then_given_v2s_settings)
+    env.cluster.wait_settled(env.namespace)  # its new template has a ReplicaSet (at zero)
 
     target.rollback(env.releases["1.0.0"], probe)
 

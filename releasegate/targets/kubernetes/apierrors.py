@@ -50,7 +50,7 @@ def qualified(resource: str) -> str:
 def status_of(e: ApiException) -> dict[str, Any]:
     """The Status object the server sent, or {} if the body is not one."""
     try:
-        body = json.loads(e.body)
+        body = json.loads(e.body or "")
     except (TypeError, ValueError):
         return {}
     return body if isinstance(body, dict) else {}

@@ -52,15 +52,28 @@ def current(rss: list[dict[str, Any]], deployment: dict[str, Any]) -> dict[str, 
 def template_running(
     rss: list[dict[str, Any]], container: str, image: str
 ) -> dict[str, Any] | None:
-    """The whole pod template of the newest ReplicaSet whose `container` ran `image`."""
-    for rs in reversed(rss):
-        template = rs["spec"]["template"]
+    """The whole pod template of the newest ReplicaSet whose `container` ran `image`.
+
+    One that had pods is preferred: a template edited while its Deployment sat at zero (an
+    idle blue-green colour) also gets a ReplicaSet, created at zero and never scaled, so
+    still at its first generation.
+    """
+    candidates = [
+        rs
+        for rs in rss
         if any(
             c.get("name") == container and c.get("image") == image
-            for c in template["spec"].get("containers") or []
-        ):
-            return without_hash(template)
-    return None
+            for c in rs["spec"]["template"]["spec"].get("containers") or []
+        )
+    ]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda rs: (_had_pods(rs), revision(rs)))
+    return without_hash(best["spec"]["template"])
+
+
+def _had_pods(rs: dict[str, Any]) -> bool:
+    return bool(rs["spec"].get("replicas")) or int(rs["metadata"].get("generation") or 1) > 1
 
 
 def summary(rs: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,9 @@ from tests.support.kube.pods import Kubelet, Pod, pre_stop_seconds
 from tests.support.kube.store import Store, now_rfc3339
 
 REVISION = "deployment.kubernetes.io/revision"
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+MAX = "deployment.kubernetes.io/max-replicas"
+_NOT_COPIED = (REVISION, DESIRED, MAX, "kubectl.kubernetes.io/last-applied-configuration")
 HASH = "pod-template-hash"
 PROGRESSING = "Progressing"
 TIMED_OUT = "ProgressDeadlineExceeded"
@@ -143,7 +146,7 @@ class Controllers:
         if paused:
             # dc.sync: scaling still happens; no new ReplicaSet, no rollout.
             if new is not None and not any(_replicas(r) for r in old):
-                self._scale(new, dep["spec"].get("replicas", 1))
+                self._scale(dep, new, dep["spec"].get("replicas", 1))
             self._write_status(dep, new, conditions, rollout=False)
             return
         if (dep["spec"].get("strategy") or {}).get("type") == "Recreate":
@@ -200,11 +203,17 @@ class Controllers:
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH] = pod_hash
         selector = copy.deepcopy(dep["spec"]["selector"])
         selector.setdefault("matchLabels", {})[HASH] = pod_hash
+        want = dep["spec"].get("replicas", 1)
+        # copyDeploymentAnnotationsToReplicaSet, and SetReplicasAnnotations on creation.
+        annotations = {k: v for k, v in (dep["metadata"].get("annotations") or {}).items()
+                       if k not in _NOT_COPIED}  # fmt: skip
+        annotations.update({REVISION: str(rev), DESIRED: str(want),
+                            MAX: str(want + fenceposts(dep)[0])})  # fmt: skip
         rs = {
             "metadata": {
                 "name": f"{name}-{pod_hash}",
                 "labels": dict(template["metadata"]["labels"]),
-                "annotations": {REVISION: str(rev)},
+                "annotations": annotations,
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
                                      "name": name, "uid": dep["metadata"]["uid"],
                                      "controller": True}],
@@ -214,11 +223,16 @@ class Controllers:
         }  # fmt: skip
         return self.store.put("replicasets", namespace, rs)
 
-    def _scale(self, rs: dict[str, Any], replicas: int) -> dict[str, Any]:
+    def _scale(self, dep: dict[str, Any], rs: dict[str, Any], replicas: int) -> dict[str, Any]:
+        """scaleReplicaSet: the size, and the Deployment's size in `desired-replicas`."""
         namespace, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
-        return self.store.update(
-            "replicasets", namespace, name, lambda r: r["spec"].update(replicas=replicas)
-        )
+        want = str(dep["spec"].get("replicas", 1))
+
+        def scale(r: dict[str, Any]) -> None:
+            r["spec"]["replicas"] = replicas
+            r["metadata"].setdefault("annotations", {})[DESIRED] = want
+
+        return self.store.update("replicasets", namespace, name, scale)
 
     def _rolling(
         self, dep: dict[str, Any], new: dict[str, Any] | None, old: list[dict[str, Any]],
@@ -235,12 +249,12 @@ class Controllers:
         assert new is not None
         # reconcileNewReplicaSet
         if _replicas(new) > want:
-            return self._scale(new, want)
+            return self._scale(dep, new, want)
         if _replicas(new) < want:
             total = _replicas(new) + sum(_replicas(r) for r in old)
             if total < want + surge:
                 grow = min(want + surge - total, want - _replicas(new))
-                return self._scale(new, _replicas(new) + grow)
+                return self._scale(dep, new, _replicas(new) + grow)
         # reconcileOldReplicaSets
         if not any(_replicas(r) for r in old):
             self._cleanup_history(dep, old)
@@ -257,7 +271,7 @@ class Controllers:
             if cleaned >= max_down or unhealthy <= 0:
                 continue
             n = min(max_down - cleaned, unhealthy)
-            old[i] = self._scale(rs, _replicas(rs) - n)
+            old[i] = self._scale(dep, rs, _replicas(rs) - n)
             cleaned += n
         # scaleDownOldReplicaSetsForRollingUpdate: keep minAvailable available
         todo = sum(_status(r, "availableReplicas") for r in [new, *old]) - min_available
@@ -266,7 +280,7 @@ class Controllers:
                 break
             n = min(_replicas(rs), todo)
             if n > 0:
-                self._scale(rs, _replicas(rs) - n)
+                self._scale(dep, rs, _replicas(rs) - n)
                 todo -= n
         return new
 
@@ -279,7 +293,7 @@ class Controllers:
         new = self._new_replicaset(dep, new, old, conditions, None)
         if any(_replicas(r) for r in old):
             for rs in old:
-                self._scale(rs, 0)
+                self._scale(dep, rs, 0)
             return new
         for rs in old:  # oldPodsRunning: terminating pods still count
             if self.kubelet.owned_by(namespace, rs["metadata"]["name"]):
@@ -287,7 +301,7 @@ class Controllers:
         if new is None:
             return self._new_replicaset(dep, None, old, conditions, want)
         if _replicas(new) != want:
-            new = self._scale(new, want)
+            new = self._scale(dep, new, want)
         self._cleanup_history(dep, old)
         return new
 

@@ -128,11 +128,13 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         path = request.url.path
         verb = _verb(request)
+        namespace: str | None
+        name: str | None
         if path.startswith("/api/v1/namespaces/") and path.count("/") == 4:
             # GET /api/v1/namespaces/X: the apiserver's request namespace is X (kmock: a list).
             resource, namespace = "namespaces", path.rsplit("/", 1)[1]
             name, verb = namespace, "get" if verb == "list" else verb
-        elif request.resource is not None:
+        elif request.resource is not None and request.resource.plural:
             resource, namespace, name = request.resource.plural, request.namespace, request.name
         else:
             return await super()._handle(request)  # discovery, /version
