@@ -3,9 +3,10 @@
 Enabled by RELEASEGATE_TEST_KUBECONFIG (a kubeconfig allowed to create namespaces, RBAC
 objects and ServiceAccount tokens, e.g. kind's); optional: RELEASEGATE_TEST_CONTEXT,
 RELEASEGATE_TEST_IMAGE (default registry.k8s.io/e2e-test-images/agnhost, run as
-`netexec --http-port=8080`), RELEASEGATE_TEST_TAGS (default "2.52,2.53"; three tags for
-three releases: the first is reused), RELEASEGATE_TEST_PROBE_PATH (default /hostname: it
-answers with the pod's name, so the test sees which pod answered each probe).
+`netexec --http-port=8080`), RELEASEGATE_TEST_TAGS (default "2.52,2.53"),
+RELEASEGATE_TEST_PROBE_PATH (default /hostname: it answers with the pod's name, so the test
+sees which pod answered each probe), RELEASEGATE_TEST_REGISTRY_INSECURE=1 for a plain-HTTP
+registry (kind's local registry).
 
 Each test gets a namespace `releasegate-e2e-<random>`. rbac.yaml is applied as its header
 says (its ServiceAccount and ClusterRole once, a RoleBinding in the test namespace) and the
@@ -41,6 +42,7 @@ CONTEXT = os.environ.get("RELEASEGATE_TEST_CONTEXT")
 IMAGE = os.environ.get("RELEASEGATE_TEST_IMAGE", "registry.k8s.io/e2e-test-images/agnhost")
 TAGS = os.environ.get("RELEASEGATE_TEST_TAGS", "2.52,2.53").split(",")
 PROBE_PATH = os.environ.get("RELEASEGATE_TEST_PROBE_PATH", "/hostname")
+INSECURE = os.environ.get("RELEASEGATE_TEST_REGISTRY_INSECURE") == "1"
 RBAC = Path(__file__).resolve().parents[2] / "deployments" / "kubernetes" / "rbac.yaml"
 COLOR, TRACK = "releasegate.io/color", "releasegate.io/track"
 
@@ -64,7 +66,8 @@ class Cluster:
             "kubeconfig": self.kubeconfig, "namespace": self.namespace, "deployment": "webapp",
             "container": "app", "service": "webapp", "preview_service": "webapp-preview",
             "preview_url": "webapp-preview", "canary_url": "webapp-canary", "image": IMAGE,
-            "rollout_timeout": 240, "poll_interval": 1, "probe_interval": 1, **overrides,
+            "rollout_timeout": 240, "poll_interval": 1, "probe_interval": 1,
+            "registry_insecure": INSECURE, **overrides,
         }  # fmt: skip
         return KubernetesTarget(KubernetesSettings(**values), "e2e", "e2e", strategy)
 
@@ -147,7 +150,9 @@ def admin() -> Any:
 
 @pytest.fixture(scope="module")
 def releases() -> dict[str, Release]:
-    settings = KubernetesSettings(namespace="x", deployment="x", container="x", image=IMAGE)
+    settings = KubernetesSettings(
+        namespace="x", deployment="x", container="x", image=IMAGE, registry_insecure=INSECURE
+    )
     builder = RegistryBuilder("e2e", settings)
     return {tag: builder.build(tag) for tag in TAGS}
 
@@ -192,9 +197,11 @@ def cluster(admin: Any, releases: dict[str, Release], tmp_path: Path) -> Iterato
             {"spec": {"expirationSeconds": 3600}},
         ).status.token  # fmt: skip
         cfg = admin.configuration
-        cluster_entry = {"server": cfg.host, "certificate-authority": cfg.ssl_ca_cert}
+        cluster_entry: dict[str, Any] = {"server": cfg.host}
+        if cfg.ssl_ca_cert:
+            cluster_entry["certificate-authority"] = cfg.ssl_ca_cert
         if not cfg.verify_ssl:
-            cluster_entry = {"server": cfg.host, "insecure-skip-tls-verify": True}
+            cluster_entry["insecure-skip-tls-verify"] = True
         kubeconfig = tmp_path / "worker.kubeconfig"
         kubeconfig.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "worker",

@@ -7,8 +7,9 @@ deletion, run the preStop hook before SIGTERM. Here:
   `Images.broken` (it then stays Pending, as in ImagePullBackOff, and never becomes ready);
 - a started pod is ready at once (readiness passes) and answers every path with the
   version its image was registered with: `GET /version` → `{"version": ...}`,
-  `GET /health` → `{"status": "ok"}` (an image in `Images.unhealthy` answers 503 everywhere,
-  while its readiness still passes: the smoke check is what must catch it);
+  `GET /health` → `{"status": "ok"}`, `GET /hostname` → its name (an image in
+  `Images.unhealthy` answers 503 everywhere, while its readiness still passes: the smoke
+  check is what must catch it);
 - a deleted pod keeps serving for its template's preStop sleep (capped by
   `terminationGracePeriodSeconds`), then its server stops: connections are refused.
 """
@@ -154,6 +155,8 @@ class Kubelet:
             version = known[0] if known else "unknown"
             if request.path == "/health":
                 return aiohttp.web.json_response({"status": "ok"})
+            if request.path == "/hostname":  # as agnhost netexec answers
+                return aiohttp.web.Response(text=pod.name)
             return aiohttp.web.json_response({"version": version, "pod": pod.name})
 
         return respond
