@@ -6,8 +6,8 @@ see docs/kubernetes.md ("The emulator") for exactly what it models and what it c
 
 - `server`: authentication, RBAC from deployments/kubernetes/rbac.yaml, patches,
   validation, admission denials — answered as the API server words them;
-- `controller`: the Deployment and ReplicaSet controllers (surge/unavailable, Recreate's
-  gap, revisions, progress deadline, stale conditions, pause);
+- `controller`, `conditions`: the Deployment and ReplicaSet controllers (surge/unavailable,
+  Recreate's gap, revisions, progress deadline, stale conditions, pause);
 - `pods`: each pod a real HTTP server answering with its image's version;
 - `network`: EndpointSlices and routes that lag behind selectors and pods, and the
   Service proxy that requests go through;

@@ -27,20 +27,17 @@ import hashlib
 import itertools
 import json
 import math
-from datetime import UTC, datetime
 from typing import Any
 
+from tests.support.kube.conditions import PROGRESSING, paused_condition, progress, set_condition
 from tests.support.kube.pods import Kubelet, Pod, pre_stop_seconds
-from tests.support.kube.store import Store, now_rfc3339
+from tests.support.kube.store import Store
 
 REVISION = "deployment.kubernetes.io/revision"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX = "deployment.kubernetes.io/max-replicas"
 _NOT_COPIED = (REVISION, DESIRED, MAX, "kubectl.kubernetes.io/last-applied-configuration")
 HASH = "pod-template-hash"
-PROGRESSING = "Progressing"
-TIMED_OUT = "ProgressDeadlineExceeded"
-AVAILABLE = "NewReplicaSetAvailable"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 _ORDER = itertools.count()
 
@@ -93,25 +90,6 @@ def _status(rs: dict[str, Any], field: str) -> int:
     return int((rs.get("status") or {}).get(field, 0))
 
 
-def condition(conditions: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
-    return next((c for c in conditions if c.get("type") == kind), None)
-
-
-def set_condition(
-    conditions: list[dict[str, Any]], kind: str, status: str, reason: str, message: str
-) -> None:
-    """SetDeploymentCondition: same status and reason → unchanged; same status keeps transition."""
-    current = condition(conditions, kind)
-    if current and current["status"] == status and current["reason"] == reason:
-        return
-    now = now_rfc3339()
-    new = {"type": kind, "status": status, "reason": reason, "message": message,
-           "lastUpdateTime": now, "lastTransitionTime": now}  # fmt: skip
-    if current and current["status"] == status:
-        new["lastTransitionTime"] = current["lastTransitionTime"]
-    conditions[:] = [c for c in conditions if c.get("type") != kind] + [new]
-
-
 class Controllers:
     """One sync of every Deployment, then of every ReplicaSet."""
 
@@ -142,7 +120,7 @@ class Controllers:
         new = next((r for r in rss if without_hash(r["spec"]["template"]) == template), None)
         old = [r for r in rss if r is not new]
         paused = bool(dep["spec"].get("paused"))
-        self._paused_condition(conditions, paused)
+        paused_condition(conditions, paused)
         if paused:
             # dc.sync: scaling still happens; no new ReplicaSet, no rollout.
             if new is not None and not any(_replicas(r) for r in old):
@@ -154,17 +132,6 @@ class Controllers:
         else:
             new = self._rolling(dep, new, old, conditions)
         self._write_status(dep, new, conditions, rollout=True)
-
-    def _paused_condition(self, conditions: list[dict[str, Any]], paused: bool) -> None:
-        current = condition(conditions, PROGRESSING) or {}
-        if current.get("reason") == TIMED_OUT:
-            return  # a reported lack of progress is not overwritten by a pause
-        if paused and current.get("reason") != "DeploymentPaused":
-            set_condition(conditions, PROGRESSING, "Unknown", "DeploymentPaused",
-                          "Deployment is paused")  # fmt: skip
-        elif not paused and current.get("reason") == "DeploymentPaused":
-            set_condition(conditions, PROGRESSING, "Unknown", "DeploymentResumed",
-                          "Deployment is resumed")  # fmt: skip
 
     def _new_replicaset(
         self,
@@ -341,60 +308,9 @@ class Controllers:
             set_condition(conditions, "Available", "False", "MinimumReplicasUnavailable",
                           "Deployment does not have minimum availability.")  # fmt: skip
         if rollout and "progressDeadlineSeconds" in dep["spec"]:
-            self._progress(dep, new, old_status, status, conditions)
+            progress(dep, new, old_status, status, conditions)
         status["conditions"] = conditions
         self.store.update("deployments", namespace, name, lambda d: d.update(status=status))
-
-    def _progress(
-        self, dep: dict[str, Any], new: dict[str, Any] | None, old: dict[str, Any],
-        status: dict[str, Any], conditions: list[dict[str, Any]],
-    ) -> None:  # fmt: skip
-        want = dep["spec"].get("replicas", 1)
-        rs_name = new["metadata"]["name"] if new else dep["metadata"]["name"]
-        current = condition(conditions, PROGRESSING)
-        if (
-            status["replicas"] == status["updatedReplicas"]
-            and current
-            and (current["reason"] == AVAILABLE)
-        ):
-            return
-        complete = (
-            status["updatedReplicas"] == want
-            and status["replicas"] == want
-            and status["availableReplicas"] == want
-        )
-        old_surplus = old.get("replicas", 0) - old.get("updatedReplicas", 0)
-        progressing = (
-            status["updatedReplicas"] > old.get("updatedReplicas", 0)
-            or status["replicas"] - status["updatedReplicas"] < old_surplus
-            or status["readyReplicas"] > old.get("readyReplicas", 0)
-            or status["availableReplicas"] > old.get("availableReplicas", 0)
-        )
-        if complete:
-            set_condition(conditions, PROGRESSING, "True", AVAILABLE,
-                          f'ReplicaSet "{rs_name}" has successfully progressed.')  # fmt: skip
-        elif progressing:
-            kept = (
-                current["lastTransitionTime"] if current and current["status"] == "True" else None
-            )
-            conditions[:] = [c for c in conditions if c.get("type") != PROGRESSING]
-            set_condition(conditions, PROGRESSING, "True", "ReplicaSetUpdated",
-                          f'ReplicaSet "{rs_name}" is progressing.')  # fmt: skip
-            if kept:
-                conditions[-1]["lastTransitionTime"] = kept
-        elif self._timed_out(dep, current):
-            set_condition(conditions, PROGRESSING, "False", TIMED_OUT,
-                          f'ReplicaSet "{rs_name}" has timed out progressing.')  # fmt: skip
-
-    @staticmethod
-    def _timed_out(dep: dict[str, Any], current: dict[str, Any] | None) -> bool:
-        if current is None or current["reason"] == AVAILABLE:
-            return False
-        if current["reason"] == TIMED_OUT:
-            return True
-        since = datetime.strptime(current["lastUpdateTime"], "%Y-%m-%dT%H:%M:%SZ")
-        elapsed = datetime.now(UTC) - since.replace(tzinfo=UTC)
-        return elapsed.total_seconds() > dep["spec"]["progressDeadlineSeconds"]
 
     # -- ReplicaSet -------------------------------------------------------------------------
 
