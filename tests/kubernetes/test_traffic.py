@@ -18,9 +18,9 @@ from tests.support.traffic import Traffic
 def _run(env: Env, strategy: str, *changes: str) -> Traffic:
     """Deploy (or roll back to) each version of `changes` in turn, under load; the load."""
     target = env.target(strategy)
-    load = Traffic(env.url("webapp"))
+    load = Traffic(env.url("webapp"))  # quick GETs, slow GETs in flight, POSTs with bodies
     with load.running():
-        load.more(30)
+        load.more(5)
         for change in changes:
             kind, version = change.split(" ")
             (target.deploy if kind == "deploy" else target.rollback)(env.releases[version], probe)
@@ -70,4 +70,4 @@ def test_without_a_pre_stop_hook_a_rolling_update_drops_requests(env: Env) -> No
     load = _run(env, "rolling", "deploy 2.0.0")
 
     assert load.failures
-    assert all("502" in failure or "503" in failure for failure in load.failures)
+    assert {failure.status for failure in load.failures} <= {502, 503}

@@ -202,7 +202,7 @@ class ServiceProxy:
             timeout=aiohttp.ClientTimeout(total=10),
         )
         app = aiohttp.web.Application()
-        app.router.add_get("/{namespace}/{service}/{path:.*}", self._forward)
+        app.router.add_route("*", "/{namespace}/{service}/{path:.*}", self._forward)
         self._runner = aiohttp.web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -230,7 +230,10 @@ class ServiceProxy:
             if port is None:
                 raise aiohttp.ClientConnectionError(f"{endpoint.ip} has no open port")
             url = f"http://127.0.0.1:{port}/{request.match_info['path']}"
-            async with self._session.get(url) as upstream:
+            body = await request.read()
+            async with self._session.request(
+                request.method, url, params=request.query, data=body or None
+            ) as upstream:
                 body = await upstream.read()
                 self.hits.append(Hit(request.path, endpoint.pod, upstream.status))
                 return aiohttp.web.Response(

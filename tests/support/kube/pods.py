@@ -7,7 +7,8 @@ deletion, run the preStop hook before SIGTERM. Here:
   `Images.broken` (it then stays Pending, as in ImagePullBackOff, and never becomes ready);
 - a started pod is ready at once (readiness passes) and answers every path with the
   version its image was registered with: `GET /version` → `{"version": ...}`,
-  `GET /health` → `{"status": "ok"}`, `GET /hostname` → its name (an image in
+  `GET /health` → `{"status": "ok"}`, `GET /hostname` → its name, `GET /slow?ms=N` (after
+  N ms) and `POST /echo` (the body back) as the example app answers them (an image in
   `Images.unhealthy` answers 503 everywhere, while its readiness still passes: the smoke
   check is what must catch it);
 - a deleted pod keeps serving for its template's preStop sleep (capped by
@@ -136,7 +137,7 @@ class Kubelet:
         if set(pod.images) & self.images.broken:
             return  # ImagePullBackOff: stays Pending
         app = aiohttp.web.Application()
-        app.router.add_get("/{path:.*}", self._handler(pod))
+        app.router.add_route("*", "/{path:.*}", self._handler(pod))
         runner = aiohttp.web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -157,7 +158,13 @@ class Kubelet:
                 return aiohttp.web.json_response({"status": "ok"})
             if request.path == "/hostname":  # as agnhost netexec answers
                 return aiohttp.web.Response(text=pod.name)
-            return aiohttp.web.json_response({"version": version, "pod": pod.name})
+            answer: dict[str, Any] = {"version": version, "pod": pod.name}
+            if request.path == "/slow":  # as the example app: in flight for a while
+                answer["slept_ms"] = int(request.query.get("ms", "0"))
+                await asyncio.sleep(answer["slept_ms"] / 1000)
+            elif request.path == "/echo" and request.method == "POST":
+                answer["body"] = (await request.read()).decode()
+            return aiohttp.web.json_response(answer)
 
         return respond
 
