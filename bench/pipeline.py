@@ -117,8 +117,8 @@ def main() -> None:
             "PREFECT_HOME": str(work / "client"),
         }
     )
-    from flows.deploy import deploy
-    from flows.rollback import rollback
+    from releasegate.flows.deploy import deploy
+    from releasegate.flows.rollback import rollback
     from releasegate.targets.local import down
 
     config, urls = write_config(work)

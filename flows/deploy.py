@@ -12,12 +12,12 @@ from releasegate.errors import DeployFailed
 from releasegate.policy.rollback import previous_good
 from releasegate.release import Release
 from releasegate.smoke import SmokeReport
-from tasks.approvals import await_approvals, drop_stale
-from tasks.audit import publish_summary
-from tasks.build import build
-from tasks.change import apply_change, release_of
-from tasks.context import RunContext, default_actor
-from tasks.gates import check_gates
+from releasegate.tasks.approvals import await_approvals, drop_stale
+from releasegate.tasks.audit import publish_summary
+from releasegate.tasks.build import build
+from releasegate.tasks.change import apply_change, release_of
+from releasegate.tasks.context import RunContext, default_actor
+from releasegate.tasks.gates import check_gates
 
 
 @flow(name="deploy", flow_run_name="deploy {version}")

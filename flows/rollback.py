@@ -11,9 +11,9 @@ from releasegate.audit.record import AuditRecord
 from releasegate.audit.store import AuditStore
 from releasegate.errors import UsageError
 from releasegate.policy.rollback import by_flow_run, by_version, current_version, previous_good
-from tasks.audit import publish_summary
-from tasks.change import apply_change, release_of
-from tasks.context import RunContext, default_actor
+from releasegate.tasks.audit import publish_summary
+from releasegate.tasks.change import apply_change, release_of
+from releasegate.tasks.context import RunContext, default_actor
 
 
 @flow(name="rollback", flow_run_name="rollback {environment}")

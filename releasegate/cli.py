@@ -93,7 +93,7 @@ def deploy(
 ) -> None:
     """Run the whole pipeline for VERSION: build, staging, gates, approvals, production."""
     with on_prefect(config):
-        from flows.deploy import deploy as deploy_flow
+        from releasegate.flows.deploy import deploy as deploy_flow
 
         digest = deploy_flow(
             version=version, branch=branch, commit=commit, actor=actor, config=config
@@ -114,7 +114,7 @@ def rollback(
 ) -> None:
     """Restore an earlier version of ENVIRONMENT (default: the previous good one)."""
     with on_prefect(config):
-        from flows.rollback import rollback as rollback_flow
+        from releasegate.flows.rollback import rollback as rollback_flow
 
         version = rollback_flow(
             environment=environment, reason=reason, to=to, actor=actor, config=config

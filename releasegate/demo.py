@@ -33,8 +33,8 @@ def run(config_path: str | None, out: Console) -> None:
         api = prefect_server.ensure(config.home)
     out.print(f"Prefect API: {api}")
     # Prefect reads its settings on import: only now may it be imported.
-    from flows.deploy import deploy
-    from flows.rollback import rollback
+    from releasegate.flows.deploy import deploy
+    from releasegate.flows.rollback import rollback
 
     for version in ("v1", "v2"):
         out.rule(f"deploy {version}")

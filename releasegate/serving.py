@@ -13,8 +13,8 @@ from pathlib import Path
 from prefect import serve
 from prefect.events import DeploymentEventTrigger
 
-from flows.deploy import deploy
-from flows.rollback import rollback
+from releasegate.flows.deploy import deploy
+from releasegate.flows.rollback import rollback
 
 NAME = "releasegate"
 PUSH_EVENT = "releasegate.push"

@@ -24,8 +24,8 @@ from releasegate.policy.approvals import ApprovalPolicy, judge, stale, tally
 from releasegate.release import Release
 from releasegate.signature import SignatureError, SignatureRefused, verify_decision
 from releasegate.smoke import SmokeReport
-from tasks.audit import record
-from tasks.context import RunContext
+from releasegate.tasks.audit import record
+from releasegate.tasks.context import RunContext
 
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
 

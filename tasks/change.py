@@ -18,8 +18,8 @@ from releasegate.release import Release
 from releasegate.smoke import SmokeReport, run_checks
 from releasegate.targets.base import Target, TargetError
 from releasegate.targets.factory import open_target
-from tasks.audit import publish_history, publish_smoke, record
-from tasks.context import RunContext
+from releasegate.tasks.audit import publish_history, publish_smoke, record
+from releasegate.tasks.context import RunContext
 
 ChangeKind = Literal["deploy", "rollback"]
 

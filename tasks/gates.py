@@ -19,8 +19,8 @@ from releasegate.policy.gates import (
     requires_gate,
 )
 from releasegate.release import Release
-from tasks.audit import record
-from tasks.context import RunContext
+from releasegate.tasks.audit import record
+from releasegate.tasks.context import RunContext
 
 # How far back to look for the upstream deploy of this artifact: bounded, so a store with
 # a long history is never read in full for one gate.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from flows.deploy import deploy
+from releasegate.flows.deploy import deploy
 from releasegate.errors import Blocked
 from tests.flows.conftest import Reviewers, Step, approve_all, serving
 from tests.support.jsonhttp import JsonServer

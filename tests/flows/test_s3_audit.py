@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from flows.deploy import deploy
+from releasegate.flows.deploy import deploy
 from releasegate import processes
 from tests.flows.conftest import serving
 

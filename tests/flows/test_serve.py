@@ -13,7 +13,7 @@ from prefect.deployments import run_deployment
 from prefect.events import emit_event
 from prefect.exceptions import ObjectNotFound
 
-from flows.deploy import deploy
+from releasegate.flows.deploy import deploy
 from releasegate import processes
 from tests.conftest import REPO
 from tests.flows.conftest import serving

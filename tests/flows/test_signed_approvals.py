@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from flows.deploy import deploy
+from releasegate.flows.deploy import deploy
 from releasegate.approval import ApprovalRequest
 from releasegate.errors import Blocked
 from releasegate.signature import sign

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.deploy import deploy
-from flows.rollback import rollback
+from releasegate.flows.deploy import deploy
+from releasegate.flows.rollback import rollback
 from releasegate import config as configuration
 from releasegate.audit import open_store
 from releasegate.errors import DeployFailed
