@@ -20,9 +20,8 @@ from releasegate import prefect_server
 from releasegate.audit import open_store
 from releasegate.audit.proofs import verify_signatures
 from releasegate.audit.store import AuditUnavailable
-from releasegate.errors import Blocked, DeployFailed, UsageError
+from releasegate.errors import Failed, ReleasegateError, UsageError
 from releasegate.status import environment_status, status_table
-from releasegate.targets.base import TargetError
 
 app = typer.Typer(
     help="Deployment orchestrator on Prefect: staging, gates, approvals, production, rollback.",
@@ -49,23 +48,19 @@ ActorOption = Annotated[
     typer.Option("--actor", help="Who is acting [env: RELEASEGATE_ACTOR; default: OS user]"),
 ]
 
-EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 1, 2, 3
+# How each exit code introduces its one line on stderr.
+LABELS = {2: "[red]error:[/red]", 3: "[yellow]blocked:[/yellow]"}
 
 
 @contextmanager
 def outcome() -> Iterator[None]:
-    """Map how a command ended onto the exit codes, with one clear line on stderr."""
+    """Map how a command ended onto its exit code, with one clear line on stderr."""
     try:
         yield
-    except (configuration.ConfigError, UsageError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
-    except Blocked as exc:
-        err.print(f"[yellow]blocked:[/yellow] {exc}", highlight=False)
-        raise typer.Exit(EXIT_BLOCKED) from None
-    except (DeployFailed, TargetError, AuditUnavailable) as exc:
-        err.print(f"[red]failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_FAILED) from None
+    except ReleasegateError as exc:
+        label = LABELS.get(exc.exit_code, "[red]failed:[/red]")
+        err.print(f"{label} {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
 
 
 def load(path: str | None) -> configuration.Config:
@@ -249,7 +244,7 @@ def audit_verify(
         for problem in problems:
             err.print(f"[red]BROKEN[/red] {problem}", highlight=False)
         if problems:
-            raise typer.Exit(EXIT_FAILED)
+            raise typer.Exit(Failed.exit_code)
         out.print(f"audit trail intact: {', '.join(names) or 'no records'}")
 
 

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from releasegate.duration import Duration
+from releasegate.errors import ConfigError
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.windows import Window
@@ -30,10 +31,6 @@ from releasegate.targets.kubernetes.settings import KubernetesSettings
 
 DEFAULT_CONFIG = Path("deployments/releasegate.toml")
 Strategy = Literal["rolling", "blue-green", "canary", "recreate"]
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used. The message names file, key and reason."""
 
 
 class SmokeCheck(BaseModel):

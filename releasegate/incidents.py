@@ -6,12 +6,13 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from releasegate.config import IncidentCheck
+from releasegate.errors import Failed
 from releasegate.policy.gates import Incident
 
 _INCIDENTS = TypeAdapter(list[Incident])
 
 
-class IncidentSourceError(RuntimeError):
+class IncidentSourceError(Failed):
     """The incident source could not be read or understood."""
 
 

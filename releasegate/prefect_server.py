@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from releasegate import processes
+from releasegate.errors import Failed
 
 DEFAULT_PORT = 4200
 STARTUP_TIMEOUT = 180.0  # a fresh SQLite database is migrated on first start
@@ -72,7 +73,7 @@ def start(home: Path, port: int | None = None) -> dict[str, Any]:
     except processes.Timeout:
         processes.stop(proc.pid)
         tail = (root / "server.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"the Prefect server did not start; its log ends:\n{tail}") from None
+        raise Failed(f"the Prefect server did not start; its log ends:\n{tail}") from None
     info: dict[str, Any] = {
         "pid": proc.pid,
         "argv": argv,

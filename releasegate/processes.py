@@ -18,8 +18,10 @@ from pathlib import Path
 
 import httpx
 
+from releasegate.errors import Failed
 
-class Timeout(RuntimeError):
+
+class Timeout(Failed):
     """A condition did not hold before its deadline."""
 
 

@@ -57,6 +57,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from releasegate.errors import Failed
+
 log = logging.getLogger(__name__)
 
 NAMESPACE = "releasegate"
@@ -77,7 +79,7 @@ _BEGIN = "-----BEGIN SSH SIGNATURE-----"
 _END = "-----END SSH SIGNATURE-----"
 
 
-class SignatureError(Exception):
+class SignatureError(Failed):
     """Signing (or running ssh-keygen at all) failed: no key, wrong passphrase, no agent."""
 
 
@@ -102,7 +104,7 @@ class RefusalCode(StrEnum):
     """The signer's entry exists but does not allow this use (namespaces=, validity)."""
 
 
-class SignatureRefused(Exception):
+class SignatureRefused(Failed):
     """A signature does not prove the decision: `code` (stable) and `reason` (for people).
 
     Same shape as the approval policy's `Judgement(code, reason)`; hand it over as

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from releasegate.audit.record import AuditEntry, AuditRecord
+from releasegate.errors import Failed
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailable(Failed):
     """The store cannot be reached or refused us; nothing may be deployed without it."""
 
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from releasegate.errors import Failed
 from releasegate.release import Release
 
 Probe = Callable[[str], bool]
@@ -16,7 +17,7 @@ Targets call it before they move traffic: blue-green on the new colour, canary b
 """
 
 
-class TargetError(RuntimeError):
+class TargetError(Failed):
     """A deployment could not be done; the message says what and why, for a human."""
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from releasegate.flows.deploy import deploy
 from releasegate.errors import Blocked
+from releasegate.flows.deploy import deploy
 from tests.flows.conftest import Reviewers, Step, approve_all, serving
 from tests.support.jsonhttp import JsonServer
 

@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from releasegate.flows.deploy import deploy
 from releasegate import processes
+from releasegate.flows.deploy import deploy
 from tests.flows.conftest import serving
 
 

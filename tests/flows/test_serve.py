@@ -13,8 +13,8 @@ from prefect.deployments import run_deployment
 from prefect.events import emit_event
 from prefect.exceptions import ObjectNotFound
 
-from releasegate.flows.deploy import deploy
 from releasegate import processes
+from releasegate.flows.deploy import deploy
 from tests.conftest import REPO
 from tests.flows.conftest import serving
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from releasegate.flows.deploy import deploy
 from releasegate.approval import ApprovalRequest
 from releasegate.errors import Blocked
+from releasegate.flows.deploy import deploy
 from releasegate.signature import sign
 from tests.flows.conftest import KEYS, Reviewers, Step, keypair
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from releasegate import config
+from releasegate.errors import ConfigError
 from releasegate.policy.windows import DateRangeWindow
 from tests.conftest import REPO
 
@@ -137,7 +138,7 @@ def test_bad_configuration_names_file_key_and_reason(
     tmp_path: Path, change: tuple[str, str], key: str, reason: str
 ) -> None:
     path = write(tmp_path, GOOD.replace(*change))
-    with pytest.raises(config.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         config.load(path)
     message = str(caught.value)
     assert str(path) in message and key in message and reason in message
@@ -170,7 +171,7 @@ freeze = [
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="no such configuration file"):
+    with pytest.raises(ConfigError, match="no such configuration file"):
         config.load(tmp_path / "nope.toml")
-    with pytest.raises(config.ConfigError, match=r"not valid TOML.*line 1"):
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 1"):
         config.load(write(tmp_path, "[app\nname="))
