@@ -119,7 +119,7 @@ def main() -> None:
     )
     from releasegate.flows.deploy import deploy
     from releasegate.flows.rollback import rollback
-    from releasegate.targets.local import down
+    from releasegate.targets.local.target import down
 
     config, urls = write_config(work)
     prod = urls["production"]

@@ -8,14 +8,15 @@ import time
 from prefect import flow, get_run_logger
 
 from releasegate import config as configuration
+from releasegate.audit.record import release_of
 from releasegate.errors import DeployFailed
 from releasegate.policy.rollback import previous_good
 from releasegate.release import Release
-from releasegate.smoke import SmokeReport
+from releasegate.sources.base import SmokeReport
 from releasegate.tasks.approvals import await_approvals, drop_stale
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.build import build
-from releasegate.tasks.change import apply_change, release_of
+from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext, default_actor
 from releasegate.tasks.gates import check_gates
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from prefect import flow
 
 from releasegate import config as configuration
-from releasegate.audit.record import AuditRecord
-from releasegate.audit.store import AuditStore
+from releasegate.audit.record import release_of
 from releasegate.errors import UsageError
-from releasegate.policy.rollback import by_flow_run, by_version, current_version, previous_good
+from releasegate.policy.rollback import choose
 from releasegate.tasks.audit import publish_summary
-from releasegate.tasks.change import apply_change, release_of
+from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext, default_actor
 
 
@@ -33,7 +30,7 @@ def rollback(
     if not reason.strip():
         raise UsageError("a rollback needs a reason")
     ctx = RunContext.open(settings, actor or default_actor())
-    change = choose(ctx.store, environment, to)
+    change = choose(ctx.store.newest(environment), environment, to)
     outcome = "failed"
     try:
         apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
@@ -49,26 +46,3 @@ def rollback(
             ],
         )
     return change.version or ""
-
-
-def choose(store: AuditStore, environment: str, to: str | None) -> AuditRecord:
-    """The recorded change to restore; UsageError if there is none."""
-    if to is None:
-        current = current_version(store.newest(environment))
-        found = previous_good(store.newest(environment), current.version if current else None)
-        wanted = "an earlier successful version"
-    elif _is_run_id(to):
-        found, wanted = by_flow_run(store.newest(environment), to), f"flow run {to}"
-    else:
-        found, wanted = by_version(store.newest(environment), to), f"version {to}"
-    if found is None:
-        raise UsageError(f"{environment} has no successful deploy of {wanted} to roll back to")
-    return found
-
-
-def _is_run_id(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

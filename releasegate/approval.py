@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from releasegate.signature import DecisionPayload, sign_command
+from releasegate.signing.payload import Decision, DecisionPayload, sign_command
 
 REQUEST_PREFIX = "releasegate-request-"
 PAUSE_PREFIX = "approval-"
@@ -37,10 +37,10 @@ class ApprovalRequest(BaseModel):
     eligible: list[str] = []
     """Who may still give a decision that counts (signed mode shows each one's command)."""
 
-    def payload(self, reviewer: str, decision: str, comment: str = "") -> DecisionPayload:
+    def payload(self, reviewer: str, decision: Decision, comment: str = "") -> DecisionPayload:
         """The exact facts a signed decision binds (raises ValueError on unusable text)."""
         return DecisionPayload(
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             reviewer=reviewer,
             flow_run_id=self.flow_run_id,
             environment=self.environment,

@@ -12,10 +12,17 @@ import os
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,35 +34,18 @@ from releasegate.errors import ConfigError
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.windows import Window
+from releasegate.sources.settings import IncidentCheck, SmokeCheck
 from releasegate.targets.kubernetes.settings import KubernetesSettings
+from releasegate.vocabulary import (
+    CanarySteps,
+    EnvironmentName,
+    HttpUrl,
+    Strategy,
+    TargetKind,
+    loopback_url,
+)
 
 DEFAULT_CONFIG = Path("deployments/releasegate.toml")
-Strategy = Literal["rolling", "blue-green", "canary", "recreate"]
-
-
-class SmokeCheck(BaseModel):
-    """One HTTP check: GET `path` answers `status`, and each `json` field equals its value.
-
-    Values may use `{version}`, replaced by the version being deployed.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    path: str = Field(pattern=r"^/")
-    status: int = Field(default=200, ge=100, le=599)
-    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
-
-
-class IncidentCheck(BaseModel):
-    """Where open incidents are listed: JSON `{"incidents": [{"name", "impact", "status"}]}`
-    (a Statuspage `unresolved.json` has this shape)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    url: str = Field(pattern=r"^https?://")
-    block_on: tuple[str, ...] = ("critical", "major")
-    """Incident impacts that block a deploy."""
-    timeout: Duration = timedelta(seconds=10)
 
 
 class App(BaseModel):
@@ -75,14 +65,14 @@ class Environment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target: Literal["local", "kubernetes"] = "local"
-    url: str
+    target: TargetKind = "local"
+    url: HttpUrl
     """The environment's stable URL: smoke checks and verification go here."""
     requires: str | None = None
     branches: list[str] = []
     strategy: Strategy = "blue-green"
     replicas: int = Field(default=2, ge=1)
-    canary_steps: tuple[int, ...] = (10, 50, 100)
+    canary_steps: CanarySteps = (10, 50, 100)
     health_path: str = "/health"
     smoke: tuple[SmokeCheck, ...] = ()
     smoke_timeout: Duration = timedelta(seconds=30)
@@ -101,6 +91,11 @@ class Environment(BaseModel):
         """When deploying here is open: this environment's deny and allow windows."""
         return Calendar(freeze=self.freeze, allow=self.allow)
 
+    @field_validator("url")
+    @classmethod
+    def _served_locally(cls, url: str, info: ValidationInfo) -> str:
+        return loopback_url(url) if info.data.get("target") == "local" else url
+
     @model_validator(mode="after")
     def _target_settings(self) -> Environment:
         if self.target == "kubernetes":
@@ -111,13 +106,6 @@ class Environment(BaseModel):
                 # The cluster's settings live in one place: the kubernetes table.
                 key = sorted(misplaced)[0]
                 raise ValueError(f"for a kubernetes target, set kubernetes.{key} instead of {key}")
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url {self.url!r} must be an http(s) URL")
-        if self.target == "local" and parts.hostname not in ("127.0.0.1", "localhost"):
-            raise ValueError(f"the local target serves on 127.0.0.1 only, not {parts.hostname!r}")
-        if any(not 0 < step <= 100 for step in self.canary_steps) or self.canary_steps[-1] != 100:
-            raise ValueError("canary_steps must be percentages in (0, 100] ending at 100")
         return self
 
 
@@ -130,7 +118,7 @@ class Config(BaseSettings):
 
     app: App
     groups: dict[str, list[str]] = {}
-    environments: dict[str, Environment]
+    environments: dict[EnvironmentName, Environment]
     audit: str | None = None
     """Where the audit trail lives: a directory (default `<home>/audit`) or `s3://bucket/prefix`."""
     audit_retention_days: int | None = Field(default=None, ge=1)

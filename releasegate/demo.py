@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from releasegate import config as configuration
-from releasegate import history, prefect_server, processes
-from releasegate.audit import open_store
+from releasegate import prefect_server, processes
 from releasegate.errors import DeployFailed
-from releasegate.status import environment_status, status_table
+from releasegate.history import latest
+from releasegate.status import environment_status
+from releasegate.views import history_table, status_table
+from releasegate.wiring import open_store
 
 DEVELOPER = "dave"  # pushes to main; may not approve his own deploy
 REVIEWERS = ("alice", "bob")
@@ -103,7 +105,7 @@ def _report(config: configuration.Config, config_path: str | None, out: Console)
     out.rule("where things stand")
     out.print(status_table(environment_status(config)))
     production = config.pipeline()[-1]
-    out.print(history.table(history.latest(open_store(config).newest(production), 10)))
+    out.print(history_table(latest(open_store(config).newest(production), 10)))
     out.print(f"Prefect UI: {prefect_server.ui_url()}")
     cfg = f" --config {config_path}" if config_path else ""
     out.print(

@@ -1,11 +1,12 @@
-"""Reading the audit trail for people: one row per deploy or rollback, newest first."""
+"""Reading the audit trail for people: one row per deploy or rollback, newest first.
+
+Pure (the terminal table is in `releasegate.views`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
-
-from rich.table import Table
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.rollback import CHANGES
@@ -37,22 +38,16 @@ def latest(
     return list(islice(changes(newest, everything=everything), limit))
 
 
-def table(rows: list[AuditRecord]) -> Table:
-    """Records as a table for the terminal."""
-    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers")
-    for column in table.columns:
-        column.no_wrap = True
-    table.add_column("reason", overflow="fold")
-    for r in rows:
-        style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
-        table.add_row(
-            f"{r.finished_at or r.started_at:%m-%d %H:%M:%S}",
-            r.environment,
-            r.kind,
-            r.version or "",
-            f"[{style}]{r.status}[/]" if style else r.status,
-            r.actor,
-            ", ".join(r.approvers),
-            r.reason or "",
-        )
-    return table
+def latest_of_all(
+    newest_per_environment: Iterable[Iterable[AuditRecord]],
+    limit: int,
+    *,
+    everything: bool = False,
+) -> list[AuditRecord]:
+    """The `limit` latest rows across several environments, newest first."""
+    rows = (
+        r for newest in newest_per_environment for r in latest(newest, limit, everything=everything)
+    )
+    return sorted(
+        rows, key=lambda r: (r.started_at, r.finished_at or r.started_at, r.seq), reverse=True
+    )[:limit]

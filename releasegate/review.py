@@ -26,7 +26,9 @@ from prefect.input import read_flow_run_input
 from releasegate import processes
 from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
 from releasegate.errors import UsageError
-from releasegate.signature import SignatureError, sign
+from releasegate.signing.keygen import sign
+from releasegate.signing.payload import Decision
+from releasegate.signing.verifier import SignatureError
 
 
 def pending() -> list[ApprovalRequest]:
@@ -96,7 +98,7 @@ def decide(
     signed here with `key` (or the key in ssh-agent).
     """
     asked = request(flow_run_id)
-    decision = "reject" if reject else "approve"
+    decision: Decision = "reject" if reject else "approve"
     if signature is None and asked.signed:
         try:
             payload = asked.payload(reviewer, decision, comment)

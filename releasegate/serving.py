@@ -9,8 +9,10 @@ starts `deploy/releasegate` for the pushed version.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from prefect import serve
+from prefect import Flow, serve
+from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 
 from releasegate.flows.deploy import deploy
@@ -37,16 +39,23 @@ def push_trigger() -> DeploymentEventTrigger:
 def run(config: Path, production: str) -> None:
     """Serve both flows until interrupted (SIGTERM/Ctrl-C pauses their triggers)."""
     serve(
-        deploy.to_deployment(
-            name=NAME,
+        _deployment(
+            deploy,
             parameters={"config": str(config)},
             triggers=[push_trigger()],
             description="Build and promote a version through every environment.",
         ),
-        rollback.to_deployment(
-            name=NAME,
+        _deployment(
+            rollback,
             parameters={"environment": production, "config": str(config)},
             description="Restore the previous good version (or `to`: a version or run id). "
             "A reason is required.",
         ),
     )
+
+
+def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
+    made = flow.to_deployment(name=NAME, **options)
+    # Called from synchronous code, Prefect's dual sync/async method returns the value.
+    assert isinstance(made, RunnerDeployment)
+    return made

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
-from releasegate.audit import open_store
 from releasegate.config import Config
 from releasegate.policy.rollback import current_version
-from releasegate.targets.factory import open_target
+from releasegate.wiring import open_store, open_target
 
 
 def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
@@ -29,18 +26,3 @@ def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
             "detail": deployed.detail if deployed else {},
         }
     return report
-
-
-def status_table(report: dict[str, dict[str, Any]]) -> Table:
-    """`environment_status` as a table for the terminal."""
-    table = Table("environment", "url", "version", "digest", "live", "last change")
-    for name, row in report.items():
-        table.add_row(
-            name,
-            row["url"],
-            row["version"] or "-",
-            (row["digest"] or "-")[:19],
-            "yes" if row["live"] else "no",
-            row["last_change"] or "-",
-        )
-    return table

@@ -20,12 +20,12 @@ from pydantic import Field
 from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
 from releasegate.audit.record import ApprovalEntry
 from releasegate.errors import Blocked
-from releasegate.policy.approvals import ApprovalPolicy, judge, stale, tally
+from releasegate.policy.approvals import decision_status, eligible, judge, stale, tally
 from releasegate.release import Release
-from releasegate.signature import SignatureError, SignatureRefused, verify_decision
-from releasegate.smoke import SmokeReport
-from releasegate.tasks.audit import record
+from releasegate.signing.verifier import SignatureError, SignatureRefused
+from releasegate.sources.base import SmokeReport
 from releasegate.tasks.context import RunContext
+from releasegate.wiring import signature_verifier
 
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
 
@@ -76,7 +76,7 @@ def await_approvals(
             approved_by=[d.name for d in counted],
             smoke=_smoke_lines(upstream_smoke),
             deadline=f"{deadline:%Y-%m-%d %H:%M:%S} UTC",
-            eligible=_eligible(ctx, policy, counted),
+            eligible=eligible(policy, groups, actor=ctx.actor, counted=counted),
         )
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
         remaining = (deadline - datetime.now(UTC)).total_seconds()
@@ -92,7 +92,7 @@ def await_approvals(
             )
         except FlowPauseTimeout:
             reason = f"no decision within {policy.timeout}; still needed: {state.missing}"
-            record(ctx.store, ctx.entry("approval", environment, "expired", release, reason=reason))
+            ctx.record("approval", environment, "expired", release, reason=reason)
             raise Blocked(f"{environment}: approval expired: {reason}") from None
         fingerprint, proof_error = _prove(ctx, request, answer) if policy.signed else (None, None)
         decision = ApprovalEntry(
@@ -113,23 +113,16 @@ def await_approvals(
         )
         if verdict.counts:
             counted.append(decision)
-        status = (
-            "refused"
-            if not verdict.counts
-            else ("rejected" if decision.decision == "reject" else "accepted")
-        )
-        record(
-            ctx.store,
-            ctx.entry(
-                "approval",
-                environment,
-                status,
-                release,
-                reason=verdict.reason or decision.comment or None,
-                approvers=[decision.name],
-                approvals=[decision],
-                details={"refusal": verdict.code} if verdict.code else {},
-            ),
+        status = decision_status(decision, verdict)
+        ctx.record(
+            "approval",
+            environment,
+            status,
+            release,
+            reason=verdict.reason or decision.comment or None,
+            approvers=[decision.name],
+            approvals=[decision],
+            details={"refusal": verdict.code} if verdict.code else {},
         )
         logger.info("%s: %s from %r %s", environment, decision.decision, decision.name, status)
     if state.state == "rejected":
@@ -145,27 +138,19 @@ def _prove(
     The signed message is rebuilt here from this run's own facts, so a signature made for
     another run, digest, decision or comment cannot match.
     """
-    assert ctx.config.allowed_signers is not None  # required by the config for signed mode
+    verifier = signature_verifier(ctx.config)
+    assert verifier is not None  # the config requires allowed_signers for signed mode
     try:
         payload = request.payload(answer.reviewer.strip(), answer.decision, answer.comment)
     except ValueError as exc:
         return None, ("malformed", f"the decision cannot be signed as given: {exc}")
     try:
-        verified = verify_decision(
-            payload, answer.signature, allowed_signers=ctx.config.allowed_signers
-        )
+        verified = verifier.verify_decision(payload, answer.signature)
     except SignatureRefused as exc:
         return None, (str(exc.code), exc.reason)
     except SignatureError as exc:
         return None, ("unverifiable", str(exc))
     return verified.fingerprint, None
-
-
-def _eligible(ctx: RunContext, policy: ApprovalPolicy, counted: list[ApprovalEntry]) -> list[str]:
-    members = {m for rule in policy.rules for m in ctx.config.groups.get(rule.group, [])}
-    done = {d.name for d in counted}
-    skip = {ctx.actor} if policy.prevent_self_review else set()
-    return sorted(members - done - skip)
 
 
 def drop_stale(
@@ -178,18 +163,15 @@ def drop_stale(
     void = stale(counted, policy=policy, now=datetime.now(UTC))
     for decision in void:
         age = datetime.now(UTC) - decision.at
-        record(
-            ctx.store,
-            ctx.entry(
-                "approval",
-                environment,
-                "expired",
-                release,
-                approvers=[decision.name],
-                approvals=[decision],
-                reason=f"approval by {decision.name} is {int(age.total_seconds())}s old, "
-                f"older than max_age {policy.max_age}: it must be given again",
-            ),
+        ctx.record(
+            "approval",
+            environment,
+            "expired",
+            release,
+            approvers=[decision.name],
+            approvals=[decision],
+            reason=f"approval by {decision.name} is {int(age.total_seconds())}s old, "
+            f"older than max_age {policy.max_age}: it must be given again",
         )
     return [d for d in counted if d not in void]
 

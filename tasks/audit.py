@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from releasegate.audit.record import AuditEntry, AuditRecord
 from releasegate.audit.store import AuditStore
 from releasegate.history import latest
-from releasegate.smoke import SmokeReport
+from releasegate.sources.base import SmokeReport
 
 
 @task(retries=3, retry_delay_seconds=[1, 2, 4], retry_jitter_factor=0.5, cache_policy=NO_CACHE)

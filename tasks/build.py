@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from releasegate.config import Config
 from releasegate.release import Release
-from releasegate.targets.factory import open_builder
+from releasegate.wiring import open_builder
 
 
 @task(retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)

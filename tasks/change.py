@@ -15,19 +15,13 @@ from releasegate.audit.record import ApprovalEntry, AuditRecord, utcnow
 from releasegate.config import Config
 from releasegate.errors import DeployFailed
 from releasegate.release import Release
-from releasegate.smoke import SmokeReport, run_checks
+from releasegate.sources.base import SmokeReport
 from releasegate.targets.base import Target, TargetError
-from releasegate.targets.factory import open_target
-from releasegate.tasks.audit import publish_history, publish_smoke, record
+from releasegate.tasks.audit import publish_history, publish_smoke
 from releasegate.tasks.context import RunContext
+from releasegate.wiring import open_target, smoke_runner
 
 ChangeKind = Literal["deploy", "rollback"]
-
-
-def smoke(config: Config, environment: str, url: str, version: str) -> SmokeReport:
-    """The environment's smoke checks against `url` (the live URL or a candidate's)."""
-    env = config.environments[environment]
-    return run_checks(url, env.smoke, version, timeout=env.smoke_timeout.total_seconds())
 
 
 @task(cache_policy=NO_CACHE)
@@ -40,7 +34,7 @@ def roll_out(
     """
 
     def probe(candidate_url: str) -> bool:
-        return smoke(config, environment, candidate_url, release.version).passed
+        return smoke_runner(config, environment).check(candidate_url, release.version).passed
 
     (target.deploy if kind == "deploy" else target.rollback)(release, probe)
 
@@ -49,18 +43,15 @@ def roll_out(
 def verify(ctx: RunContext, environment: str, release: Release) -> SmokeReport:
     """Smoke-test the environment's live URL; publish and record the result."""
     url = ctx.config.environments[environment].url
-    report = smoke(ctx.config, environment, url, release.version)
+    report = smoke_runner(ctx.config, environment).check(url, release.version)
     publish_smoke(report, ctx.config.app.name, environment)
-    record(
-        ctx.store,
-        ctx.entry(
-            "verify",
-            environment,
-            "passed" if report.passed else "failed",
-            release,
-            reason=None if report.passed else report.failures(),
-            details={"smoke": report.model_dump(mode="json")},
-        ),
+    ctx.record(
+        "verify",
+        environment,
+        "passed" if report.passed else "failed",
+        release,
+        reason=None if report.passed else report.failures(),
+        details={"smoke": report.model_dump(mode="json")},
     )
     return report
 
@@ -92,7 +83,7 @@ def apply_change(
             "release": release.model_dump(mode="json"),
         },
     }
-    started = record(ctx.store, ctx.entry(kind, environment, "started", release, **shared))
+    started = ctx.record(kind, environment, "started", release, **shared)
     shared["started_at"] = started.started_at
     logger = get_run_logger()
     try:
@@ -105,26 +96,10 @@ def apply_change(
         failure = f"{kind} of {release.version} to {environment} failed: {exc}"
         logger.error(failure)
         shared["reason"] = f"{reason}; {failure}" if reason else failure
-        record(
-            ctx.store,
-            ctx.entry(kind, environment, "failed", release, finished_at=utcnow(), **shared),
-        )
+        ctx.record(kind, environment, "failed", release, finished_at=utcnow(), **shared)
         publish_history(ctx.store, ctx.config.app.name, environment)
         raise DeployFailed(failure) from exc
-    done = record(
-        ctx.store,
-        ctx.entry(kind, environment, "succeeded", release, finished_at=utcnow(), **shared),
-    )
+    done = ctx.record(kind, environment, "succeeded", release, finished_at=utcnow(), **shared)
     publish_history(ctx.store, ctx.config.app.name, environment)
     logger.info("%s: %s %s is live (%s)", environment, kind, release.version, release.digest)
     return done
-
-
-def release_of(change: AuditRecord) -> Release:
-    """The release a recorded change deployed, digest and all."""
-    try:
-        return Release.model_validate(change.details["release"])
-    except (KeyError, ValueError) as exc:
-        raise DeployFailed(
-            f"record {change.id} does not say which artifact {change.version} was"
-        ) from exc

@@ -9,11 +9,12 @@ from typing import Any
 
 from prefect.runtime import flow_run
 
-from releasegate.audit import open_store
-from releasegate.audit.record import AuditEntry, Kind, Status
+from releasegate.audit.record import AuditEntry, AuditRecord, Kind, Status
 from releasegate.audit.store import AuditStore
 from releasegate.config import Config
 from releasegate.release import Release
+from releasegate.tasks.audit import record as append
+from releasegate.wiring import open_store
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,19 @@ class RunContext:
         store = open_store(config)
         return cls(config=config, store=store, actor=actor, **facts)
 
-    def entry(
+    def record(
+        self,
+        kind: Kind,
+        environment: str,
+        status: Status,
+        release: Release | None = None,
+        **fields: Any,
+    ) -> AuditRecord:
+        """Append one audit record for this run (a retried task: the store may fail
+        transiently); nothing proceeds until it is stored."""
+        return append(self.store, self._entry(kind, environment, status, release, **fields))
+
+    def _entry(
         self,
         kind: Kind,
         environment: str,

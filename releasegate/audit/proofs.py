@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from releasegate.audit.record import AuditRecord
-from releasegate.signature import DecisionPayload, SignatureError, SignatureRefused, verify_decision
+from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.verifier import SignatureError, SignatureRefused, Verifier
 
 
-def verify_signatures(records: Iterable[AuditRecord], allowed_signers: Path) -> list[str]:
+def verify_signatures(records: Iterable[AuditRecord], verifier: Verifier) -> list[str]:
     """Problems with stored approval signatures; [] when each one still verifies.
 
     Only decisions that counted are checked (accepted/rejected approvals, and the approvals
@@ -35,9 +35,7 @@ def verify_signatures(records: Iterable[AuditRecord], allowed_signers: Path) -> 
                     digest=rec.artifact or "",
                     comment=approval.comment,
                 )
-                verified = verify_decision(
-                    payload, approval.signature, allowed_signers=allowed_signers, at=approval.at
-                )
+                verified = verifier.verify_decision(payload, approval.signature, at=approval.at)
             except (ValueError, SignatureRefused, SignatureError) as exc:
                 problems.append(f"{where}: signature does not verify: {exc}")
                 continue

@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from releasegate.errors import DeployFailed
+from releasegate.release import Release
+
 Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build"]
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
@@ -85,6 +88,16 @@ class AuditRecord(AuditEntry):
     seq: int
     prev_hash: str
     hash: str
+
+
+def release_of(change: AuditRecord) -> Release:
+    """The release a recorded change deployed, digest and all."""
+    try:
+        return Release.model_validate(change.details["release"])
+    except (KeyError, ValueError) as exc:
+        raise DeployFailed(
+            f"record {change.id} does not say which artifact {change.version} was"
+        ) from exc
 
 
 def _digest(body: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from releasegate.audit.record import ApprovalEntry
+from releasegate.audit.record import ApprovalEntry, Status
 from releasegate.duration import Duration
 
 
@@ -66,7 +66,7 @@ class Judgement(BaseModel):
     counts: bool
     code: str | None = None
     """not-a-member, self-review or duplicate; or the signature check's own code
-    (unsigned, unknown-key, wrong-signer, bad-signature, ...: signature.RefusalCode)."""
+    (unsigned, unknown-key, wrong-signer, bad-signature, ...: signing.verifier.RefusalCode)."""
     reason: str = ""
 
 
@@ -115,6 +115,28 @@ def judge(
             reason=f"{decision.name!r} has already given a decision on this run",
         )
     return Judgement(counts=True)
+
+
+def decision_status(decision: ApprovalEntry, judgement: Judgement) -> Status:
+    """How a judged decision is recorded: refused (it did not count), rejected or accepted."""
+    if not judgement.counts:
+        return "refused"
+    return "rejected" if decision.decision == "reject" else "accepted"
+
+
+def eligible(
+    policy: ApprovalPolicy,
+    groups: dict[str, list[str]],
+    *,
+    actor: str,
+    counted: list[ApprovalEntry],
+) -> list[str]:
+    """Who may still give a decision that counts: members of the policy's groups who have
+    not decided yet (nor the actor, when self-review is prevented)."""
+    members = {m for rule in policy.rules for m in groups.get(rule.group, [])}
+    done = {d.name for d in counted}
+    skip = {actor} if policy.prevent_self_review else set()
+    return sorted(members - done - skip)
 
 
 class Tally(BaseModel):

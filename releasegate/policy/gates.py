@@ -1,20 +1,62 @@
-"""Production gates: branch restriction, maintenance windows, open incidents, and a version
-that passed upstream.
+"""Production gates as data: each gate is a pure function of the environment's rules and
+facts gathered beforehand (clock, branch, incident source, upstream deploys).
 
-Pure: each gate takes facts and returns a GateResult; the flow records and enforces it.
+`evaluate` runs every gate and returns every result; the task layer gathers the facts,
+records the results and enforces them. A new gate is one function here plus the fact it
+reads (a field of `Facts`, filled in by `releasegate.tasks.gates.gather`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.calendar import Calendar
+from releasegate.sources.base import Incident
+from releasegate.sources.settings import IncidentCheck
+
+
+class GateRules(Protocol):
+    """What the gates read of an environment's configuration (`config.Environment`)."""
+
+    @property
+    def branches(self) -> Sequence[str]: ...
+    @property
+    def calendar(self) -> Calendar: ...
+    @property
+    def incidents(self) -> IncidentCheck | None: ...
+    @property
+    def requires(self) -> str | None: ...
+
+
+class IncidentReading(BaseModel):
+    """What the incident source said: the open incidents, or why it could not be read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incidents: tuple[Incident, ...] = ()
+    error: str | None = None
+
+
+class Facts(BaseModel):
+    """Everything the gates judge, gathered before any of them runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    now: AwareDatetime
+    branch: str | None
+    digest: str
+    """The artifact to be deployed."""
+    incidents: IncidentReading | None = None
+    """None when the environment reads no incident source."""
+    upstream_deploy: AuditRecord | None = None
+    """The upstream environment's successful deploy of `digest`, if one was found."""
 
 
 class GateResult(BaseModel):
@@ -35,21 +77,27 @@ class GateResult(BaseModel):
         return f"blocked by {self.gate} gate{until}: {self.reason} [rule: {self.rule}]"
 
 
-def branch_gate(branch: str | None, allowed: list[str]) -> GateResult:
+Gate = Callable[[GateRules, Facts], GateResult | None]
+"""A gate: its result, or None when the environment does not configure it."""
+
+
+def branch_gate(env: GateRules, facts: Facts) -> GateResult:
     """Only the listed branches (glob patterns, e.g. "release/*") may deploy; [] allows any."""
+    allowed = list(env.branches)
     rule = f"branches = {allowed}"
     if not allowed:
         return GateResult(gate="branch", passed=True, rule=rule, reason="no branch restriction")
+    branch = facts.branch
     if branch is not None and any(fnmatchcase(branch, pattern) for pattern in allowed):
         return GateResult(gate="branch", passed=True, rule=rule, reason=f"{branch!r} is allowed")
     shown = "an unknown branch" if branch is None else f"branch {branch!r}"
     return GateResult(gate="branch", passed=False, rule=rule, reason=f"{shown} may not deploy here")
 
 
-def freeze_gate(calendar: Calendar, now: datetime) -> GateResult:
+def freeze_gate(env: GateRules, facts: Facts) -> GateResult:
     """Blocked inside any deny window, or outside every allow window when there are any;
     "until" is when deploying actually reopens (shown in the deciding window's zone)."""
-    status = calendar.status(now)
+    status = env.calendar.status(facts.now)
     if status.open_now:
         allowed = "; ".join(status.reasons)
         reason = f"allowed by: {allowed}" if allowed else "no active window"
@@ -65,46 +113,58 @@ def freeze_gate(calendar: Calendar, now: datetime) -> GateResult:
     )
 
 
-def requires_gate(upstream: str, upstream_newest: Iterable[AuditRecord], digest: str) -> GateResult:
-    """The exact artifact must have been deployed and verified in `upstream` first."""
-    rule = f"requires = {upstream!r}"
-    passed = any(
-        r.kind == "deploy" and r.status == "succeeded" and r.artifact == digest
-        for r in upstream_newest
-    )
+def incident_gate(env: GateRules, facts: Facts) -> GateResult | None:
+    """Blocked while an open incident of a blocking impact exists.
+
+    Fails closed: when the incident source cannot be read, production is not deployed to;
+    nobody should ship into an incident they cannot see.
+    """
+    if env.incidents is None:
+        return None
+    blocking_impacts = list(env.incidents.block_on)
+    rule = f"incidents from {env.incidents.url} (blocking impact: {', '.join(blocking_impacts)})"
+    reading = facts.incidents or IncidentReading(error="the incident source was not read")
+    if reading.error is not None:
+        reason = f"cannot tell whether incidents are open ({reading.error}); failing closed"
+        return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
+    blocking = [i for i in reading.incidents if i.impact in blocking_impacts]
+    if not blocking:
+        return GateResult(gate="incident", passed=True, rule=rule, reason="no blocking incident")
+    names = "; ".join(f"{i.name} ({i.impact}, {i.status or 'open'})" for i in blocking)
+    return GateResult(gate="incident", passed=False, rule=rule, reason=f"open incident: {names}")
+
+
+def requires_gate(env: GateRules, facts: Facts) -> GateResult | None:
+    """The exact artifact must have been deployed and verified upstream first."""
+    if env.requires is None:
+        return None
+    upstream, digest = env.requires, facts.digest
+    found = facts.upstream_deploy
+    passed = found is not None and is_deploy_of(found, digest)
     reason = (
         f"{digest[:19]} passed {upstream}"
         if passed
         else f"{digest[:19]} has not been deployed successfully to {upstream}"
     )
-    return GateResult(gate="requires", passed=passed, rule=rule, reason=reason)
+    return GateResult(
+        gate="requires", passed=passed, rule=f"requires = {upstream!r}", reason=reason
+    )
 
 
-class Incident(BaseModel):
-    """An open incident as a status page reports it (Statuspage's JSON shape)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    impact: str = "none"
-    status: str = ""
+GATES: tuple[Gate, ...] = (branch_gate, freeze_gate, incident_gate, requires_gate)
 
 
-def incident_gate(
-    source: str, incidents: list[Incident] | None, block_on: Iterable[str], error: str | None = None
-) -> GateResult:
-    """Blocked while an open incident of a blocking impact exists.
+def evaluate(env: GateRules, facts: Facts) -> list[GateResult]:
+    """Every configured gate's result, in order; the run may proceed when all passed."""
+    return [result for gate in GATES if (result := gate(env, facts)) is not None]
 
-    Fails closed: when the incident source cannot be read (`error`), production is not
-    deployed to; nobody should ship into an incident they cannot see.
-    """
-    blocking_impacts = list(block_on)
-    rule = f"incidents from {source} (blocking impact: {', '.join(blocking_impacts)})"
-    if error is not None:
-        reason = f"cannot tell whether incidents are open ({error}); failing closed"
-        return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
-    blocking = [i for i in incidents or [] if i.impact in blocking_impacts]
-    if not blocking:
-        return GateResult(gate="incident", passed=True, rule=rule, reason="no blocking incident")
-    names = "; ".join(f"{i.name} ({i.impact}, {i.status or 'open'})" for i in blocking)
-    return GateResult(gate="incident", passed=False, rule=rule, reason=f"open incident: {names}")
+
+def is_deploy_of(record: AuditRecord, digest: str) -> bool:
+    """A successful deploy of exactly this artifact."""
+    return record.kind == "deploy" and record.status == "succeeded" and record.artifact == digest
+
+
+def upstream_deploy(upstream_newest: Iterable[AuditRecord], digest: str) -> AuditRecord | None:
+    """The fact for `requires_gate`: the newest successful deploy of `digest` upstream.
+    Stops reading at the first match."""
+    return next((r for r in upstream_newest if is_deploy_of(r, digest)), None)

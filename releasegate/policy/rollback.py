@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from releasegate.audit.record import AuditRecord
+from releasegate.errors import UsageError
 
 CHANGES = frozenset({"deploy", "rollback"})
 
@@ -37,3 +39,33 @@ def by_flow_run(newest: Iterable[AuditRecord], flow_run_id: str) -> AuditRecord 
 def by_version(newest: Iterable[AuditRecord], version: str) -> AuditRecord | None:
     """The newest successful change that deployed `version` (its recorded digest wins)."""
     return next((r for r in newest if is_live_change(r) and r.version == version), None)
+
+
+def choose(newest: Iterable[AuditRecord], environment: str, to: str | None) -> AuditRecord:
+    """The recorded change a rollback of `environment` restores; UsageError if none.
+
+    `to`: None -> the previous good version (a successful change whose version differs
+    from the current one); a flow-run id -> the change that run made; else a version.
+    Reads `newest` once, and only as far back as it must.
+    """
+    records = iter(newest)
+    if to is None:
+        current = current_version(records)
+        # What follows the current change in the same pass is what previous_good wants.
+        found = previous_good(records, current.version if current else None)
+        wanted = "an earlier successful version"
+    elif _is_run_id(to):
+        found, wanted = by_flow_run(records, to), f"flow run {to}"
+    else:
+        found, wanted = by_version(records, to), f"version {to}"
+    if found is None:
+        raise UsageError(f"{environment} has no successful deploy of {wanted} to roll back to")
+    return found
+
+
+def _is_run_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from releasegate import config as configuration
 from releasegate import processes
-from releasegate.audit import open_store
 from releasegate.audit.record import AuditRecord
 from releasegate.cli import app
+from releasegate.wiring import open_store
 from tests.conftest import REPO
 from tests.support.toml import table
 

@@ -37,6 +37,7 @@ def test_active_freeze_blocks_with_rule_and_until_and_exit_code_3(make_setup) ->
     code, out = setup.cli("deploy", "v1", "--actor", "dave")
     assert code == 3
     assert "freeze" in out and "release freeze" in out and f"{until:%Y-%m-%d %H:%M}" in out
+    assert "[rule: " in out  # printed as text, not eaten as console markup
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
     gate = setup.records("gate")[0]

@@ -10,10 +10,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 
-from releasegate.audit import open_store
 from releasegate.errors import DeployFailed, UsageError
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
+from releasegate.wiring import open_store
 from tests.flows.conftest import KEYS, approve_all, serving
 from tests.support.traffic import Traffic
 

@@ -20,7 +20,7 @@ import pytest
 from releasegate.approval import ApprovalRequest
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
-from releasegate.signature import sign
+from releasegate.signing.keygen import sign
 from tests.flows.conftest import KEYS, Reviewers, Step, keypair
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from releasegate.config import SmokeCheck
 from releasegate.release import Release
-from releasegate.smoke import run_checks
+from releasegate.sources.settings import SmokeCheck
+from releasegate.sources.smoke import run_checks
 from releasegate.targets.kubernetes.builder import RegistryBuilder
 from releasegate.targets.kubernetes.settings import KubernetesSettings
 from releasegate.targets.kubernetes.target import KubernetesTarget

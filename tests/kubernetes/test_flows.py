@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from releasegate import config as configuration
-from releasegate.audit import open_store
 from releasegate.errors import DeployFailed
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.targets.base import TargetError
+from releasegate.wiring import open_store
 from tests.kubernetes.conftest import Env
 from tests.support.toml import table
 

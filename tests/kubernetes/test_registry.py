@@ -9,7 +9,8 @@ import pytest
 from conftest import Registry
 
 from releasegate.targets.base import TargetError
-from releasegate.targets.kubernetes import KubernetesSettings, RegistryBuilder
+from releasegate.targets.kubernetes.builder import RegistryBuilder
+from releasegate.targets.kubernetes.settings import KubernetesSettings
 
 
 def _builder(registry: Registry, **overrides) -> RegistryBuilder:

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from releasegate.processes import free_port
-from releasegate.targets.local import LocalBuilder, LocalTarget, down
+from releasegate.targets.local.bundle import LocalBuilder
 from releasegate.targets.local.proxy import STATS_PATH
+from releasegate.targets.local.target import LocalTarget, down
 
 WEBAPP = Path(__file__).resolve().parents[2] / "examples" / "webapp"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from releasegate.targets.base import TargetError
-from releasegate.targets.local import LocalBuilder
+from releasegate.targets.local.bundle import LocalBuilder
 
 
 def test_same_source_and_version_give_the_same_bundle(builder: LocalBuilder) -> None:

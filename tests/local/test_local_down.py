@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from releasegate import processes
-from releasegate.targets.local import LocalBuilder, LocalTarget, down
+from releasegate.targets.local.bundle import LocalBuilder
+from releasegate.targets.local.target import LocalTarget, down
 
 from .conftest import MakeTarget, Probe
 

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from releasegate.targets.base import TargetError
-from releasegate.targets.local import LocalBuilder, LocalTarget
+from releasegate.targets.local.bundle import LocalBuilder
+from releasegate.targets.local.target import LocalTarget
 
 from .conftest import MakeTarget, Probe, broken_copy, get_version
 

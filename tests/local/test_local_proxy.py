@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 
 from releasegate import processes
-from releasegate.targets.local import LocalBuilder
+from releasegate.targets.local.bundle import LocalBuilder
 from releasegate.targets.local.proxy import MAX_BODY_BYTES, STATS_PATH
 
 from .conftest import MakeTarget, Probe, proxy_stats

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from releasegate.targets.base import TargetError
-from releasegate.targets.local import LocalBuilder, LocalTarget
+from releasegate.targets.local.bundle import LocalBuilder
+from releasegate.targets.local.target import LocalTarget
 
 from .conftest import MakeTarget, Probe, get_version
 
@@ -103,15 +103,6 @@ def test_rollback_without_warm_release_redeploys(
     assert roles(target) == {("1.0.0", "live"): 2}
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["http://10.0.0.5:8080", "http://0.0.0.0:8080", "https://127.0.0.1:8443", "http://127.0.0.1"],
-)
-def test_url_must_be_loopback_http_with_a_port(home: Path, url: str) -> None:
-    with pytest.raises(TargetError, match="url must be"):
-        LocalTarget(home, "webapp", "staging", url)
-
-
 def test_environment_outlives_the_deploying_process(
     home: Path, source: Path, make_target: MakeTarget, tmp_path: Path
 ) -> None:
@@ -119,7 +110,8 @@ def test_environment_outlives_the_deploying_process(
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from releasegate.targets.local import LocalBuilder, LocalTarget\n"
+        "from releasegate.targets.local.bundle import LocalBuilder\n"
+        "from releasegate.targets.local.target import LocalTarget\n"
         "home, source, url = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]\n"
         "release = LocalBuilder(home, 'webapp', source).build('4.0.0')\n"
         "LocalTarget(home, 'webapp', 'staging', url).deploy(release, lambda url: True)\n"
@@ -150,7 +142,8 @@ def test_a_deployer_reaching_the_venv_by_another_path_keeps_the_proxy(
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from releasegate.targets.local import LocalBuilder, LocalTarget\n"
+        "from releasegate.targets.local.bundle import LocalBuilder\n"
+        "from releasegate.targets.local.target import LocalTarget\n"
         "home, source, url = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]\n"
         "release = LocalBuilder(home, 'webapp', source).build('2.0.0')\n"
         "LocalTarget(home, 'webapp', 'staging', url).deploy(release, lambda url: True)\n"

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from releasegate.processes import wait_until
-from releasegate.targets.local import LocalBuilder, LocalTarget
+from releasegate.targets.local.bundle import LocalBuilder
+from releasegate.targets.local.target import LocalTarget
 from tests.support.traffic import KINDS, Traffic
 
 from .conftest import MakeTarget, Probe, proxy_stats

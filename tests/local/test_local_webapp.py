@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from releasegate import processes
-from releasegate.targets.local import LocalBuilder
+from releasegate.targets.local.bundle import LocalBuilder
 
 App = tuple[subprocess.Popen[bytes], str]
 

@@ -8,7 +8,15 @@ import pytest
 from pydantic import ValidationError
 
 from releasegate.audit.record import ApprovalEntry
-from releasegate.policy.approvals import ApprovalPolicy, judge, stale, tally
+from releasegate.policy.approvals import (
+    ApprovalPolicy,
+    Judgement,
+    decision_status,
+    eligible,
+    judge,
+    stale,
+    tally,
+)
 
 GROUPS = {"release-managers": ["alice", "bob", "carol"], "security": ["sam", "carol"]}
 TWO_LEADS = ApprovalPolicy.model_validate({"required": 2, "from": "release-managers"})
@@ -129,3 +137,30 @@ def test_stale_approvals_are_void_only_with_max_age() -> None:
 def test_bad_policies_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ApprovalPolicy.model_validate(bad)
+
+
+def test_eligible_reviewers_exclude_who_decided_and_the_actor() -> None:
+    both = ApprovalPolicy.model_validate(
+        {
+            "rules": [
+                {"required": 2, "from": "release-managers"},
+                {"required": 1, "from": "security"},
+            ]
+        }
+    )
+    assert eligible(both, GROUPS, actor="dave", counted=[]) == ["alice", "bob", "carol", "sam"]
+    done = [decision("alice")]
+    assert eligible(both, GROUPS, actor="bob", counted=done) == ["carol", "sam"]
+    lax = TWO_LEADS.model_copy(update={"prevent_self_review": False})
+    assert eligible(lax, GROUPS, actor="bob", counted=done) == ["bob", "carol"]
+
+
+@pytest.mark.parametrize(
+    ("what", "counts", "status"),
+    [("approve", True, "accepted"), ("reject", True, "rejected"), ("approve", False, "refused")],
+)
+def test_decision_status_is_how_a_judged_decision_is_recorded(
+    what: str, counts: bool, status: str
+) -> None:
+    assert decision_status(decision("alice", what), Judgement(counts=counts)) == status
+    assert decision_status(decision("alice", "reject"), Judgement(counts=False)) == "refused"

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from releasegate.config import Environment
 from releasegate.policy.calendar import OUTSIDE_ALLOW, Calendar
-from releasegate.policy.gates import freeze_gate
+from releasegate.policy.gates import Facts, GateResult, freeze_gate
 from releasegate.policy.wallclock import day_start, zone
 from releasegate.policy.windows import Window
 
@@ -28,6 +29,12 @@ def calendar(
 ) -> Calendar:
     """A calendar from windows as written in the configuration."""
     return Calendar(freeze=WINDOWS.validate_python(freeze), allow=WINDOWS.validate_python(allow))
+
+
+def gate(cal: Calendar, now: datetime) -> GateResult:
+    """The freeze gate of an environment with these windows, at `now`."""
+    env = Environment(url="http://127.0.0.1:18081", freeze=cal.freeze, allow=cal.allow)
+    return freeze_gate(env, Facts(now=now, branch="main", digest="sha256:" + "a" * 64))
 
 
 NY = "America/New_York"
@@ -203,7 +210,7 @@ def test_allow_list_that_never_opens_again_says_so_quickly() -> None:
     assert clock.monotonic() - started < 5  # a bounded search, not a hang
     assert not status.open_now and status.until is None
     assert status.horizon_end == utc(2026, 11, 24, 12, 0) + timedelta(days=366)
-    result = freeze_gate(calendar([], [past_only]), utc(2026, 11, 24, 12, 0))
+    result = gate(calendar([], [past_only]), utc(2026, 11, 24, 12, 0))
     assert not result.passed and result.until is None
     assert "not reopening before 2027-11-25" in result.message()
     assert OUTSIDE_ALLOW in result.message()
@@ -211,19 +218,19 @@ def test_allow_list_that_never_opens_again_says_so_quickly() -> None:
 
 def test_freeze_gate_names_window_reason_and_until_in_the_windows_zone() -> None:
     nightly = {**WEEKNIGHTS_NY, "reason": "nightly maintenance"}
-    result = freeze_gate(calendar([nightly]), utc(2026, 11, 24, 4, 0))
+    result = gate(calendar([nightly]), utc(2026, 11, 24, 4, 0))
     assert result.message() == (
         "blocked by freeze gate until 2026-11-24 06:00 EST: deployments are frozen: "
         "nightly maintenance [rule: mon,tue,wed,thu,fri 22:00-06:00 America/New_York "
         "(nightly maintenance)]"
     )
-    outside = freeze_gate(calendar([], [BUSINESS_NY]), utc(2026, 11, 23, 23, 0))
+    outside = gate(calendar([], [BUSINESS_NY]), utc(2026, 11, 23, 23, 0))
     assert outside.message() == (
         "blocked by freeze gate until 2026-11-24 09:00 EST: deployments are frozen: "
         f"{OUTSIDE_ALLOW} [rule: allow = [mon,tue,wed,thu,fri 09:00-17:00 America/New_York "
         "(business hours)]]"
     )
-    inside = freeze_gate(calendar([], [BUSINESS_NY]), utc(2026, 11, 24, 15, 0))
+    inside = gate(calendar([], [BUSINESS_NY]), utc(2026, 11, 24, 15, 0))
     assert inside.passed and inside.reason == "allowed by: business hours"
 
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from releasegate.audit.record import GENESIS, AuditRecord, seal
-from releasegate.policy.rollback import by_flow_run, by_version, current_version, previous_good
+from collections.abc import Iterator
+
+import pytest
+
+from releasegate.audit.record import GENESIS, AuditRecord, release_of, seal
+from releasegate.errors import DeployFailed, UsageError
+from releasegate.policy.rollback import (
+    by_flow_run,
+    by_version,
+    choose,
+    current_version,
+    previous_good,
+)
 from tests.support.records import make_entry
 
 
@@ -83,3 +94,58 @@ def test_reads_lazily_and_stops_at_the_first_match() -> None:
 
     assert previous_good(counting(), "v999") is not None
     assert consumed == 2
+
+
+class OneShot:
+    """A store's newest-first iterator that may be read once, counting what was read."""
+
+    def __init__(self, records: list[AuditRecord]) -> None:
+        self.records, self.read, self.opened = records, 0, 0
+
+    def __iter__(self) -> Iterator[AuditRecord]:
+        self.opened += 1
+        assert self.opened == 1, "the history was read twice"
+        for rec in self.records:
+            self.read += 1
+            yield rec
+
+
+def test_choose_reads_the_history_once_and_only_as_far_as_it_must() -> None:
+    newest = OneShot(
+        history(
+            *[("deploy", "v0", "succeeded")] * 50,
+            ("deploy", "v1", "succeeded"),
+            ("deploy", "v2", "succeeded"),
+            ("rollback", "v1", "succeeded"),
+            ("deploy", "v3", "failed"),
+        )
+    )
+    target = choose(newest, "production", None)
+    assert target.version == "v2" and newest.read == 3
+
+
+def test_choose_by_version_or_flow_run_and_says_what_is_missing() -> None:
+    newest = history(("deploy", "v1", "succeeded"), ("deploy", "v2", "succeeded"))
+    assert choose(newest, "production", "v1").version == "v1"
+    run = "0b6f9c1e-6a1f-4c3e-9d7a-2f0e5b8c1a11"
+    with pytest.raises(UsageError, match=f"production has no successful deploy of flow run {run}"):
+        choose(newest, "production", run)
+    with pytest.raises(UsageError, match="of version v9 to roll back to"):
+        choose(newest, "production", "v9")
+    with pytest.raises(UsageError, match="an earlier successful version"):
+        choose(history(("deploy", "v1", "succeeded")), "production", None)
+
+
+def test_release_of_a_change_needs_its_recorded_artifact() -> None:
+    change = history(("deploy", "v1", "succeeded"))[0]
+    with pytest.raises(DeployFailed, match="does not say which artifact v1 was"):
+        release_of(change)
+    release = {
+        "app": "webapp",
+        "version": "v1",
+        "digest": "sha256:" + "a" * 64,
+        "artifact": "/bundles/a",
+        "built_at": "2026-11-27T12:00:00Z",
+    }
+    recorded = change.model_copy(update={"details": {"release": release}})
+    assert release_of(recorded).digest == "sha256:" + "a" * 64

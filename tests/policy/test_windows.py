@@ -8,8 +8,9 @@ from datetime import UTC, datetime, time
 import pytest
 from pydantic import ValidationError
 
+from releasegate.config import Environment
 from releasegate.policy.calendar import Calendar, Status
-from releasegate.policy.gates import freeze_gate
+from releasegate.policy.gates import Facts, freeze_gate
 from releasegate.policy.windows import DateRangeWindow, WeeklyWindow, Window
 
 
@@ -107,12 +108,17 @@ def test_one_off_range_and_chained_windows_report_when_deploys_reopen() -> None:
 
 
 def test_freeze_gate_names_rule_reason_and_until() -> None:
-    result = freeze_gate(Calendar(freeze=(NIGHTLY,)), utc(2026, 11, 24, 3, 0))
+    env = Environment(url="http://127.0.0.1:18081", freeze=(NIGHTLY,))
+
+    def at(now: datetime) -> Facts:
+        return Facts(now=now, branch="main", digest="sha256:" + "a" * 64)
+
+    result = freeze_gate(env, at(utc(2026, 11, 24, 3, 0)))
     assert not result.passed
     assert result.until == utc(2026, 11, 24, 6, 0)
     assert "nightly" in result.message() and "2026-11-24 06:00" in result.message()
     assert "mon,tue,wed,thu,fri 22:00-06:00 UTC" in result.rule
-    assert freeze_gate(Calendar(freeze=(NIGHTLY,)), utc(2026, 11, 24, 12, 0)).passed
+    assert freeze_gate(env, at(utc(2026, 11, 24, 12, 0))).passed
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from releasegate.config import SmokeCheck
-from releasegate.smoke import run_checks
+from releasegate.sources.settings import SmokeCheck
+from releasegate.sources.smoke import run_checks
 from tests.support.jsonhttp import JsonServer
 
 

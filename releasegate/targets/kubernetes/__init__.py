@@ -1,7 +1,5 @@
-"""The Kubernetes target: images by digest, rolling/recreate/blue-green/canary, instant rollback."""
+"""The Kubernetes target: images by digest, rolling/recreate/blue-green/canary, instant rollback.
 
-from releasegate.targets.kubernetes.builder import RegistryBuilder
-from releasegate.targets.kubernetes.settings import KubernetesSettings
-from releasegate.targets.kubernetes.target import KubernetesTarget
-
-__all__ = ["KubernetesSettings", "KubernetesTarget", "RegistryBuilder"]
+Imports nothing, so the configuration can import `settings` without loading the
+Kubernetes client; `releasegate.wiring` imports the target only when one is configured.
+"""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-STRATEGIES = ("rolling", "recreate", "blue-green", "canary")
+from releasegate.vocabulary import CanarySteps, HttpUrl, Strategy
+
 MIN_SCALE_DOWN_DELAY = 30.0
 """Seconds the old blue-green colour stays up at least: endpoints, kube-proxy and load
 balancers keep sending it traffic for a while after the switch (Argo Rollouts' default)."""
@@ -64,10 +65,10 @@ class KubernetesSettings(BaseModel):
     poll_interval: float = Field(default=1.0, gt=0)
     scale_down_delay: float = 1800.0
     """blue-green: seconds the old colour stays up after the switch (at least 30)."""
-    canary_steps: list[int] = [10, 50, 100]
-    preview_url: str | None = None
+    canary_steps: CanarySteps = (10, 50, 100)
+    preview_url: HttpUrl | None = None
     """Base URL that reaches the preview Service (ingress, port-forward) for the probe."""
-    canary_url: str | None = None
+    canary_url: HttpUrl | None = None
     """Base URL reaching only the canary pods (a Service on `releasegate.io/track: canary`)."""
     probe_passes: int = Field(default=3, ge=1)
     """A candidate counts as fit after this many consecutive passing probes..."""
@@ -96,25 +97,17 @@ class KubernetesSettings(BaseModel):
             )
         return value
 
-    @field_validator("canary_steps")
-    @classmethod
-    def _steps_climb_to_100(cls, steps: list[int]) -> list[int]:
-        if not steps or steps[-1] != 100:
-            raise ValueError("canary_steps must end with 100")
-        if any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
-            raise ValueError("canary_steps must be strictly increasing percentages in 1..100")
-        return steps
-
     @model_validator(mode="after")
     def _one_way_in(self) -> KubernetesSettings:
         if self.in_cluster and (self.context or self.kubeconfig):
             raise ValueError("in_cluster excludes context and kubeconfig")
         return self
 
-    def check_strategy(self, strategy: str) -> None:
-        """Raise ValueError naming the keys `strategy` needs but this configuration lacks."""
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    def check_strategy(self, strategy: Strategy) -> None:
+        """Raise ValueError naming the keys `strategy` needs but this configuration lacks.
+
+        Called when the configuration is loaded; the target trusts what it is given.
+        """
         needs = {
             "blue-green": ("service", "preview_service", "preview_url"),
             "canary": ("canary_url",),

@@ -15,6 +15,7 @@ from releasegate.targets.kubernetes.recreate import Recreate
 from releasegate.targets.kubernetes.rolling import Rolling
 from releasegate.targets.kubernetes.settings import KubernetesSettings
 from releasegate.targets.kubernetes.workload import Workload, release_of
+from releasegate.vocabulary import Strategy as StrategyName
 
 
 class Strategy(Protocol):
@@ -25,7 +26,7 @@ class Strategy(Protocol):
     def reap(self, w: Workload) -> None: ...
 
 
-STRATEGIES: dict[str, type[Strategy]] = {
+STRATEGIES: dict[StrategyName, type[Strategy]] = {
     "rolling": Rolling,
     "recreate": Recreate,
     "blue-green": BlueGreen,
@@ -37,9 +38,8 @@ class KubernetesTarget:
     """Deploys images by digest to a Deployment (or colour pair / canary pair) in one namespace."""
 
     def __init__(
-        self, settings: KubernetesSettings, app: str, environment: str, strategy: str
+        self, settings: KubernetesSettings, app: str, environment: str, strategy: StrategyName
     ) -> None:
-        settings.check_strategy(strategy)  # ValueError: a configuration mistake, not a failed run
         self.settings = settings
         self.app = app
         self.environment = environment

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from releasegate import processes
@@ -19,21 +19,19 @@ from releasegate.targets.base import Deployed, Probe, TargetError
 from releasegate.targets.local import bluegreen, canary, recreate, rolling, router
 from releasegate.targets.local.runtime import EnvConfig, Runtime
 from releasegate.targets.local.state import EnvState, Instance, StateFile
+from releasegate.vocabulary import Strategy
 
-Strategy = Literal["rolling", "blue-green", "canary", "recreate"]
-
-STRATEGIES: dict[str, Callable[[Runtime, Release, Probe], None]] = {
+STRATEGIES: dict[Strategy, Callable[[Runtime, Release, Probe], None]] = {
     "rolling": rolling.deploy,
     "blue-green": bluegreen.deploy,
     "canary": canary.deploy,
     "recreate": recreate.deploy,
 }
-LOOPBACK = ("127.0.0.1", "localhost")
 STATUS_FIELDS = {"id", "version", "digest", "pid", "port", "role", "colour", "weight"}
 
 
 class LocalTarget:
-    """One environment of `app` on this machine, reachable at `url` (loopback only)."""
+    """One environment of `app` on this machine, reachable at `url` (http://127.0.0.1:<port>)."""
 
     def __init__(
         self,
@@ -48,23 +46,10 @@ class LocalTarget:
         startup_timeout: float = 30.0,
         canary_steps: Sequence[int] = (10, 50, 100),
     ) -> None:
-        parts = urlsplit(url)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK and parts.port
-        if not loopback or parts.path not in ("", "/"):
-            raise TargetError(
-                f"{environment}: url must be http://127.0.0.1:<port> (or localhost), not {url!r}"
-            )
-        if strategy not in STRATEGIES:
-            raise TargetError(f"{environment}: unknown strategy {strategy!r}")
-        if replicas < 1:
-            raise TargetError(f"{environment}: replicas must be at least 1, not {replicas}")
-        steps = tuple(canary_steps)
-        if not steps or list(steps) != sorted(set(steps)) or not 0 < steps[0] <= steps[-1] <= 100:
-            raise TargetError(
-                f"{environment}: canary_steps must increase within 1..100, not {canary_steps!r}"
-            )
-        if not environment or "/" in environment or environment.startswith("."):
-            raise TargetError(f"invalid environment name {environment!r}")
+        # Trusted: the configuration checked url (loopback http with a port), strategy,
+        # replicas, canary steps and the environment name when it was loaded.
+        port = urlsplit(url).port
+        assert port is not None
         self.app = app
         self.environment = environment
         self.url = url.rstrip("/")
@@ -72,12 +57,12 @@ class LocalTarget:
         self._store = StateFile(Path(home).resolve() / "envs" / environment)
         self._config = EnvConfig(
             env_dir=self._store.dir,
-            port=parts.port,
+            port=port,
             replicas=replicas,
             health_path=health_path,
             command=tuple(command),
             startup_timeout=startup_timeout,
-            canary_steps=steps,
+            canary_steps=tuple(canary_steps),
         )
 
     def current(self) -> Deployed | None:

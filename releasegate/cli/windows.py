@@ -9,22 +9,23 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from releasegate.cli import ConfigOption, JsonOption, load, out, outcome
-from releasegate.errors import UsageError
-from releasegate.ics import calendar_ics
-from releasegate.policy.calendar import Calendar
-from releasegate.policy.wallclock import zone
-from releasegate.timeline import headline, interval_table, timeline
+from releasegate.cli.common import ConfigOption, JsonOption, load, out, outcome
+
+if TYPE_CHECKING:  # imported when the command runs, not for --help
+    from releasegate.policy.calendar import Calendar
+
+app = typer.Typer()
 
 # How far back an ICS export looks for the start of a closed interval already under way,
 # so its event (and UID) starts where the interval really began.
 ICS_LOOKBACK = timedelta(days=31)
 
 
+@app.command()
 def windows(
     environment: Annotated[
         str | None,
@@ -42,6 +43,11 @@ def windows(
     config: ConfigOption = None,
 ) -> None:
     """The deploy calendar: open now or not, until when, and the coming days' windows."""
+    from releasegate.errors import UsageError
+    from releasegate.ics import calendar_ics
+    from releasegate.policy.wallclock import zone
+    from releasegate.timeline import headline, interval_table, timeline
+
     with outcome():
         settings = load(config)
         name = environment or settings.pipeline()[-1]

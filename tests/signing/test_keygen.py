@@ -15,83 +15,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from releasegate.processes import wait_until
-from releasegate.signature import (
-    NAMESPACE,
-    DecisionPayload,
-    RefusalCode,
-    SignatureError,
-    SignatureRefused,
-    Verified,
-    fingerprint_of,
-    sign,
-    sign_command,
-    verify,
-    verify_decision,
+from releasegate.signing.keygen import KeygenVerifier, sign, verify, verify_decision
+from releasegate.signing.payload import NAMESPACE, sign_command
+from releasegate.signing.sshsig import fingerprint_of
+from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
+from tests.signing.conftest import (
+    ALLOWED,
+    DEMO,
+    OTHER_DIGEST,
+    REPO,
+    keygen_fingerprint,
+    make_key,
+    payload,
+    refused,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "examples" / "keys"
-ALLOWED = DEMO / "allowed_signers"
-DIGEST = "sha256:" + "ab" * 32
-OTHER_DIGEST = "sha256:" + "cd" * 32
-
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
-
-
-@pytest.fixture(autouse=True)
-def _no_agent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own agent must not change what these tests sign with."""
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-
-
-@pytest.fixture(scope="session")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Private key paths. alice/bob: 0600 copies of the demo keys; carol: untrusted."""
-    d = tmp_path_factory.mktemp("keys")
-    out: dict[str, Path] = {}
-    for name in ("alice", "bob"):
-        shutil.copy(DEMO / name, d / name)
-        shutil.copy(DEMO / f"{name}.pub", d / f"{name}.pub")
-        (d / name).chmod(0o600)
-        out[name] = d / name
-    _keygen(d / "carol", comment="carol (not trusted)")
-    out["carol"] = d / "carol"
-    return out
-
-
-def _keygen(path: Path, *, comment: str, passphrase: str = "") -> None:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path)],
-        check=True,
-    )
-
-
-def payload(**changes: str) -> DecisionPayload:
-    fields = {
-        "decision": "approve",
-        "reviewer": "alice",
-        "flow_run_id": "0b6f9c1e-6a1f-4c3e-9d7a-2f0e5b8c1a11",
-        "environment": "production",
-        "app": "webapp",
-        "version": "1.4.2",
-        "digest": DIGEST,
-        "comment": "smoke tests green",
-    }
-    return DecisionPayload.model_validate({**fields, **changes})
-
-
-def refused(p: DecisionPayload, signature: str | None, allowed: Path = ALLOWED) -> SignatureRefused:
-    with pytest.raises(SignatureRefused) as info:
-        verify_decision(p, signature, allowed_signers=allowed)
-    return info.value
-
-
-def keygen_fingerprint(pub: Path) -> str:
-    out = subprocess.run(["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, check=True)
-    return out.stdout.decode().split()[1]
 
 
 # --- happy paths ------------------------------------------------------------------------
@@ -140,14 +81,16 @@ def test_public_key_file_signs_with_private_half_beside_it(keys: dict[str, Path]
     assert verify_decision(p, sig, allowed_signers=ALLOWED).signer == "alice"
 
 
+def test_the_verifier_interface_checks_against_its_allowed_signers(keys: dict[str, Path]) -> None:
+    p = payload()
+    sig = sign(p.message(), key=keys["alice"])
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sig).signer == "alice"
+    with pytest.raises(SignatureRefused) as info:
+        KeygenVerifier(REPO / "deployments" / "allowed_signers.example").verify_decision(p, sig)
+    assert info.value.code == RefusalCode.UNKNOWN_KEY
+
+
 # --- the attack suite -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("signature", [None, "", "   \n"])
-def test_unsigned_decision(signature: str | None) -> None:
-    e = refused(payload(), signature)
-    assert e.code == RefusalCode.UNSIGNED == "unsigned"
-    assert str(e).startswith("unsigned: ")
 
 
 def test_key_not_in_allowed_signers(keys: dict[str, Path]) -> None:
@@ -216,32 +159,10 @@ def test_wrong_namespace(keys: dict[str, Path], tmp_path: Path) -> None:
     assert "'git'" in e.reason
 
 
-def _armor(b64: str) -> str:
-    return f"-----BEGIN SSH SIGNATURE-----\n{b64}\n-----END SSH SIGNATURE-----\n"
-
-
-@pytest.mark.parametrize(
-    "garbage",
-    [
-        "looks good to me",
-        "-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEE\n-----END PGP SIGNATURE-----\n",
-        _armor("not base64 at all!!"),
-        _armor("aGVsbG8gd29ybGQ="),  # base64, but not an SSHSIG blob
-        _armor("U1NIU0lHAAAAAQAAADM="),  # SSHSIG magic, truncated
-        "-----BEGIN SSH SIGNATURE-----\n-----END SSH SIGNATURE-----\n",
-        "x" * 100_000,
-    ],
-    ids=["text", "pgp", "bad-base64", "not-sshsig", "truncated", "empty-armor", "huge"],
-)
-def test_garbage_signature(garbage: str) -> None:
-    assert refused(payload(), garbage).code == RefusalCode.MALFORMED
-
-
-def test_truncated_real_signature(keys: dict[str, Path]) -> None:
-    p = payload()
-    lines = sign(p.message(), key=keys["alice"]).splitlines()
-    cut = "\n".join([*lines[:2], lines[-1]]) + "\n"
-    assert refused(p, cut).code == RefusalCode.MALFORMED
+@pytest.mark.parametrize("signature", [None, "looks good to me"])
+def test_no_signature_or_garbage_is_refused_before_ssh_keygen(signature: str | None) -> None:
+    code = refused(payload(), signature).code
+    assert code in (RefusalCode.UNSIGNED, RefusalCode.MALFORMED)
 
 
 def test_tampered_signature_bytes(keys: dict[str, Path]) -> None:
@@ -357,7 +278,7 @@ def test_sign_with_missing_key(tmp_path: Path) -> None:
 
 def test_sign_with_wrong_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = tmp_path / "locked"
-    _keygen(key, comment="locked", passphrase="correct horse")
+    make_key(key, comment="locked", passphrase="correct horse")
     askpass = tmp_path / "askpass"
     askpass.write_text("#!/bin/sh\necho wrong\n")
     askpass.chmod(0o700)
@@ -429,95 +350,6 @@ def test_sign_with_empty_agent(agent: str) -> None:
         sign(b"x")
 
 
-# --- the canonical message ----------------------------------------------------------------
-
-
-def test_message_format_is_pinned() -> None:
-    """Changing these bytes voids every stored signature: bump the header instead."""
-    assert payload().message() == (
-        b"releasegate-approval-v1\n"
-        b"decision: approve\n"
-        b"reviewer: alice\n"
-        b"flow-run-id: 0b6f9c1e-6a1f-4c3e-9d7a-2f0e5b8c1a11\n"
-        b"environment: production\n"
-        b"app: webapp\n"
-        b"version: 1.4.2\n"
-        b"digest: sha256:" + b"ab" * 32 + b"\n"
-        b"comment: smoke tests green\n"
-    )
-    assert payload(comment="").message().endswith(b"\ncomment:\n")
-
-
-def test_field_order_does_not_depend_on_construction() -> None:
-    a = payload()
-    b = DecisionPayload(
-        comment=a.comment,
-        digest=a.digest,
-        version=a.version,
-        app=a.app,
-        environment=a.environment,
-        flow_run_id=a.flow_run_id,
-        reviewer=a.reviewer,
-        decision=a.decision,
-    )
-    assert a.message() == b.message()
-
-
-@pytest.mark.parametrize("field", ["reviewer", "flow_run_id", "environment", "app", "version"])
-@pytest.mark.parametrize(
-    "evil", ["x\ndigest: sha256:" + "cd" * 32, "x\r", "x y", "", "x\u2028y", "-x"]
-)
-def test_identifier_fields_reject_injection(field: str, evil: str) -> None:
-    with pytest.raises(ValidationError):
-        payload(**{field: evil})
-
-
-@pytest.mark.parametrize("bad", ["alice,bob", "*", "al?ce", "!bob", '"alice"'])
-def test_reviewer_is_a_plain_principal(bad: str) -> None:
-    with pytest.raises(ValidationError):
-        payload(reviewer=bad)
-
-
-def test_bad_digest_and_decision_rejected() -> None:
-    for changes in ({"digest": "sha256:abc"}, {"digest": "md5:" + "a" * 32}, {"decision": "ok"}):
-        with pytest.raises(ValidationError):
-            payload(**changes)
-    with pytest.raises(ValidationError):
-        DecisionPayload.model_validate({**payload().model_dump(), "extra": "x"})
-
-
-def test_comment_cannot_smuggle_a_field() -> None:
-    evil = "fine\ndigest: sha256:" + "cd" * 32 + "\rdecision: approve"
-    lines = payload(comment=evil).message().decode().split("\n")
-    assert len(lines) == 10 and lines[-1] == ""  # header + 8 fields + final newline
-    assert [ln.split(":")[0] for ln in lines[1:-1]] == [
-        "decision",
-        "reviewer",
-        "flow-run-id",
-        "environment",
-        "app",
-        "version",
-        "digest",
-        "comment",
-    ]
-    assert lines[8] == "comment: fine\\ndigest: sha256:" + "cd" * 32 + "\\rdecision: approve"
-
-
-def test_comment_escaping_is_visible_and_injective() -> None:
-    def rendered(comment: str) -> str:
-        return payload(comment=comment).lines()[-1]
-
-    assert rendered("a\tb\\c") == "comment: a\\tb\\\\c"
-    assert rendered("rtl \u202eevil\u2066") == "comment: rtl \\u202eevil\\u2066"
-    assert rendered("nel\x85 ls\u2028 bell\x07 del\x7f") == (
-        "comment: nel\\x85 ls\\u2028 bell\\x07 del\\x7f"
-    )
-    assert rendered("ok  ") == "comment: ok\\x20\\x20"
-    assert rendered("héllo ✓ 日本") == "comment: héllo ✓ 日本"
-    distinct = ["a\nb", "a\\nb", "a\\\nb", "ok", "ok ", "ok\\x20", "", " ", "\\x20"]
-    assert len({payload(comment=c).message() for c in distinct}) == len(distinct)
-
-
 # --- the command shown in the pause description --------------------------------------------
 
 
@@ -528,10 +360,3 @@ def test_sign_command_produces_a_valid_signature(keys: dict[str, Path]) -> None:
     assert "\n" not in cmd and f"-n {NAMESPACE}" in cmd
     out = subprocess.run(["sh", "-c", cmd], capture_output=True, check=True)
     assert verify_decision(p, out.stdout.decode(), allowed_signers=ALLOWED).signer == "alice"
-
-
-def test_sign_command_keeps_tilde_and_quotes_the_rest() -> None:
-    assert sign_command(payload(), "~/.ssh/id_ed25519").endswith(
-        "ssh-keygen -Y sign -n releasegate -f ~/.ssh/id_ed25519"
-    )
-    assert sign_command(payload(), "/keys/my key").endswith("-f '/keys/my key'")

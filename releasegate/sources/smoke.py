@@ -1,4 +1,5 @@
-"""Smoke checks: HTTP requests against an environment, retried until they pass or time runs out."""
+"""Smoke checks over HTTP: requests against an environment, retried until they pass or
+time runs out."""
 
 from __future__ import annotations
 
@@ -6,42 +7,21 @@ import time
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
-from releasegate.config import SmokeCheck
-
-
-class CheckResult(BaseModel):
-    """One check's last outcome."""
-
-    model_config = ConfigDict(frozen=True)
-
-    url: str
-    expected: str
-    observed: str
-    passed: bool
-    attempts: int
+from releasegate.sources.base import CheckResult, SmokeReport
+from releasegate.sources.settings import SmokeCheck
 
 
-class SmokeReport(BaseModel):
-    """All checks against one URL for one version."""
+class HttpSmoke:
+    """A SmokeRunner: the environment's checks, each retried until it passes once or
+    `timeout` seconds have gone by."""
 
-    model_config = ConfigDict(frozen=True)
+    def __init__(self, checks: tuple[SmokeCheck, ...], *, timeout: float) -> None:
+        self.checks = checks
+        self.timeout = timeout
 
-    url: str
-    version: str
-    results: list[CheckResult]
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.results)
-
-    def failures(self) -> str:
-        return "; ".join(
-            f"{r.url}: expected {r.expected}, got {r.observed}"
-            for r in self.results
-            if not r.passed
-        )
+    def check(self, base_url: str, version: str) -> SmokeReport:
+        return run_checks(base_url, self.checks, version, timeout=self.timeout)
 
 
 def expectation(check: SmokeCheck, version: str) -> tuple[int, dict[str, Any]]:

@@ -1,0 +1,51 @@
+"""Running releasegate itself: serve the flows, run the demo, stop what was started."""
+
+from __future__ import annotations
+
+import typer
+
+from releasegate.cli.common import ConfigOption, load, on_prefect, out, outcome
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve the deploy and rollback flows as Prefect deployments (UI quick runs, push events)."""
+    with on_prefect(config) as settings:
+        from releasegate import prefect_server, serving
+        from releasegate.config import config_path
+
+        production = settings.pipeline()[-1]
+        out.print(
+            f"serving deploy/releasegate and rollback/releasegate ({production}) on "
+            f"{prefect_server.ui_url()}"
+        )
+        serving.run(config_path(config).resolve(), production)
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Run the whole pipeline locally: v1 and v2 to production with two approvers, then a
+    rollback to v1. Starts a local Prefect server if none is running."""
+    from releasegate import demo as demo_script
+
+    with outcome():
+        demo_script.run(config, out)
+
+
+@app.command()
+def down(config: ConfigOption = None) -> None:
+    """Stop everything releasegate started here: apps, proxies, the local Prefect server."""
+    from releasegate import prefect_server
+    from releasegate.targets.local.target import down as stop_local
+
+    with outcome():
+        settings = load(config)
+        stopped = stop_local(settings.home)
+        if server := prefect_server.stop(settings.home):
+            stopped.append(server)
+        for line in stopped:
+            out.print(f"stopped {line}")
+        if not stopped:
+            out.print("nothing was running")

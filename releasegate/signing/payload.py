@@ -1,0 +1,127 @@
+"""What a reviewer signs: the canonical message of one decision. Pure: no I/O.
+
+A reviewer signs the canonical text of one `DecisionPayload` with their SSH key, in the
+namespace `releasegate` (see `keygen`); it is verified against an OpenSSH `allowed_signers`
+file that maps reviewer names to keys.
+
+Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing else)::
+
+    releasegate-approval-v1
+    decision: approve
+    reviewer: alice
+    flow-run-id: 0b6f9c1e-...
+    environment: production
+    app: webapp
+    version: 1.4.2
+    digest: sha256:<64 hex>
+    comment: looks good\\nship it
+
+- Fields appear exactly once, in this order, as `key: value`. An empty comment is the
+  line `comment:` (no trailing space).
+- Every field but the comment is restricted to a small ASCII alphabet (see the patterns
+  below), so no field can contain a newline, a separator or invisible characters.
+- The comment is free text, escaped so that it stays on one line and shows what it holds:
+  `\\` -> `\\\\`, newline/CR/tab -> `\\n`/`\\r`/`\\t`, other C0/C1 controls and DEL ->
+  `\\xHH`, and line/paragraph separators, bidi controls, BOM and lone surrogates ->
+  `\\uHHHH`; trailing spaces -> `\\x20` (editors strip them). The escaped set is a fixed
+  list, not a Unicode category, so the message never changes with the Python version:
+  a stored signature must re-verify years later (`releasegate audit verify`).
+- Changing this format invalidates every stored signature: add `-v2` instead.
+
+The message binds decision, reviewer, run, environment, app, version and digest, so a
+signature replayed from another run, for another digest, with the decision flipped or
+the comment edited no longer matches (`bad-signature`). The namespace is bound by the
+SSHSIG format itself: a signature made for git (`-n git`) is refused (`wrong-namespace`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAMESPACE = "releasegate"
+MESSAGE_HEADER = "releasegate-approval-v1"
+
+PRINCIPAL = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
+"""A reviewer name as it appears in allowed_signers: no spaces, commas or glob characters."""
+_TOKEN = r"^[A-Za-z0-9][A-Za-z0-9._:+@/-]{0,255}$"
+_DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+Decision = Literal["approve", "reject"]
+
+
+class DecisionPayload(BaseModel):
+    """Exactly what a reviewer's signature covers. See the module docstring for the format."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: Decision
+    reviewer: str = Field(pattern=PRINCIPAL)
+    flow_run_id: str = Field(pattern=_TOKEN)
+    environment: str = Field(pattern=_TOKEN)
+    app: str = Field(pattern=_TOKEN)
+    version: str = Field(pattern=_TOKEN)
+    digest: str = Field(pattern=_DIGEST)
+    comment: str = Field(default="", max_length=4000)
+
+    def lines(self) -> list[str]:
+        """The message's lines, header first, without line ends."""
+        fields = [
+            ("decision", self.decision),
+            ("reviewer", self.reviewer),
+            ("flow-run-id", self.flow_run_id),
+            ("environment", self.environment),
+            ("app", self.app),
+            ("version", self.version),
+            ("digest", self.digest),
+            ("comment", _escape(self.comment)),
+        ]
+        return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
+
+    def message(self) -> bytes:
+        """The canonical bytes that get signed."""
+        return ("\n".join(self.lines()) + "\n").encode("utf-8")
+
+
+_NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Fixed code points (not Unicode categories: those change between Python versions).
+_ESCAPED_ABOVE_FF = frozenset(
+    [
+        *(0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0xFEFF),
+        *range(0x202A, 0x202F),  # LRE..RLO bidi embeddings/overrides
+        *range(0x2066, 0x206A),  # LRI..PDI bidi isolates
+        *range(0xD800, 0xE000),  # lone surrogates: not encodable as UTF-8
+    ]
+)
+
+
+def _escape(text: str) -> str:
+    """Injective, one-line, printable rendering of free text (the comment)."""
+    out: list[str] = []
+    for ch in text:
+        cp = ord(ch)
+        if ch in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[ch])
+        elif cp < 0x20 or 0x7F <= cp <= 0x9F:
+            out.append(f"\\x{cp:02x}")
+        elif cp in _ESCAPED_ABOVE_FF:
+            out.append(f"\\u{cp:04x}")
+        else:
+            out.append(ch)
+    escaped = "".join(out)
+    stripped = escaped.rstrip(" ")
+    return stripped + "\\x20" * (len(escaped) - len(stripped))
+
+
+def sign_command(payload: DecisionPayload, key_hint: str) -> str:
+    """One shell line that signs `payload` by hand, for the pause description. Never run.
+
+    `printf '%s\\n'` prints each quoted line followed by a newline: exactly `message()`.
+    The signature is printed on stdout. `key_hint` may start with `~/`.
+    """
+    lines = " ".join(shlex.quote(line) for line in payload.lines())
+    home, rest = ("~/", key_hint[2:]) if key_hint.startswith("~/") else ("", key_hint)
+    key = home + shlex.quote(rest)
+    return f"printf '%s\\n' {lines} | ssh-keygen -Y sign -n {NAMESPACE} -f {key}"

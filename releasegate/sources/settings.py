@@ -1,0 +1,39 @@
+"""How sources are configured (`smoke = [...]`, `incidents = {...}` of an environment).
+
+Imported by the configuration; imports no source implementation (no httpx here).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from releasegate.duration import Duration
+from releasegate.vocabulary import HttpUrl
+
+
+class SmokeCheck(BaseModel):
+    """One HTTP check: GET `path` answers `status`, and each `json` field equals its value.
+
+    Values may use `{version}`, replaced by the version being deployed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    path: str = Field(pattern=r"^/")
+    status: int = Field(default=200, ge=100, le=599)
+    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
+
+
+class IncidentCheck(BaseModel):
+    """Where open incidents are listed: JSON `{"incidents": [{"name", "impact", "status"}]}`
+    (a Statuspage `unresolved.json` has this shape)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: HttpUrl
+    block_on: tuple[str, ...] = ("critical", "major")
+    """Incident impacts that block a deploy."""
+    timeout: Duration = timedelta(seconds=10)

@@ -1,0 +1,56 @@
+"""Terminal views: the tables `releasegate` and the demo print. Nothing under flows/ or
+tasks/ imports this module (the Prefect layer publishes artifacts, not tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from releasegate.approval import ApprovalRequest
+from releasegate.audit.record import AuditRecord
+
+
+def history_table(rows: list[AuditRecord]) -> Table:
+    """Records as a table for the terminal."""
+    table = Table("when (UTC)", "env", "kind", "version", "status", "actor", "approvers")
+    for column in table.columns:
+        column.no_wrap = True
+    table.add_column("reason", overflow="fold")
+    for r in rows:
+        style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
+        table.add_row(
+            f"{r.finished_at or r.started_at:%m-%d %H:%M:%S}",
+            r.environment,
+            r.kind,
+            r.version or "",
+            f"[{style}]{r.status}[/]" if style else r.status,
+            r.actor,
+            ", ".join(r.approvers),
+            r.reason or "",
+        )
+    return table
+
+
+def status_table(report: dict[str, dict[str, Any]]) -> Table:
+    """`environment_status` as a table for the terminal."""
+    table = Table("environment", "url", "version", "digest", "live", "last change")
+    for name, row in report.items():
+        table.add_row(
+            name,
+            row["url"],
+            row["version"] or "-",
+            (row["digest"] or "-")[:19],
+            "yes" if row["live"] else "no",
+            row["last_change"] or "-",
+        )
+    return table
+
+
+def pending_table(requests: list[ApprovalRequest]) -> Table:
+    """Runs waiting for a decision, and what each still needs."""
+    table = Table("run", "environment", "version", "digest", "triggered by", "still needed")
+    for r in requests:
+        needs = ", ".join(f"{n} from {g}" for g, n in r.missing.items())
+        table.add_row(r.flow_run_id, r.environment, r.version, r.digest[:19], r.actor, needs)
+    return table

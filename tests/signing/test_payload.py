@@ -1,0 +1,105 @@
+"""The canonical message a reviewer signs: pinned bytes, no injection, visible escaping.
+
+Pure: no ssh-keygen needed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from releasegate.signing.payload import DecisionPayload, sign_command
+from tests.signing.conftest import payload
+
+
+def test_message_format_is_pinned() -> None:
+    """Changing these bytes voids every stored signature: bump the header instead."""
+    assert payload().message() == (
+        b"releasegate-approval-v1\n"
+        b"decision: approve\n"
+        b"reviewer: alice\n"
+        b"flow-run-id: 0b6f9c1e-6a1f-4c3e-9d7a-2f0e5b8c1a11\n"
+        b"environment: production\n"
+        b"app: webapp\n"
+        b"version: 1.4.2\n"
+        b"digest: sha256:" + b"ab" * 32 + b"\n"
+        b"comment: smoke tests green\n"
+    )
+    assert payload(comment="").message().endswith(b"\ncomment:\n")
+
+
+def test_field_order_does_not_depend_on_construction() -> None:
+    a = payload()
+    b = DecisionPayload(
+        comment=a.comment,
+        digest=a.digest,
+        version=a.version,
+        app=a.app,
+        environment=a.environment,
+        flow_run_id=a.flow_run_id,
+        reviewer=a.reviewer,
+        decision=a.decision,
+    )
+    assert a.message() == b.message()
+
+
+@pytest.mark.parametrize("field", ["reviewer", "flow_run_id", "environment", "app", "version"])
+@pytest.mark.parametrize(
+    "evil", ["x\ndigest: sha256:" + "cd" * 32, "x\r", "x y", "", "x\u2028y", "-x"]
+)
+def test_identifier_fields_reject_injection(field: str, evil: str) -> None:
+    with pytest.raises(ValidationError):
+        payload(**{field: evil})
+
+
+@pytest.mark.parametrize("bad", ["alice,bob", "*", "al?ce", "!bob", '"alice"'])
+def test_reviewer_is_a_plain_principal(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        payload(reviewer=bad)
+
+
+def test_bad_digest_and_decision_rejected() -> None:
+    for changes in ({"digest": "sha256:abc"}, {"digest": "md5:" + "a" * 32}, {"decision": "ok"}):
+        with pytest.raises(ValidationError):
+            payload(**changes)
+    with pytest.raises(ValidationError):
+        DecisionPayload.model_validate({**payload().model_dump(), "extra": "x"})
+
+
+def test_comment_cannot_smuggle_a_field() -> None:
+    evil = "fine\ndigest: sha256:" + "cd" * 32 + "\rdecision: approve"
+    lines = payload(comment=evil).message().decode().split("\n")
+    assert len(lines) == 10 and lines[-1] == ""  # header + 8 fields + final newline
+    assert [ln.split(":")[0] for ln in lines[1:-1]] == [
+        "decision",
+        "reviewer",
+        "flow-run-id",
+        "environment",
+        "app",
+        "version",
+        "digest",
+        "comment",
+    ]
+    assert lines[8] == "comment: fine\\ndigest: sha256:" + "cd" * 32 + "\\rdecision: approve"
+
+
+def test_comment_escaping_is_visible_and_injective() -> None:
+    def rendered(comment: str) -> str:
+        return payload(comment=comment).lines()[-1]
+
+    assert rendered("a\tb\\c") == "comment: a\\tb\\\\c"
+    assert rendered("rtl \u202eevil\u2066") == "comment: rtl \\u202eevil\\u2066"
+    assert rendered("nel\x85 ls\u2028 bell\x07 del\x7f") == (
+        "comment: nel\\x85 ls\\u2028 bell\\x07 del\\x7f"
+    )
+    assert rendered("ok  ") == "comment: ok\\x20\\x20"
+    assert rendered("héllo ✓ 日本") == "comment: héllo ✓ 日本"
+    distinct = ["a\nb", "a\\nb", "a\\\nb", "ok", "ok ", "ok\\x20", "", " ", "\\x20"]
+    assert len({payload(comment=c).message() for c in distinct}) == len(distinct)
+
+
+def test_sign_command_keeps_tilde_and_quotes_the_rest() -> None:
+    assert sign_command(payload(), "~/.ssh/id_ed25519").endswith(
+        "ssh-keygen -Y sign -n releasegate -f ~/.ssh/id_ed25519"
+    )
+    assert sign_command(payload(), "/keys/my key").endswith("-f '/keys/my key'")
