@@ -1,4 +1,5 @@
-# The two commands: `make demo` (set up, run the whole pipeline locally) and `make test`.
+# The two commands: `make demo` (set up, run the whole pipeline locally) and `make test`
+# (ruff, mypy through scripts/typecheck.py, pytest).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,11 +16,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	@scripts/system-deps $(TEST_DEBS)
 	$(BIN)/ruff check .
+	$(BIN)/python scripts/typecheck.py
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/typecheck.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/pipeline.py
