@@ -18,6 +18,7 @@ import pytest
 
 from releasegate.errors import Blocked, ConfigError, Failed, ReleasegateError, UsageError
 from tests.support.modules import REPO, modules
+from tests.support.toml import table
 
 MODULES = modules()
 
@@ -150,16 +151,6 @@ def test_the_audit_record_loads_without_any_store(tmp_path: Path) -> None:
     assert not loaded & set(STORES) and "fcntl" not in loaded and "boto3" not in loaded
 
 
-LOCAL_ONLY = """
-[app]
-name = "webapp"
-[environments.staging]
-url = "http://127.0.0.1:18080"
-[environments.production]
-requires = "staging"
-url = "http://127.0.0.1:18081"
-"""
-
 RUN_CLI = """
 import sys
 from releasegate.cli import main
@@ -173,7 +164,10 @@ except SystemExit as exc:
 
 def test_cli_with_a_local_configuration_loads_no_kubernetes_client(tmp_path: Path) -> None:
     config = tmp_path / "releasegate.toml"
-    config.write_text(f'home = "{tmp_path / "home"}"\n' + LOCAL_ONLY)
+    lines = table(None, {"home": tmp_path / "home"}) + table("app", {"name": "webapp"})
+    for env, port in (("staging", 18080), ("production", 18081)):
+        lines += table(f"environments.{env}", {"url": f"http://127.0.0.1:{port}"})
+    config.write_text("\n".join(lines) + "\n")
     status = loaded_by(RUN_CLI, "status", "--config", str(config), cwd=tmp_path)
     assert "releasegate.cli" in status and "releasegate.targets.local.target" in status
     for absent in ("kubernetes", "boto3", "prefect", "releasegate.targets.kubernetes.target"):
