@@ -37,6 +37,7 @@ from releasegate.policy.windows import Window
 from releasegate.sources.settings import IncidentCheck, SmokeCheck
 from releasegate.targets.kubernetes.settings import KubernetesSettings
 from releasegate.vocabulary import (
+    AuditLocation,
     CanarySteps,
     EnvironmentName,
     HttpUrl,
@@ -119,7 +120,7 @@ class Config(BaseSettings):
     app: App
     groups: dict[str, list[str]] = {}
     environments: dict[EnvironmentName, Environment]
-    audit: str | None = None
+    audit: AuditLocation | None = None
     """Where the audit trail lives: a directory (default `<home>/audit`) or `s3://bucket/prefix`."""
     audit_retention_days: int | None = Field(default=None, ge=1)
     allowed_signers: Path | None = None

@@ -1,8 +1,9 @@
 """The words a configuration is written in, each defined and validated once.
 
-Strategy names, target kinds, canary steps, environment names and URL rules. The
-configuration is typed with these, so a bad value fails at load time naming the file, the
-key and the reason (exit 2); targets, stores and the signed message trust what they get.
+Strategy names, target kinds, canary steps, environment names and URL rules (HTTP URLs,
+the local target's loopback URL, the audit store's location). The configuration is typed
+with these, so a bad value fails at load time naming the file, the key and the reason
+(exit 2); targets, stores and the signed message trust what they get.
 Pure: types and functions, no I/O.
 """
 
@@ -66,7 +67,18 @@ def loopback_url(url: str) -> str:
     return url
 
 
+def audit_location(spec: str) -> str:
+    """`spec` if it names an audit store: a directory, or `s3://bucket[/prefix]`."""
+    parts = urlsplit(spec)
+    if parts.scheme == "s3" and not parts.netloc:
+        raise ValueError(f"{spec!r} names no bucket (expected s3://bucket/prefix)")
+    if parts.scheme not in ("", "s3"):
+        raise ValueError(f"{spec!r} is neither a directory nor s3://bucket/prefix")
+    return spec
+
+
 CanarySteps = Annotated[tuple[int, ...], AfterValidator(_canary_steps)]
 """Percentages of traffic, strictly increasing within 1..100, ending at 100."""
 EnvironmentName = Annotated[str, AfterValidator(_environment_name)]
 HttpUrl = Annotated[str, AfterValidator(http_url)]
+AuditLocation = Annotated[str, AfterValidator(audit_location)]

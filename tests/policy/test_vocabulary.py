@@ -136,3 +136,14 @@ def test_strategy_names_and_what_each_needs(tmp_path: Path, strategy: str, needs
         tmp_path, KUBE.replace('strategy = "rolling"', f'strategy = "{strategy}"')
     )
     assert str(path) in message and "environments.production" in message and needs in message
+
+
+@pytest.mark.parametrize(
+    ("audit", "reason"),
+    [("s3://", "names no bucket"), ("s3:///prefix", "names no bucket"), ("gs://b/p", "neither")],
+)
+def test_the_audit_location_is_a_directory_or_an_s3_bucket(
+    tmp_path: Path, audit: str, reason: str
+) -> None:
+    path, message = refused(tmp_path, f'audit = "{audit}"\n' + LOCAL)
+    assert str(path) in message and "audit:" in message and reason in message
