@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from releasegate.signing.payload import Decision, DecisionPayload, sign_command
+from releasegate.signing.payload import DecisionPayload, sign_command
+from releasegate.vocabulary import Decision
 
 REQUEST_PREFIX = "releasegate-request-"
 PAUSE_PREFIX = "approval-"

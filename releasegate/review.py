@@ -27,8 +27,8 @@ from releasegate import processes
 from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
 from releasegate.errors import UsageError
 from releasegate.signing.keygen import sign
-from releasegate.signing.payload import Decision
 from releasegate.signing.verifier import SignatureError
+from releasegate.vocabulary import Decision
 
 
 def pending() -> list[ApprovalRequest]:

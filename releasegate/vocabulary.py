@@ -18,6 +18,8 @@ from pydantic import AfterValidator
 Strategy = Literal["rolling", "blue-green", "canary", "recreate"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 TargetKind = Literal["local", "kubernetes"]
+Decision = Literal["approve", "reject"]
+"""A reviewer's decision: in the Resume form, the signed message and the audit record."""
 
 LOOPBACK = ("127.0.0.1", "localhost")
 _ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")

@@ -8,7 +8,6 @@ counted or refused; the run then pauses again until the tally is decided.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 from prefect import get_run_logger
 from prefect.context import FlowRunContext
@@ -25,6 +24,7 @@ from releasegate.release import Release
 from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
 from releasegate.tasks.context import RunContext
+from releasegate.vocabulary import Decision
 from releasegate.wiring import signature_verifier
 
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
@@ -34,7 +34,7 @@ class ApprovalInput(RunInput):
     """The Resume form in the Prefect UI (and what `releasegate approve` submits)."""
 
     reviewer: str = Field(description="Your name, as listed in the approvers' group")
-    decision: Literal["approve", "reject"] = "approve"
+    decision: Decision = "approve"
     comment: str = ""
     signature: str = Field(
         default="", description="Signed mode: the SSH signature printed by the signing command"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from releasegate.errors import DeployFailed
 from releasegate.release import Release
+from releasegate.vocabulary import Decision
 
 Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build"]
 Status = Literal[
@@ -45,7 +46,7 @@ class ApprovalEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    decision: Literal["approve", "reject"]
+    decision: Decision
     at: datetime
     comment: str = ""
     signature: str | None = None

@@ -37,9 +37,10 @@ SSHSIG format itself: a signature made for git (`-n git`) is refused (`wrong-nam
 from __future__ import annotations
 
 import shlex
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from releasegate.vocabulary import Decision
 
 NAMESPACE = "releasegate"
 MESSAGE_HEADER = "releasegate-approval-v1"
@@ -48,8 +49,6 @@ PRINCIPAL = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
 """A reviewer name as it appears in allowed_signers: no spaces, commas or glob characters."""
 _TOKEN = r"^[A-Za-z0-9][A-Za-z0-9._:+@/-]{0,255}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
-
-Decision = Literal["approve", "reject"]
 
 
 class DecisionPayload(BaseModel):
