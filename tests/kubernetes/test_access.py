@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Env, probe
 
 from releasegate.release import Release
 from releasegate.targets.base import TargetError
+from tests.kubernetes.conftest import Env, probe
 from tests.support.kube import KubeCluster
 from tests.support.kube.validation import Denial
 from tests.support.registry import Registry

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Env
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from releasegate.processes import wait_until
+from tests.kubernetes.conftest import Env
 from tests.support.kube import ClusterEmulator
 
 

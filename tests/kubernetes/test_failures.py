@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import COLOR, Env, probe
 
 from releasegate.targets.base import TargetError
+from tests.kubernetes.conftest import COLOR, Env, probe
 
 
 def test_stuck_rollout_fails_and_rollback_to_the_previous_digest_works(env: Env) -> None:

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Registry
 
 from releasegate.targets.base import TargetError
 from releasegate.targets.kubernetes.builder import RegistryBuilder
 from releasegate.targets.kubernetes.settings import KubernetesSettings
+from tests.kubernetes.conftest import Registry
 
 
 def _builder(registry: Registry, **overrides) -> RegistryBuilder:

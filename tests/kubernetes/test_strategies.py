@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from conftest import COLOR, TRACK, Env, probe
 
 from releasegate.targets.kubernetes.workload import SCALE_DOWN_AFTER
+from tests.kubernetes.conftest import COLOR, TRACK, Env, probe
 
 
 def test_rolling_deploys_by_digest_and_waits_for_the_rollout(env: Env) -> None:

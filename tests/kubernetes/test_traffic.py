@@ -9,9 +9,9 @@ those delays (docs/kubernetes.md says why); without one, pods stop while still r
 from __future__ import annotations
 
 import pytest
-from conftest import Env, probe
 
 from releasegate.processes import wait_until
+from tests.kubernetes.conftest import Env, probe
 from tests.support.traffic import Traffic
 
 
