@@ -33,7 +33,7 @@ def run(config_path: str | None, out: Console) -> None:
     config = configuration.load(config_path)
     with out.status("Starting the Prefect server (first start migrates its database)…"):
         api = prefect_server.ensure(config.home)
-    out.print(f"Prefect API: {api}")
+    out.print(f"Prefect UI: {prefect_server.ui_url()} (API {api})")
     # Prefect reads its settings on import: only now may it be imported.
     from releasegate.flows.deploy import deploy
     from releasegate.flows.rollback import rollback
@@ -91,6 +91,8 @@ def _review(config: configuration.Config, version: str, run: Future[str], out: C
         )
         if asked is None:
             return  # the run ended (run.result() says how)
+        if not answered:  # what a person would open to approve it in the UI
+            out.print(f"{version} waits for approval: {prefect_server.run_url(asked.flow_run_id)}")
         answered.add(asked.pause_key)
         reviews.decide(
             asked.flow_run_id,

@@ -47,6 +47,18 @@ def status_table(report: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
+def awaiting_lines(ui: str | None, report: dict[str, dict[str, Any]]) -> list[str]:
+    """Where the Prefect UI is, and a direct link to each run waiting for approval."""
+    if ui is None:
+        return ["Prefect UI: no Prefect server is up (`releasegate demo` or a deploy starts one)"]
+    lines = [f"Prefect UI: {ui}"]
+    for name, row in report.items():
+        for run in row["awaiting_approval"] or []:
+            needs = ", ".join(f"{n} more from {g}" for g, n in run["still_needed"].items())
+            lines.append(f"{name} {run['version']} waits for approval ({needs}): {run['url']}")
+    return lines
+
+
 def pending_table(requests: list[ApprovalRequest]) -> Table:
     """Runs waiting for a decision, and what each still needs."""
     table = Table("run", "environment", "version", "digest", "triggered by", "still needed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,10 +129,17 @@ def test_no_import_loops() -> None:
 
 
 def loaded_by(code: str, *argv: str, cwd: Path) -> set[str]:
-    """The modules a fresh interpreter has loaded after running `code`."""
+    """The modules a fresh interpreter has loaded after running `code`, with no Prefect
+    server to talk to (`releasegate status` asks one for runs waiting, if one is up)."""
     script = code + "\nimport json, sys\nprint('\\nMODULES=' + json.dumps(sorted(sys.modules)))"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     done = subprocess.run(
-        [sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=cwd, timeout=60
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return set(json.loads(done.stdout.rsplit("MODULES=", 1)[1]))

@@ -47,13 +47,17 @@ def history(
 
 @app.command()
 def status(json_: JsonOption = False, config: ConfigOption = None) -> None:
-    """What each environment serves now."""
-    from releasegate.status import environment_status
-    from releasegate.views import status_table
+    """What each environment serves now, the Prefect UI, and a link to each run waiting
+    for approval. Starts no Prefect server."""
+    from releasegate.status import environment_status, prefect_ui
+    from releasegate.views import awaiting_lines, status_table
 
     with outcome():
-        report = environment_status(load(config))
+        settings = load(config)
+        report = environment_status(settings)
         if json_:
             print(json.dumps(report, indent=2, default=str))
             return
         out.print(status_table(report))
+        for line in awaiting_lines(prefect_ui(settings.home), report):
+            out.print(line, markup=False, highlight=False)
