@@ -3,9 +3,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# ssh-keygen signs and verifies approvals; the registry serves images to the Kubernetes tests.
+# ssh-keygen signs and verifies approvals; the registry serves images to the Kubernetes tests;
+# Chromium (with fonts for legible screenshots) runs the Prefect UI in the browser tests,
+# driven by Playwright's Python package (never `playwright install`: no download works here).
 RUN_DEBS := openssh-client
-TEST_DEBS := openssh-client docker-registry
+TEST_DEBS := openssh-client docker-registry chromium fonts-dejavu-core
 
 .PHONY: demo test lint bench down clean
 
