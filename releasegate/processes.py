@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -32,7 +32,7 @@ def free_port() -> int:
     port 0 gives) can be taken as the local end of any outgoing connection in the gap
     before our server binds it, and on a busy machine it was.
     """
-    low = _ephemeral_low()
+    low = ephemeral_low()
     for _ in range(100):
         port = random.randint(10_000, low - 1)
         if port_free(port):
@@ -42,7 +42,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ephemeral_low() -> int:
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (binding to port 0 gives one from it);
+    at least 10001."""
     try:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -58,6 +60,43 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def listen(port: int = 0, *, avoid: Container[int] = ()) -> socket.socket:
+    """A TCP socket listening on 127.0.0.1:`port`; OSError if something else has the port.
+
+    Port 0: a port the kernel picks, never one in `avoid`. Bound and listening from this
+    call on, so no other process can take the port, whoever this socket is handed to.
+    """
+    if port:
+        return _listening(port)
+    refused: list[socket.socket] = []  # kept open meanwhile, so the kernel offers another
+    try:
+        for _ in range(64):
+            sock = _listening(0)
+            if sock.getsockname()[1] not in avoid:
+                return sock
+            refused.append(sock)
+        offered = sorted(s.getsockname()[1] for s in refused)
+        raise OSError(f"the kernel offered only ports to avoid: {offered}")
+    finally:
+        for sock in refused:
+            sock.close()
+
+
+def _listening(port: int) -> socket.socket:
+    sock = socket.socket()
+    try:
+        if port:
+            # A fixed port (an environment's URL) must be reusable at once after its previous
+            # holder stopped, while its closed connections linger in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(socket.SOMAXCONN)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def wait_until(
@@ -88,26 +127,44 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+LISTEN_FD = 3
+"""Where a spawned process finds the socket it is handed (systemd's SD_LISTEN_FDS_START)."""
+LISTEN_VARIABLES = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
+# Hands the socket on as systemd socket activation does: it arrives as stdin, moves to fd 3,
+# and LISTEN_PID names the process that may use it, which only the process itself can know:
+# the shell sets it to its own PID, then execs the program (same PID). The script is a
+# constant; the program and its arguments are positional parameters, never parsed by sh.
+_HAND_OVER = 'exec 3<&0 0</dev/null; LISTEN_PID=$$; export LISTEN_PID; exec "$@"'
+
+
 def spawn(
     argv: Sequence[str],
     *,
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    listener: socket.socket | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `argv` (a list: never a shell string) in its own session, output to `log`.
 
     Its own session means it outlives the caller (a flow run) and Ctrl-C in the
-    caller's terminal does not reach it.
+    caller's terminal does not reach it. With a `listener`, the process gets that socket
+    as fd 3 with `LISTEN_FDS=1` and `LISTEN_PID` (the systemd convention); the caller
+    should close its own copy once this returns.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
+    inherited = {k: v for k, v in os.environ.items() if k not in LISTEN_VARIABLES}
+    command, stdin = list(argv), subprocess.DEVNULL
+    if listener is not None:
+        command = ["/bin/sh", "-c", _HAND_OVER, "sh", *command]
+        stdin, inherited["LISTEN_FDS"] = listener.fileno(), "1"
     with open(log, "ab") as out:
         return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
+            command,
+            stdin=stdin,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**inherited, **(env or {})},
             cwd=cwd,
             start_new_session=True,
         )
@@ -127,6 +184,18 @@ def alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def started(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot), or None if it is gone.
+
+    A PID and its start time name one process for good: a PID alone may be reused.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def cmdline(pid: int) -> list[str]:
