@@ -1,7 +1,9 @@
 """The example service releasegate deploys: standard library only, one process per instance.
 
-`python app.py --port N [--grace SECONDS]` serves http://127.0.0.1:N with HTTP/1.1 keep-alive.
-Every JSON answer names the version that served it:
+`python app.py --fd 3 [--grace SECONDS]` serves the listening socket it inherited as file
+descriptor 3 (how releasegate starts it: the port is bound before the app exists, so nothing
+can take it meanwhile); `python app.py --port N` binds http://127.0.0.1:N itself. HTTP/1.1 with
+keep-alive; every JSON answer names the version that served it:
 
 - `GET /health` -> {"status": "ok"}
 - `GET /version` -> {"version": ...}
@@ -109,8 +111,10 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, port: int, version: str) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
+    def __init__(self, listener: socket.socket, version: str) -> None:
+        super().__init__(listener.getsockname(), Handler, bind_and_activate=False)
+        self.socket.close()  # the unbound socket TCPServer made: serve `listener` instead
+        self.socket = listener
         self.version = version
         self.stopping = threading.Event()
         self._connections: dict[socket.socket, bool] = {}  # open connection -> idle?
@@ -212,9 +216,25 @@ class Handler(BaseHTTPRequestHandler):
         """No access log: the environment's proxy sees every request already."""
 
 
+def adopt(fd: int) -> socket.socket:
+    """The listening TCP socket inherited as `fd`; ValueError if `fd` is not one."""
+    try:
+        sock = socket.socket(fileno=fd)  # family and type are read from the descriptor
+    except OSError as exc:
+        raise ValueError(f"file descriptor {fd} is not a socket ({exc.strerror})") from None
+    tcp = sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6)
+    if not tcp or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        raise ValueError(f"file descriptor {fd} is not a listening TCP socket")
+    return sock
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--fd", type=int, help="serve the listening socket inherited as this file descriptor"
+    )
+    where.add_argument("--port", type=int, help="bind 127.0.0.1:PORT")
     parser.add_argument(
         "--grace",
         type=float,
@@ -222,8 +242,14 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds that requests in flight get to finish after SIGTERM",
     )
     args = parser.parse_args(argv)
-
-    server = Server(args.port, read_version())
+    try:
+        if args.fd is not None:
+            listener = adopt(args.fd)
+        else:
+            listener = socket.create_server(("127.0.0.1", args.port))
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    server = Server(listener, read_version())
 
     def request_stop(signum: int, frame: object) -> None:
         # shutdown() waits for serve_forever, which runs in this (the main) thread.
@@ -231,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    print(f"webapp {server.version} serving http://127.0.0.1:{args.port}", flush=True)
+    port = listener.getsockname()[1]
+    print(f"webapp {server.version} serving http://127.0.0.1:{port}", flush=True)
     server.serve_forever(poll_interval=0.1)
     in_flight, cut_off = server.drain(args.grace)
     print(

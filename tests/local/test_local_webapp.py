@@ -21,15 +21,18 @@ App = tuple[subprocess.Popen[bytes], str]
 
 @pytest.fixture
 def start_app(builder: LocalBuilder, tmp_path: Path) -> Iterator[Callable[..., App]]:
-    """Starts the app of a 3.1.4 bundle on a free port (with extra arguments); its process and
-    base URL. Every app started is stopped by PID afterwards."""
+    """Starts the app of a 3.1.4 bundle (with extra arguments) as releasegate does, handing it
+    a listening socket; its process and base URL. Every app started is stopped by PID
+    afterwards."""
     bundle = Path(builder.build("3.1.4").artifact)
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*extra: str) -> App:
-        port = processes.free_port()
-        argv = [sys.executable, "app.py", "--port", str(port), *extra]
-        proc = processes.spawn(argv, log=tmp_path / f"app-{port}.log", cwd=bundle)
+        with processes.listen() as listener:
+            port = listener.getsockname()[1]
+            argv = [sys.executable, "app.py", "--fd", "3", *extra]
+            log = tmp_path / f"app-{port}.log"
+            proc = processes.spawn(argv, log=log, cwd=bundle, listener=listener)
         started.append(proc)
         url = f"http://127.0.0.1:{port}"
         processes.wait_until(lambda: processes.http_ok(f"{url}/health"), timeout=10, what="app")
@@ -57,6 +60,39 @@ def test_endpoints(app: App) -> None:
         echoed = client.post("/echo", content=body.encode())
         assert echoed.json() == {"version": "3.1.4", "body": body}
         assert client.post("/echo", content=b"").json() == {"version": "3.1.4", "body": ""}
+
+
+def test_with_a_port_it_binds_it_itself(builder: LocalBuilder, tmp_path: Path) -> None:
+    port = processes.free_port()
+    argv = [sys.executable, "app.py", "--port", str(port)]
+    bundle = Path(builder.build("3.1.4").artifact)
+    proc = processes.spawn(argv, log=tmp_path / "app.log", cwd=bundle)
+    try:
+        url = f"http://127.0.0.1:{port}/version"
+        processes.wait_until(lambda: processes.http_ok(url), timeout=10, what="app")
+        assert httpx.get(url, trust_env=False).json() == {"version": "3.1.4"}
+    finally:
+        processes.stop(proc.pid)
+
+
+def test_a_descriptor_that_is_no_listening_socket_is_refused(builder: LocalBuilder) -> None:
+    bundle = Path(builder.build("3.1.4").artifact)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as unbound:
+        for fd, why in [
+            (0, "file descriptor 0 is not a socket"),
+            (udp.fileno(), f"file descriptor {udp.fileno()} is not a listening TCP socket"),
+            (unbound.fileno(), f"file descriptor {unbound.fileno()} is not a listening TCP"),
+        ]:
+            done = subprocess.run(
+                [sys.executable, "app.py", "--fd", str(fd)],
+                cwd=bundle,
+                pass_fds=(udp.fileno(), unbound.fileno()),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert (done.returncode, why in done.stderr) == (2, True), done.stderr
 
 
 @pytest.mark.parametrize(
