@@ -36,6 +36,7 @@ from releasegate.policy.calendar import Calendar
 from releasegate.policy.windows import Window
 from releasegate.sources.settings import IncidentCheck, SmokeCheck
 from releasegate.targets.kubernetes.settings import KubernetesSettings
+from releasegate.targets.local.settings import DEFAULT_COMMAND, Command
 from releasegate.vocabulary import (
     AuditLocation,
     CanarySteps,
@@ -57,8 +58,9 @@ class App(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     source: Path = Path("examples/webapp")
     """Local target: the app's source tree (relative to the config file)."""
-    command: tuple[str, ...] = ("{python}", "app.py", "--port", "{port}")
-    """Local target: how to start one instance; `{port}` and `{python}` are filled in."""
+    command: Command = DEFAULT_COMMAND
+    """Local target: how to start one instance; `{python}`, `{fd}` (the instance inherits its
+    listening socket) or `{port}` (it binds the port itself) are filled in."""
 
 
 class Environment(BaseModel):

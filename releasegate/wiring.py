@@ -64,6 +64,9 @@ def open_target(config: Config, environment: str) -> Target:
         health_path=env.health_path,
         command=config.app.command,
         canary_steps=env.canary_steps,
+        sibling_urls={
+            name: e.url for name, e in config.environments.items() if name != environment
+        },
     )
 
 

@@ -25,7 +25,7 @@ from tests.support.traffic import KINDS, Traffic
 
 from .conftest import MakeTarget, Probe, proxy_stats
 
-GRACELESS = ("{python}", "app.py", "--port", "{port}", "--grace", "0")
+GRACELESS = ("{python}", "app.py", "--fd", "{fd}", "--grace", "0")
 PER_PHASE = 5  # requests of each kind that finish before and after every switch
 NO_RETRIES = {"refused": 0, "dropped": 0}
 

@@ -7,6 +7,7 @@ file at once, so a crash mid-deploy still leaves every started PID on record for
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releasegate import processes
-from releasegate.processes import free_port
 from releasegate.release import Release
 from releasegate.targets.base import Probe, TargetError
 from releasegate.targets.local import router, supervisor
+from releasegate.targets.local.ports import PortBook
+from releasegate.targets.local.settings import listening, render
 from releasegate.targets.local.state import EnvState, Instance, Role, StateFile
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,14 @@ class EnvConfig:
 class Runtime:
     """Start, check, route and retire instances of one environment, recording each step."""
 
-    def __init__(self, config: EnvConfig, state: EnvState, store: StateFile) -> None:
+    def __init__(
+        self, config: EnvConfig, state: EnvState, store: StateFile, ports: PortBook
+    ) -> None:
         self.config = config
         self.state = state
         self._store = store
+        self._ports = ports
+        self._held: list[int] = []  # ports of instances that bind their own, until they are up
 
     def by_role(self, *roles: Role) -> list[Instance]:
         return [i for i in self.state.instances if i.role in roles]
@@ -60,14 +66,19 @@ class Runtime:
 
         They run unrouted. If any is unfit, all of them are stopped and TargetError says why.
         """
-        started = [self._launch(release, role, colour) for _ in range(count)]
         try:
-            for instance in started:
-                self.check(instance, probe)
-        except TargetError:
-            self.stop(started)
-            raise
-        return started
+            started = [self._launch(release, role, colour) for _ in range(count)]
+            try:
+                for instance in started:
+                    self.check(instance, probe)
+            except TargetError:
+                self.stop(started)
+                raise
+            return started
+        finally:
+            # Up (bound) or stopped: either way nobody else could take their ports now.
+            self._ports.release(self._held)
+            self._held.clear()
 
     def check(self, instance: Instance, probe: Probe) -> None:
         """Raise TargetError (with the log's last lines) unless `instance` is fit for traffic."""
@@ -115,8 +126,8 @@ class Runtime:
         bundle = Path(release.artifact)
         if not bundle.is_dir():
             raise TargetError(f"the bundle of {release.version} is missing: {bundle}")
-        port = free_port()
-        argv = [part.format(python=sys.executable, port=port) for part in self.config.command]
+        listener, port = self._listen()
+        argv = render(self.config.command, python=sys.executable, fd=processes.LISTEN_FD, port=port)
         instance = Instance(
             id=f"{release.digest.removeprefix('sha256:')[:12]}-{port}",
             version=release.version,
@@ -129,10 +140,27 @@ class Runtime:
             colour=colour,
             started_at=datetime.now(UTC),
         )
-        instance.pid = supervisor.launch(argv, cwd=bundle, log=self._log(instance))
+        try:
+            instance.pid = supervisor.launch(
+                argv, cwd=bundle, log=self._log(instance), listener=listener
+            )
+        finally:
+            if listener is not None:
+                listener.close()  # the instance has its own copy: the port lives as long as it
         self.state.instances.append(instance)
         self._save()
         return instance
+
+    def _listen(self) -> tuple[socket.socket | None, int]:
+        """Where the next instance listens: a socket it inherits, or a port it binds itself
+        (held in the port book until `start` is done with it)."""
+        purpose = f"an instance of {self.state.app} in {self.state.environment}"
+        if listening(self.config.command) == "port":
+            port = self._ports.hold(purpose)
+            self._held.append(port)
+            return None, port
+        listener = self._ports.listener(purpose)
+        return listener, listener.getsockname()[1]
 
     def _log(self, instance: Instance) -> Path:
         return self.config.logs / f"{instance.id}.log"

@@ -11,7 +11,7 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -85,6 +85,18 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Exclusive use of what the lock file `path` guards, across processes and threads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class StateFile:
     """The state and proxy-ack files of one environment directory."""
 
@@ -105,16 +117,9 @@ class StateFile:
     def write(self, state: EnvState) -> None:
         write_atomic(self.path, state.model_dump_json(indent=2))
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> AbstractContextManager[None]:
         """Exclusive access for a read-modify-write (across processes)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return locked(self._lock_path)
 
     def read_ack(self) -> ProxyAck | None:
         try:

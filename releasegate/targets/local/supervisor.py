@@ -7,6 +7,7 @@ stopped unless its command line and working directory are still the ones we star
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from releasegate import processes
 from releasegate.targets.base import Probe
 
 
-def launch(argv: Sequence[str], *, cwd: Path, log: Path) -> int:
-    """Start `argv` detached (it outlives this Python process); its PID."""
+def launch(
+    argv: Sequence[str], *, cwd: Path, log: Path, listener: socket.socket | None = None
+) -> int:
+    """Start `argv` detached (it outlives this Python process), handing it `listener` if
+    given (as fd 3, see `processes.spawn`); its PID."""
     env = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}  # live logs, pristine bundles
-    return processes.spawn(argv, log=log, env=env, cwd=cwd).pid
+    return processes.spawn(argv, log=log, env=env, cwd=cwd, listener=listener).pid
 
 
 def status_of(url: str) -> int | None:

@@ -7,7 +7,7 @@ are recorded in `home/envs/<environment>/state.json`, its logs kept in `.../logs
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,9 @@ from releasegate import processes
 from releasegate.release import Release
 from releasegate.targets.base import Deployed, Probe, TargetError
 from releasegate.targets.local import bluegreen, canary, recreate, rolling, router
+from releasegate.targets.local.ports import PortBook
 from releasegate.targets.local.runtime import EnvConfig, Runtime
+from releasegate.targets.local.settings import DEFAULT_COMMAND
 from releasegate.targets.local.state import EnvState, Instance, StateFile
 from releasegate.vocabulary import Strategy
 
@@ -42,22 +44,29 @@ class LocalTarget:
         strategy: Strategy = "blue-green",
         replicas: int = 2,
         health_path: str = "/health",
-        command: Sequence[str] = ("{python}", "app.py", "--port", "{port}"),
+        command: Sequence[str] = DEFAULT_COMMAND,
         startup_timeout: float = 30.0,
         canary_steps: Sequence[int] = (10, 50, 100),
+        sibling_urls: Mapping[str, str] | None = None,
     ) -> None:
-        # Trusted: the configuration checked url (loopback http with a port), strategy,
-        # replicas, canary steps and the environment name when it was loaded.
-        port = urlsplit(url).port
-        assert port is not None
+        """`sibling_urls`: the URLs of the app's other environments (name -> URL); no
+        instance of this home ever gets their ports, whether their proxies run or not."""
+        # Trusted: the configuration checked urls (loopback http with a port), command,
+        # strategy, replicas, canary steps and environment names when it was loaded.
         self.app = app
         self.environment = environment
         self.url = url.rstrip("/")
         self.strategy = strategy
-        self._store = StateFile(Path(home).resolve() / "envs" / environment)
+        home = Path(home).resolve()
+        self._store = StateFile(home / "envs" / environment)
+        self._ports = PortBook(home)
+        self._urls = {
+            f"{app}/{env}": _port(address)
+            for env, address in {**(sibling_urls or {}), environment: url}.items()
+        }
         self._config = EnvConfig(
             env_dir=self._store.dir,
-            port=port,
+            port=_port(url),
             replicas=replicas,
             health_path=health_path,
             command=tuple(command),
@@ -135,10 +144,18 @@ class LocalTarget:
     def _session(self) -> Iterator[Runtime]:
         """The locked state, with dead instances forgotten and the proxy running."""
         store = self._store
+        self._ports.note(self._urls)
         with store.locked():
             state = store.read() or EnvState(app=self.app, environment=self.environment)
+            if state.app != self.app and (state.proxy or state.instances):
+                raise TargetError(
+                    f"{store.dir} runs environment {self.environment} of app {state.app!r}, "
+                    f"not {self.app!r}: give each app its own environment names or home "
+                    "(or stop it first: releasegate down)"
+                )
+            state.app = self.app
             router.ensure_proxy(state, store, self._config.port)
-            rt = Runtime(self._config, state, store)
+            rt = Runtime(self._config, state, store, self._ports)
             rt.stop([i for i in state.instances if not _running(i)])
             yield rt
 
@@ -162,6 +179,12 @@ def down(home: Path) -> list[str]:
             state.generation += 1
             store.write(state)
     return stopped
+
+
+def _port(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None  # the configuration requires one
+    return port
 
 
 def _running(instance: Instance) -> bool:
