@@ -1,8 +1,10 @@
 """The stable URL of an environment: a reverse proxy in front of its live instances.
 
-Run detached, one per environment: `python -m releasegate.targets.local.proxy --port N
---env-dir DIR`. It routes by the environment's state file, re-read whenever it changes
-(a stat per request and a short poll), so a routing change needs no restart or signal.
+Run detached, one per environment: `python -m releasegate.targets.local.proxy --fd 3
+--env-dir DIR`, serving the listening socket it inherits (the deployer binds the
+environment's URL, see router.py). It routes by the environment's state file, re-read
+whenever it changes (a stat per request and a short poll), so a routing change needs no
+restart or signal.
 
 Why switching loses no request:
 - a request picks its backend from the newest routes when it starts;
@@ -18,7 +20,7 @@ resent, and are limited to MAX_BODY_BYTES (16 MiB; 413 beyond); responses stream
 pid, the routes in force and the generation it acknowledged, requests in flight per backend,
 requests received, retries by reason ("refused": nothing reached the backend; "dropped": a
 kept-alive backend connection closed under an idempotent request) and the requests it
-answered itself ("no_backend": 503, "backend_failed": 502). The proxy binds 127.0.0.1 only.
+answered itself ("no_backend": 503, "backend_failed": 502). The proxy listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import contextlib
 import json
 import os
 import random
+import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -297,21 +300,23 @@ async def _reply(send: Send, status: int, content_type: bytes, body: bytes) -> N
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="releasegate environment proxy")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="the listening socket to serve")
     parser.add_argument("--env-dir", type=Path, required=True)
     args = parser.parse_args(argv)
+    # Not uvicorn's own `fd` option: it takes the socket for AF_UNIX, and client addresses
+    # (X-Forwarded-For) would come out garbled. socket(fileno=) reads the real family.
+    listener = socket.socket(fileno=args.fd)
+    config = uvicorn.Config(
+        Proxy(args.env_dir),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        # Longer than client pools keep idle connections (httpx: 5 s), so clients close first.
+        timeout_keep_alive=75,
+        timeout_graceful_shutdown=30,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(
-            Proxy(args.env_dir),
-            host="127.0.0.1",
-            port=args.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            # Longer than client pools keep idle connections (httpx: 5 s), so clients close first.
-            timeout_keep_alive=75,
-            timeout_graceful_shutdown=30,
-        )
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""The deployer's side of an environment's proxy: keep it running, wait until routes apply."""
+"""The deployer's side of an environment's proxy: keep it running, wait until routes apply.
+
+The deployer binds the environment's URL itself and hands the listening socket to the proxy
+it starts: a port in use fails at once and says so, nothing can take the port while the
+proxy starts, and requests that arrive meanwhile wait in the socket's queue.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import sys
 from pathlib import Path
 
@@ -15,13 +19,13 @@ from releasegate.targets.local.state import EnvState, ProxyProcess, StateFile
 PROXY_STARTUP_TIMEOUT = 20.0
 
 
-def proxy_argv(port: int, env_dir: Path) -> list[str]:
+def proxy_argv(env_dir: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
         "releasegate.targets.local.proxy",
-        "--port",
-        str(port),
+        "--fd",
+        str(processes.LISTEN_FD),
         "--env-dir",
         str(env_dir),
     ]
@@ -34,27 +38,36 @@ def stop_proxy(proxy: ProxyProcess, env_dir: Path) -> bool:
 
 def ensure_proxy(state: EnvState, store: StateFile, port: int) -> None:
     """Make sure the environment's proxy runs on `port`; record it in `state` (and save)."""
-    argv = proxy_argv(port, store.dir)
     proxy = state.proxy
-    # Compare what follows the interpreter: callers reach the same venv as `python` or
-    # `python3` (a console script's shebang), and that must not restart a healthy proxy.
-    same = proxy is not None and proxy.argv[1:] == argv[1:]
-    if same and proxy is not None and processes.owns(proxy.pid, proxy.argv, store.dir):
+    # Compare the port, not the argv: callers reach the same venv as `python` or `python3`
+    # (a console script's shebang), and that must not restart a healthy proxy.
+    if (
+        proxy is not None
+        and proxy.port == port
+        and processes.owns(proxy.pid, proxy.argv, store.dir)
+    ):
         return
     if proxy is not None:
         stop_proxy(proxy, store.dir)  # the environment's URL changed, or it died
-    if _listening(port):
+    try:
+        listener = processes.listen(port)
+    except OSError as exc:
         raise TargetError(
-            f"127.0.0.1:{port} (the URL of {state.environment}) is used by another process"
-        )
+            f"127.0.0.1:{port} (the URL of {state.environment}) is used by another process "
+            f"({exc.strerror or exc})"
+        ) from None
+    argv = proxy_argv(store.dir)
     log = store.dir / "logs" / "proxy.log"
-    pid = supervisor.launch(argv, cwd=store.dir, log=log)
+    try:
+        pid = supervisor.launch(argv, cwd=store.dir, log=log, listener=listener)
+    finally:
+        listener.close()  # the proxy has its own copy
     state.proxy = ProxyProcess(pid=pid, port=port, argv=argv)
     store.write(state)
 
-    # The proxy acks the routes it loaded at startup, before it binds: wait for both.
+    # The port listens already; the proxy acks the routes it loaded once it is ready to serve.
     def up() -> bool:
-        return _acked(store, pid, state.generation) and _listening(port)
+        return _acked(store, pid, state.generation)
 
     with contextlib.suppress(processes.Timeout):  # judged just below
         processes.wait_until(
@@ -96,9 +109,3 @@ def _acked(store: StateFile, pid: int, generation: int) -> bool:
     """True if the proxy `pid` (not an earlier one) has applied `generation` or later."""
     ack = store.read_ack()
     return ack is not None and ack.pid == pid and ack.generation >= generation
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
