@@ -66,19 +66,20 @@ class Runtime:
 
         They run unrouted. If any is unfit, all of them are stopped and TargetError says why.
         """
+        started: list[Instance] = []
         try:
-            started = [self._launch(release, role, colour) for _ in range(count)]
-            try:
-                for instance in started:
-                    self.check(instance, probe)
-            except TargetError:
-                self.stop(started)
-                raise
-            return started
+            for _ in range(count):
+                started.append(self._launch(release, role, colour))
+            for instance in started:
+                self.check(instance, probe)
+        except TargetError:
+            self.stop(started)
+            raise
         finally:
             # Up (bound) or stopped: either way nobody else could take their ports now.
             self._ports.release(self._held)
             self._held.clear()
+        return started
 
     def check(self, instance: Instance, probe: Probe) -> None:
         """Raise TargetError (with the log's last lines) unless `instance` is fit for traffic."""
