@@ -86,10 +86,13 @@ def smoke_runner(config: Config, environment: str) -> SmokeRunner:
 
 
 def signature_verifier(config: Config) -> Verifier | None:
-    """What checks approval signatures: ssh-keygen against `allowed_signers` (None when the
-    configuration names no allowed_signers, so nothing can be verified)."""
+    """What checks approval signatures against `allowed_signers` (None when the
+    configuration names none, so nothing can be verified): in-process, with ssh-keygen for
+    the key types it does not check itself. It reads the file once: ask again per use."""
     if config.allowed_signers is None:
         return None
+    from releasegate.signing.inprocess import InProcessVerifier
     from releasegate.signing.keygen import KeygenVerifier
 
-    return KeygenVerifier(config.allowed_signers)
+    path = config.allowed_signers
+    return InProcessVerifier(path, fallback=KeygenVerifier(path))

@@ -1,7 +1,9 @@
 """Signing and verifying with ssh-keygen (`-Y sign/verify`, as git does), and ssh-agent.
 
-The adapter behind `Verifier`: every call runs ssh-keygen with an argument list (never a
-shell) in the C locale. Signatures are parsed first (`sshsig`), so garbage never reaches it.
+A `Verifier` that runs ssh-keygen with an argument list (never a shell) in the C locale,
+one process per check: the reference the in-process verifier (`inprocess`) is tested
+against, and its fallback for what it does not check itself (security keys, certificates,
+DSA). Signatures are parsed first (`sshsig`), so garbage never reaches it.
 """
 
 from __future__ import annotations
@@ -9,19 +11,23 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
 import shutil
 import stat
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 from releasegate.signing import sshsig
-from releasegate.signing.payload import NAMESPACE, PRINCIPAL, DecisionPayload
-from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
+from releasegate.signing.payload import NAMESPACE, DecisionPayload
+from releasegate.signing.verifier import (
+    RefusalCode,
+    SignatureError,
+    SignatureRefused,
+    Verified,
+    identity_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,13 @@ class KeygenVerifier:
         self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
     ) -> Verified:
         return verify_decision(payload, signature, allowed_signers=self.allowed_signers, at=at)
+
+    def verify(
+        self, message: bytes, signature: str | None, *, signer: str, at: datetime | None = None
+    ) -> Verified:
+        return verify(
+            message, signature, signer=signer, allowed_signers=self.allowed_signers, at=at
+        )
 
 
 def sign(message: bytes, *, key: Path | None = None, timeout: float = SIGN_TIMEOUT) -> str:
@@ -165,14 +178,7 @@ def verify(
     """
     parsed = sshsig.parse(signature)
     _check_allowed_signers(allowed_signers)
-    if parsed.namespace != NAMESPACE:
-        raise SignatureRefused(
-            RefusalCode.WRONG_NAMESPACE,
-            f"signed for namespace {parsed.namespace!r}, not {NAMESPACE!r} "
-            f"(sign with `ssh-keygen -Y sign -n {NAMESPACE}`)",
-        )
-    if not _is_principal(signer):
-        raise ValueError(f"not a reviewer name: {signer!r}")
+    sshsig.check_addressed(parsed, signer)
     time_opt = [] if at is None else ["-O", f"verify-time={_verify_time(at)}"]
     fingerprint = sshsig.fingerprint(parsed.public_key)
     with tempfile.TemporaryDirectory(prefix="releasegate-verify-") as tmp:
@@ -215,26 +221,15 @@ def verify(
     out_of_window = not owners
     if out_of_window:
         owners = _listed_principals(allowed_signers, parsed.public_key)
-    names = [n for o in owners for n in o.split(",")]
-    if not names:
-        raise SignatureRefused(
-            RefusalCode.UNKNOWN_KEY,
-            f"signed with key {fingerprint}, which {allowed_signers} does not list",
-        )
-    if not any(fnmatchcase(signer, n) for n in names):
-        raise SignatureRefused(
-            RefusalCode.WRONG_SIGNER,
-            f"signed with the key of {', '.join(names)} ({fingerprint}), not of {signer}",
-        )
     when = "now" if at is None else at.isoformat()
-    raise SignatureRefused(
-        RefusalCode.NOT_ALLOWED,
-        f"{signer}'s key {fingerprint} is listed in {allowed_signers}, but its entry "
-        + (
-            f"is not valid {when} (valid-after/valid-before)"
-            if out_of_window
-            else f"refuses this signature: {_stderr(good)}"
-        ),
+    raise identity_refusal(
+        [n for o in owners for n in o.split(",")],
+        signer,
+        fingerprint,
+        allowed_signers,
+        f"is not valid {when} (valid-after/valid-before)"
+        if out_of_window
+        else f"refuses this signature: {_stderr(good)}",
     )
 
 
@@ -261,10 +256,6 @@ def _listed_principals(path: Path, public_key: bytes) -> list[str]:
         if tokens and not tokens[0].startswith("#") and wanted in tokens[1:]:
             names.append(tokens[0])
     return names
-
-
-def _is_principal(name: str) -> bool:
-    return re.fullmatch(PRINCIPAL, name) is not None
 
 
 def _verify_time(at: datetime) -> str:

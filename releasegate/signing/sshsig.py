@@ -1,7 +1,9 @@
-"""The SSHSIG signature format (OpenSSH's PROTOCOL.sshsig): armor, parse, fingerprint.
+"""The SSHSIG signature format (OpenSSH's PROTOCOL.sshsig): armor, parse, fingerprint, and
+the SSH wire format it is written in.
 
-Pure: bytes and text in, facts out. Whether a signature is *valid* is for ssh-keygen
-(`keygen`) to say; this module only refuses what is not a signature at all.
+Pure: bytes and text in, facts out. Whether a signature is *valid* is for a verifier
+(`inprocess`, `keygen`) to say; this module only refuses what is not a signature at all,
+or one not addressed to us (another namespace).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 
 from pydantic import BaseModel, ConfigDict
 
+from releasegate.signing.payload import NAMESPACE, PRINCIPAL
 from releasegate.signing.verifier import RefusalCode, SignatureRefused
 
 MAX_SIGNATURE_CHARS = 64 * 1024
@@ -47,7 +51,7 @@ def parse(signature: str | None) -> Parsed:
         blob = base64.b64decode("".join(lines[1:-1]), validate=True)
         if not blob.startswith(b"SSHSIG"):
             raise ValueError("no SSHSIG magic")
-        reader = _Reader(blob[6:])
+        reader = Wire(blob[6:])
         if (version := reader.uint32()) != 1:
             raise ValueError(f"unsupported SSHSIG version {version}")
         public_key = reader.string()
@@ -64,8 +68,23 @@ def parse(signature: str | None) -> Parsed:
     return Parsed(blob=blob, public_key=public_key, namespace=namespace)
 
 
-class _Reader:
-    """SSH wire format: uint32 big-endian and length-prefixed strings."""
+def check_addressed(parsed: Parsed, signer: str) -> None:
+    """Refuse a signature made for another namespace; reject a signer that is no name."""
+    if parsed.namespace != NAMESPACE:
+        raise SignatureRefused(
+            RefusalCode.WRONG_NAMESPACE,
+            f"signed for namespace {parsed.namespace!r}, not {NAMESPACE!r} "
+            f"(sign with `ssh-keygen -Y sign -n {NAMESPACE}`)",
+        )
+    if re.fullmatch(PRINCIPAL, signer) is None:
+        raise ValueError(f"not a reviewer name: {signer!r}")
+
+
+_MAX_BIGNUM_BYTES = 16384 // 8
+
+
+class Wire:
+    """SSH wire format (RFC 4251): uint32 big-endian, length-prefixed strings, mpints."""
 
     def __init__(self, data: bytes) -> None:
         self.rest = data
@@ -82,6 +101,22 @@ class _Reader:
             raise ValueError("truncated")
         value, self.rest = self.rest[:n], self.rest[n:]
         return value
+
+    def text(self) -> str:
+        return self.string().decode("ascii")
+
+    def mpint(self) -> int:
+        """A non-negative mpint, as OpenSSH reads one (leading zeros tolerated)."""
+        raw = self.string()
+        if raw and raw[0] & 0x80:
+            raise ValueError("negative number")
+        if len(raw) > _MAX_BIGNUM_BYTES + 1 or (len(raw) == _MAX_BIGNUM_BYTES + 1 and raw[0]):
+            raise ValueError("number too large")
+        return int.from_bytes(raw, "big")
+
+    def end(self) -> None:
+        if self.rest:
+            raise ValueError("trailing data")
 
 
 def armor(blob: bytes) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -65,8 +67,37 @@ class Verified(BaseModel):
     """`SHA256:...` of the signing key, as `ssh-keygen -l` prints it."""
 
 
+def identity_refusal(
+    names: list[str], signer: str, fingerprint: str, allowed_signers: Path, not_allowed: str
+) -> SignatureRefused:
+    """Why a valid signature by key `fingerprint`, whose allowed_signers entries name
+    `names`, does not prove that `signer` signed; `not_allowed` says what the entry refuses.
+    Shared by every verifier, so they refuse in the same words."""
+    if not names:
+        return SignatureRefused(
+            RefusalCode.UNKNOWN_KEY,
+            f"signed with key {fingerprint}, which {allowed_signers} does not list",
+        )
+    if not any(fnmatchcase(signer, n) for n in names):
+        return SignatureRefused(
+            RefusalCode.WRONG_SIGNER,
+            f"signed with the key of {', '.join(names)} ({fingerprint}), not of {signer}",
+        )
+    return SignatureRefused(
+        RefusalCode.NOT_ALLOWED,
+        f"{signer}'s key {fingerprint} is listed in {allowed_signers}, but its entry {not_allowed}",
+    )
+
+
 class Verifier(Protocol):
     """Checks decision signatures against the reviewers' keys (allowed_signers)."""
+
+    def verify(
+        self, message: bytes, signature: str | None, *, signer: str, at: datetime | None = None
+    ) -> Verified:
+        """Prove that `signer`'s key signed `message` in the `releasegate` namespace; `at`
+        judges key validity at that time instead of now. Raises as `verify_decision`."""
+        ...
 
     def verify_decision(
         self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None

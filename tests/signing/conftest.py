@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from releasegate.signing.keygen import verify_decision
+from releasegate.signing.inprocess import InProcessVerifier
+from releasegate.signing.keygen import KeygenVerifier, verify_decision
 from releasegate.signing.payload import DecisionPayload
 from releasegate.signing.verifier import SignatureRefused
 
@@ -62,8 +63,12 @@ def payload(**changes: str) -> DecisionPayload:
 
 
 def refused(p: DecisionPayload, signature: str | None, allowed: Path = ALLOWED) -> SignatureRefused:
+    """The ssh-keygen verifier's refusal, which the in-process one must share."""
     with pytest.raises(SignatureRefused) as info:
         verify_decision(p, signature, allowed_signers=allowed)
+    with pytest.raises(SignatureRefused) as in_process:
+        InProcessVerifier(allowed, fallback=KeygenVerifier(allowed)).verify_decision(p, signature)
+    assert in_process.value.code == info.value.code
     return info.value
 
 
