@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +51,17 @@ def seaweedfs() -> Iterator[SeaweedFS]:
     """A real S3 server (SeaweedFS, with credentials) on 127.0.0.1 for the session."""
     with SeaweedFS() as server:
         yield server
+
+
+@pytest.fixture
+def s3(seaweedfs: SeaweedFS) -> Any:
+    """An admin boto3 client for the session's S3 server (to create buckets and to tamper)."""
+    return seaweedfs.client()
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    """A fresh bucket on the session's S3 server."""
+    name = f"audit-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from releasegate.audit.record import AuditRecord
+from releasegate.audit.store import RecordCheck
 from releasegate.signing.payload import DecisionPayload
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verifier
 
 
-def verify_signatures(records: Iterable[AuditRecord], verifier: Verifier) -> list[str]:
-    """Problems with stored approval signatures; [] when each one still verifies.
+def signature_check(verifier: Verifier) -> RecordCheck:
+    """A check for `AuditStore.verify`: problems with one record's approval signatures.
 
     Only decisions that counted are checked (accepted/rejected approvals, and the approvals
     a deploy relied on): a refused decision was refused because its proof did not hold.
     Each is verified as of the time it was given, so a key retired since still verifies.
     """
-    problems = []
-    for rec in records:
+
+    def check(rec: AuditRecord) -> list[str]:
         if rec.kind == "approval" and rec.status not in ("accepted", "rejected"):
-            continue
+            return []
+        problems = []
         for approval in rec.approvals:
             if approval.signature is None:
                 continue
@@ -41,4 +41,6 @@ def verify_signatures(records: Iterable[AuditRecord], verifier: Verifier) -> lis
                 continue
             if approval.key_fingerprint and verified.fingerprint != approval.key_fingerprint:
                 problems.append(f"{where}: signed by {verified.fingerprint}, recorded otherwise")
-    return problems
+        return problems
+
+    return check

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from releasegate.errors import DeployFailed
 from releasegate.release import Release
@@ -101,14 +101,20 @@ def release_of(change: AuditRecord) -> Release:
         ) from exc
 
 
+_ENTRY_FIELDS = frozenset(AuditEntry.model_fields)
+
+
 def _digest(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _body(record: AuditEntry, seq: int, prev_hash: str) -> dict[str, Any]:
-    body = AuditEntry.model_validate(record.model_dump(include=set(AuditEntry.model_fields)))
-    return {**body.model_dump(mode="json"), "seq": seq, "prev_hash": prev_hash}
+    return {
+        **record.model_dump(mode="json", include=_ENTRY_FIELDS),
+        "seq": seq,
+        "prev_hash": prev_hash,
+    }
 
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
@@ -117,20 +123,59 @@ def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
     return AuditRecord.model_validate({**body, "hash": _digest(body)})
 
 
+class NotARecord(ValueError):
+    """Stored bytes that are not a valid audit record: damaged, truncated or foreign."""
+
+
+def encode(record: AuditRecord) -> bytes:
+    """A record as stored, byte for byte the same in every store (so copies compare equal)."""
+    return record.model_dump_json().encode()
+
+
+def decode(data: bytes) -> AuditRecord:
+    """The record `data` holds; NotARecord (with a short reason) if it holds none."""
+    try:
+        return AuditRecord.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise NotARecord(f"{where + ': ' if where else ''}{first['msg']}") from None
+
+
+class ChainCheck:
+    """Checks one environment's chain a record at a time, in sequence order.
+
+    Holds only the previous record's hash, so a chain of any length is checked in constant
+    memory. `missing(seq)` tells it a slot holds no readable record: the record after such a
+    gap is checked on its own (its link cannot be), and the gap is reported once by the caller.
+    """
+
+    def __init__(self) -> None:
+        self.expected_seq = 0
+        self.expected_prev: str | None = GENESIS
+
+    def feed(self, rec: AuditRecord) -> list[str]:
+        """Problems with `rec`, the next record read; [] when it follows on intact."""
+        problems = []
+        where = f"{rec.environment} #{rec.seq} ({rec.id})"
+        if rec.seq != self.expected_seq:
+            problems.append(f"{where}: expected sequence {self.expected_seq}: a record is missing")
+        if self.expected_prev is not None and rec.prev_hash != self.expected_prev:
+            problems.append(f"{where}: prev_hash does not match the record before it")
+        if _digest(_body(rec, rec.seq, rec.prev_hash)) != rec.hash:
+            problems.append(f"{where}: content does not match its hash: the record was edited")
+        self.expected_prev, self.expected_seq = rec.hash, rec.seq + 1
+        return problems
+
+    def missing(self, seq: int) -> None:
+        """Slot `seq` holds no readable record (already reported by the caller)."""
+        self.expected_prev, self.expected_seq = None, seq + 1
+
+
 def verify_chain(records: Iterable[AuditRecord]) -> list[str]:
     """Problems in one environment's chain, oldest first; [] when it is intact.
 
     `records` must be the whole chain in sequence order.
     """
-    problems: list[str] = []
-    expected_prev, expected_seq = GENESIS, 0
-    for rec in records:
-        where = f"{rec.environment} #{rec.seq} ({rec.id})"
-        if rec.seq != expected_seq:
-            problems.append(f"{where}: expected sequence {expected_seq}: a record is missing")
-        if rec.prev_hash != expected_prev:
-            problems.append(f"{where}: prev_hash does not match the record before it")
-        if _digest(_body(rec, rec.seq, rec.prev_hash)) != rec.hash:
-            problems.append(f"{where}: content does not match its hash: the record was edited")
-        expected_prev, expected_seq = rec.hash, rec.seq + 1
-    return problems
+    check = ChainCheck()
+    return [problem for rec in records for problem in check.feed(rec)]

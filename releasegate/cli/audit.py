@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from typing import Annotated
@@ -13,15 +14,18 @@ from releasegate.cli.common import ConfigOption, err, load, out, outcome
 
 app = typer.Typer(help="The audit trail: verify the hash chains, export records.")
 
+# How `audit verify` labels each finding (see `audit.store.Finding`).
+LABELS = {"broken": "[red]BROKEN[/red]", "unwitnessed": "[yellow]UNWITNESSED[/yellow]"}
+
 
 @app.command("verify")
 def audit_verify(
     environment: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Re-check every hash chain and every approval signature; exit 1 naming each bad record."""
-    from releasegate.audit.proofs import verify_signatures
-    from releasegate.audit.store import AuditUnavailable
+    """Re-check every hash chain and every approval signature, and each chain's head against
+    the witness; exit 1 naming each bad record. Streams: constant memory at any size."""
+    from releasegate.audit.proofs import signature_check
     from releasegate.errors import Failed
     from releasegate.wiring import open_store, signature_verifier
 
@@ -30,19 +34,20 @@ def audit_verify(
         store = open_store(settings)
         names = [environment] if environment else store.environments()
         verifier = signature_verifier(settings)
-        problems = []
-        for name in names:
-            problems += store.verify(name)
-            if verifier is not None:
-                try:
-                    problems += verify_signatures(store.chain(name), verifier)
-                except AuditUnavailable as exc:
-                    problems.append(f"{name}: approval signatures not checked: {exc}")
-        for problem in problems:
-            err.print(f"[red]BROKEN[/red] {escape(problem)}", highlight=False)
-        if problems:
+        check = signature_check(verifier) if verifier is not None else None
+        findings = [] if environment else list(store.foreign())
+        seen: set[str] = set()
+        for finding in itertools.chain(findings, *(store.verify(n, check) for n in names)):
+            label = LABELS.get(finding.severity, "NOTICE")
+            err.print(f"{label} {escape(str(finding))}", highlight=False)
+            seen.add(finding.severity)
+        if "broken" in seen:
             raise typer.Exit(Failed.exit_code)
-        out.print(f"audit trail intact: {', '.join(names) or 'no records'}")
+        listed = ", ".join(names) or "no records"
+        if "unwitnessed" in seen:
+            out.print(f"hash chains and signatures intact, tail unwitnessed: {listed}")
+        else:
+            out.print(f"audit trail intact: {listed}")
 
 
 @app.command("export")

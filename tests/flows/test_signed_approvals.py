@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from releasegate.approval import ApprovalRequest
+from releasegate.audit.file import FileAuditStore
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
@@ -188,7 +189,7 @@ def test_audit_verify_names_a_record_whose_stored_signature_was_altered(
     assert setup.cli("audit", "verify")[0] == 0
 
     accepted = next(r for r in setup.records("approval") if r.approvers == ["bob"])
-    path = setup.home / "audit" / "production" / f"{accepted.seq:012d}.json"
+    path = FileAuditStore(setup.home / "audit").record_path("production", accepted.seq)
     data = json.loads(path.read_text())
     # Swap in bob's signature from another decision: cryptographically valid, wrong message.
     data["approvals"][0]["signature"] = sign(b"something else\n", key=signers["bob"])

@@ -88,7 +88,7 @@ def test_credentials_are_resolved_per_store(
 
 
 def test_default_client_retries_transient_errors_with_backoff() -> None:
-    from releasegate.audit.s3 import default_client
+    from releasegate.audit.s3client import default_client
 
     retries = default_client().meta.config.retries
     assert retries["mode"] == "standard" and retries["total_max_attempts"] >= 3

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from releasegate.audit.record import seal, verify_chain
-from releasegate.audit.s3 import CorruptRecord, S3AuditStore, record_name
-from releasegate.audit.store import AuditUnavailable
+from releasegate.audit.layout import record_name
+from releasegate.audit.record import encode, seal, verify_chain
+from releasegate.audit.s3 import S3AuditStore
+from releasegate.audit.store import AuditUnavailable, CorruptRecord
 from releasegate.processes import wait_until
+from tests.support.records import broken, notices
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +83,7 @@ def test_concurrent_processes_neither_fork_nor_lose_records(
     assert [r.seq for r in chain] == list(range(WRITERS * EACH))
     assert {r.id for r in chain} == written  # no lost record, none twice
     assert verify_chain(chain) == []
-    assert store.verify("production") == []
+    assert broken(store) == []
 
 
 def test_an_overwrite_is_refused(store: S3AuditStore, entry: Any, s3: Any) -> None:
@@ -92,7 +94,7 @@ def test_an_overwrite_is_refused(store: S3AuditStore, entry: Any, s3: Any) -> No
         s3.put_object(Bucket=store.bucket, Key=key, Body=forged.model_dump_json(), IfNoneMatch="*")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     # The store's own write path loses the slot instead of overwriting it ...
-    assert store._put_new("production", forged) is False
+    assert store._create("production", 0, encode(forged)) is False
     # ... and the record of seq 0 is still the original.
     assert json.loads(s3.get_object(Bucket=store.bucket, Key=key)["Body"].read()) == (
         original.model_dump(mode="json")
@@ -107,7 +109,7 @@ def test_verify_names_an_edited_record(store: S3AuditStore, entry: Any, s3: Any)
     body["version"] = "9.9.9"  # someone with write access rewrites history
     s3.put_object(Bucket=store.bucket, Key=key, Body=json.dumps(body))
 
-    problems = store.verify("production")
+    problems = broken(store)
     assert problems, "an edited record went unnoticed"
     assert " #3 " in problems[0] and "edited" in problems[0]
     assert verify_chain(store.chain("production"))[0] == problems[0]
@@ -118,22 +120,25 @@ def test_verify_names_a_deleted_record(store: S3AuditStore, entry: Any, s3: Any)
         store.append(entry(version=f"1.0.{i}"))
     s3.delete_object(Bucket=store.bucket, Key=f"trail/production/records/{record_name(2)}")
 
-    problems = store.verify("production")
-    assert problems and " #3 " in problems[0] and "expected sequence 2" in problems[0]
+    assert broken(store) == ["production #2: missing: the record was deleted"]
 
 
-def test_verify_names_an_unreadable_record(store: S3AuditStore, entry: Any, s3: Any) -> None:
+def test_verify_names_an_unreadable_record(
+    store: S3AuditStore, entry: Any, s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     for i in range(4):
         store.append(entry(version=f"1.0.{i}"))
     key = f"trail/production/records/{record_name(1)}"
     s3.put_object(Bucket=store.bucket, Key=key, Body=b"{not json")
     s3.put_object(Bucket=store.bucket, Key="trail/production/records/extra.json", Body=b"{}")
 
-    problems = store.verify("production")
-    assert "extra.json: not a record" in problems[0]
-    assert " #1 " in problems[1] and "not a valid audit record" in problems[1]
-    with pytest.raises(CorruptRecord, match="does not parse"):
-        list(store.chain("production"))
+    problems = broken(store)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"production #1 (s3://{store.bucket}/{key}): not a valid audit")
+    assert "production: records/extra.json: not an audit record: ignored" in notices(store)
+    # Reading on skips the damaged record with a warning instead of failing.
+    assert [r.seq for r in store.chain("production")] == [0, 2, 3]
+    assert "production #1" in caplog.text and "skipped" in caplog.text
 
 
 def test_object_lock_retention_refuses_a_delete(s3: Any, entry: Any) -> None:
@@ -150,7 +155,7 @@ def test_object_lock_retention_refuses_a_delete(s3: Any, entry: Any) -> None:
     with pytest.raises(s3.exceptions.ClientError) as refused:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=head["VersionId"])
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
-    assert store.verify("production") == []
+    assert broken(store) == []
 
 
 def test_retention_without_object_lock_is_a_clear_error(store: S3AuditStore, entry: Any) -> None:
@@ -164,3 +169,24 @@ def _clean_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+
+def test_foreign_keys_and_a_damaged_head(
+    store: S3AuditStore, entry: Any, s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(3):
+        store.append(entry(version=f"1.0.{i}"))
+    s3.put_object(Bucket=store.bucket, Key="trail/stray/notes.txt", Body=b"hello")
+    s3.put_object(Bucket=store.bucket, Key="trail/README", Body=b"hello")
+    key = f"trail/production/records/{record_name(2)}"
+    s3.put_object(Bucket=store.bucket, Key=key, Body=b'{"truncated": ')
+    assert store.environments() == ["production"]
+    assert sorted(f.text for f in store.foreign()) == [
+        f"s3://{store.bucket}/trail/README: not an environment: ignored",
+        f"s3://{store.bucket}/trail/stray/: not an environment: ignored",
+    ]
+    assert [r.seq for r in store.newest("production")] == [1, 0]
+    assert f"production #2 (s3://{store.bucket}/{key}) is not a valid audit record" in caplog.text
+    assert broken(store)[0].startswith(f"production #2 (s3://{store.bucket}/{key}): not a valid")
+    with pytest.raises(CorruptRecord, match="nothing can be chained onto it"):
+        S3AuditStore(store.bucket, "trail", client=s3).append(entry())
