@@ -101,7 +101,7 @@ def release_of(change: AuditRecord) -> Release:
         ) from exc
 
 
-_ENTRY_FIELDS = frozenset(AuditEntry.model_fields)
+_ENTRY_FIELDS = set(AuditEntry.model_fields)
 
 
 def _digest(body: dict[str, Any]) -> str:

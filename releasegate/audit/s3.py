@@ -173,11 +173,13 @@ class S3AuditStore(ChainStore):
         self, environment: str, seqs: Iterable[int], batches: tuple[int, ...]
     ) -> Iterator[tuple[int, bytes | NotARecord | None]]:
         """GETs ahead of the consumer, a batch at a time: the next batch starts only once
-        this one is read, so stopping early wastes at most one batch of GETs."""
+        this one is read, so stopping early wastes at most one batch of GETs. At most the
+        first batch's size are in flight (8 for newest(), 32 for a walk of the chain)."""
         pool = self._executor()
         todo = iter(seqs)
         sizes = iter(batches)
         size = next(sizes)
+        in_flight = min(size, READ_AHEAD)
         pending: deque[tuple[int, Future[bytes | None]]] = deque()
         try:
             while True:
@@ -186,7 +188,7 @@ class S3AuditStore(ChainStore):
                     return
                 size = next(sizes, size)
                 while batch or pending:
-                    while batch and len(pending) < READ_AHEAD:
+                    while batch and len(pending) < in_flight:
                         seq = batch.popleft()
                         pending.append((seq, pool.submit(self._read, environment, seq)))
                     seq, fut = pending.popleft()

@@ -69,6 +69,7 @@ def disagreement(seen: WitnessedHead, head: AuditRecord | None, hash_at: HashAt)
     env, want = seen.environment, seen.hash[:12]
     if head is None:
         return f"{env}: the witness saw #{seen.seq} ({want}…) but the store has no records"
+    got: str | None
     if seen.seq == head.seq:
         got = head.hash
     elif seen.seq == head.seq - 1:
