@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 
 from releasegate.audit.layout import BOOKKEEPING, RECORDS, env_segment, parse_record_name
 from releasegate.audit.record import (
@@ -43,6 +43,8 @@ log = logging.getLogger("releasegate.audit")
 NEWEST_BATCHES = (8, 64, 512, 1000)
 """Reads ahead for newest(): small first (latest N, previous good), then growing."""
 CHAIN_BATCHES = (32, 1000)
+MAX_GAP = 64
+"""Empty slots in a row a walk reads one by one before it looks for the next record."""
 
 
 class ChainStore(ABC):
@@ -98,7 +100,7 @@ class ChainStore(ABC):
 
     def _reads(
         self, environment: str, seqs: Iterable[int], batches: tuple[int, ...]
-    ) -> Iterator[tuple[int, bytes | NotARecord | None]]:
+    ) -> Generator[tuple[int, bytes | NotARecord | None], None, None]:
         """`_read` of each slot in `seqs`, in order; a backend may read ahead in `batches`."""
         del batches  # reading ahead pays only where a read is a round trip
         for seq in seqs:
@@ -106,6 +108,51 @@ class ChainStore(ABC):
                 yield seq, self._read(environment, seq)
             except NotARecord as exc:
                 yield seq, exc
+
+    def _next_occupied(self, environment: str, seq: int, step: int) -> int | None:
+        """The nearest occupied slot beyond `seq` in direction `step` (+1 or -1), to cross a
+        long gap in one jump. Streams every name: only damaged chains have long gaps."""
+        beyond = (
+            s
+            for name in self._scan(environment)
+            if name.startswith(RECORDS + "/")
+            and (s := parse_record_name(name[len(RECORDS) + 1 :])) is not None
+            and (s - seq) * step > 0
+        )
+        return (min if step > 0 else max)(beyond, default=None)
+
+    def _walk(
+        self, env: str, seqs: range, batches: tuple[int, ...]
+    ) -> Iterator[tuple[int, int, bytes | NotARecord | None]]:
+        """The slots of `seqs` in order as (seq, seq, data), and each run of empty slots
+        once as (first, last, None). A run longer than MAX_GAP is crossed with one
+        `_next_occupied` instead of a read per slot: a record named with an absurd seq
+        cannot make a walk read forever."""
+        start, step = seqs.start, seqs.step
+        while (start - seqs.stop) * step < 0:
+            reads = self._reads(env, range(start, seqs.stop, step), batches)
+            first: int | None = None
+            for seq, data in reads:
+                if data is not None:
+                    if first is not None:
+                        yield first, seq - step, None
+                        first = None
+                    yield seq, seq, data
+                    continue
+                first = seq if first is None else first
+                if abs(seq - first) + 1 >= MAX_GAP:
+                    reads.close()  # stops the read-ahead
+                    found = self._next_occupied(env, seq, step)
+                    if found is None or (found - seqs.stop) * step >= 0:
+                        yield first, seqs.stop - step, None
+                        return
+                    yield first, found - step, None
+                    start = found
+                    break
+            else:
+                if first is not None:
+                    yield first, seqs.stop - step, None
+                return
 
     # ------------------------------------------------------------------ AuditStore
 
@@ -168,13 +215,12 @@ class ChainStore(ABC):
                 top = max(top, seq)
         head = self._head_seq(env)  # records appended since the scan are walked too
         top = max(top, -1 if head is None else head)
-        check_chain, newest, gap = ChainCheck(), None, _Gap(env)
-        for seq, data in self._reads(env, range(top + 1), CHAIN_BATCHES):
+        check_chain, newest = ChainCheck(), None
+        for seq, last, data in self._walk(env, range(top + 1), CHAIN_BATCHES):
             if data is None:
-                gap.add(seq)
-                check_chain.missing(seq)
+                yield Finding(_missing(env, seq, last))
+                check_chain.missing(last)
                 continue
-            yield from gap.close()
             try:
                 rec = _decoded(data)
             except NotARecord as exc:
@@ -190,22 +236,16 @@ class ChainStore(ABC):
             for problem in [*check_chain.feed(rec), *(check(rec) if check else [])]:
                 yield Finding(problem)
             newest = rec
-        yield from gap.close()
         yield from self._against_witness(env, newest)
 
     # ------------------------------------------------------------------ reading
 
-    def _records(
-        self, env: str, seqs: Iterable[int], batches: tuple[int, ...]
-    ) -> Iterator[AuditRecord]:
+    def _records(self, env: str, seqs: range, batches: tuple[int, ...]) -> Iterator[AuditRecord]:
         """The readable records of `seqs`; each gap or damaged record is logged once."""
-        gap = _Gap(env)
-        for seq, data in self._reads(env, seqs, batches):
+        for first, last, data in self._walk(env, seqs, batches):
             if data is None:
-                gap.add(seq)
+                log.warning("audit store %s: %s; skipped", self.url, _missing(env, first, last))
                 continue
-            for finding in gap.close():
-                log.warning("audit store %s: %s; skipped", self.url, finding)
             try:
                 yield _decoded(data)
             except NotARecord as exc:
@@ -214,12 +254,10 @@ class ChainStore(ABC):
                     "run `releasegate audit verify`",
                     self.url,
                     env,
-                    seq,
-                    self._where(env, seq),
+                    first,
+                    self._where(env, first),
                     exc,
                 )
-        for finding in gap.close():
-            log.warning("audit store %s: %s; skipped", self.url, finding)
 
     def _load(self, env: str, seq: int, *, strict: bool = False) -> AuditRecord | None:
         """The record in slot `seq`, None if empty. A damaged one raises CorruptRecord when
@@ -338,24 +376,11 @@ class ChainStore(ABC):
             )
 
 
-class _Gap:
-    """Consecutive empty slots, reported once as a range."""
-
-    def __init__(self, env: str) -> None:
-        self.env = env
-        self.first: int | None = None
-        self.last = -1
-
-    def add(self, seq: int) -> None:
-        if self.first is None:
-            self.first = seq
-        self.last = seq
-
-    def close(self) -> Iterator[Finding]:
-        if self.first is not None:
-            span = f"#{self.first}" if self.first == self.last else f"#{self.first}..#{self.last}"
-            yield Finding(f"{self.env} {span}: missing: the record was deleted")
-            self.first = None
+def _missing(env: str, first: int, last: int) -> str:
+    """Words for a run of empty slots (in either order)."""
+    low, high = min(first, last), max(first, last)
+    span = f"#{low}" if low == high else f"#{low}..#{high}"
+    return f"{env} {span}: missing: the record was deleted"
 
 
 def _decoded(data: bytes | NotARecord) -> AuditRecord:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -162,6 +162,17 @@ class S3AuditStore(ChainStore):
                     return seq
         return None
 
+    def _next_occupied(self, environment: str, seq: int, step: int) -> int | None:
+        if step > 0:
+            return super()._next_occupied(environment, seq, step)
+        # Keys sort newest first: the first record listed after this slot is the next older.
+        after = self.key(environment, seq)
+        for names in self._names(self._records_dir(environment), (8, 1000), start_after=after):
+            for name in names:
+                if (found := parse_record_name(name)) is not None:
+                    return found
+        return None
+
     def _scan(self, environment: str) -> Iterator[str]:
         for names in self._names(f"{self.prefix}{env_segment(environment)}/", sizes=(1000,)):
             yield from names
@@ -171,7 +182,7 @@ class S3AuditStore(ChainStore):
 
     def _reads(
         self, environment: str, seqs: Iterable[int], batches: tuple[int, ...]
-    ) -> Iterator[tuple[int, bytes | NotARecord | None]]:
+    ) -> Generator[tuple[int, bytes | NotARecord | None], None, None]:
         """GETs ahead of the consumer, a batch at a time: the next batch starts only once
         this one is read, so stopping early wastes at most one batch of GETs. At most the
         first batch's size are in flight (8 for newest(), 32 for a walk of the chain)."""
@@ -226,11 +237,13 @@ class S3AuditStore(ChainStore):
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
-    def _names(self, directory: str, sizes: tuple[int, ...]) -> Iterator[list[str]]:
-        """Key names below `directory` in key order, a page per LIST (page sizes `sizes`)."""
+    def _names(
+        self, directory: str, sizes: tuple[int, ...], start_after: str = ""
+    ) -> Iterator[list[str]]:
+        """Key names below `directory` in key order (after `start_after`), a page per LIST
+        (page sizes `sizes`)."""
         size_iter = iter(sizes)
         size = next(size_iter)
-        start_after = ""
         while True:
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": directory, "MaxKeys": size}
             if start_after:

@@ -111,3 +111,16 @@ def test_edited_json_is_named_even_when_it_still_parses(store: FileAuditStore) -
     _replace(path, json.dumps(data).encode())
     problems = broken(store)
     assert len(problems) == 1 and "#1" in problems[0] and "edited" in problems[0]
+
+
+def test_a_record_named_with_an_absurd_seq_cannot_stall_the_tools(store: FileAuditStore) -> None:
+    """A walk crosses a long run of empty slots in one jump instead of reading each."""
+    far = store.record_path("production", 10**12)
+    far.write_bytes(store.record_path("production", 4).read_bytes())
+    problems = broken(store)
+    assert problems == [
+        f"production #5..#{10**12 - 1}: missing: the record was deleted",
+        f"production #{10**12} ({far}): holds production #4",
+    ]
+    assert [r.seq for r in store.newest("production")] == [4, 3, 2, 1, 0]
+    assert store.append(make_entry(version="2.0.0")).seq == 5

@@ -190,3 +190,28 @@ def test_foreign_keys_and_a_damaged_head(
     assert broken(store)[0].startswith(f"production #2 (s3://{store.bucket}/{key}): not a valid")
     with pytest.raises(CorruptRecord, match="nothing can be chained onto it"):
         S3AuditStore(store.bucket, "trail", client=s3).append(entry())
+
+
+def test_a_key_with_an_absurd_seq_cannot_stall_newest(
+    bucket: str, seaweedfs: Any, entry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It sorts first, so it looks like the head: newest() reads a few empty slots below it,
+    then jumps to the next record with one LIST instead of a GET per empty slot."""
+    client = seaweedfs.client()
+    store = S3AuditStore(bucket, "trail", client=client)
+    for i in range(3):
+        store.append(entry(version=f"1.0.{i}"))
+    far = f"trail/production/records/{record_name(10**15)}"
+    client.put_object(Bucket=bucket, Key=far, Body=b"junk")
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    assert [r.seq for r in S3AuditStore(bucket, "trail", client=client).newest("production")] == [
+        2,
+        1,
+        0,
+    ]
+    assert calls.count("GetObject") < 100 and calls.count("ListObjectsV2") <= 3
+    assert f"production #3..#{10**15 - 1}: missing" in caplog.text
+    problems = broken(S3AuditStore(bucket, "trail", client=client))
+    assert problems[0] == f"production #3..#{10**15 - 1}: missing: the record was deleted"
+    assert problems[1].startswith(f"production #{10**15} (s3://{bucket}/{far}): not a valid")
