@@ -127,6 +127,7 @@ class FileAuditStore(ChainStore):
         return low
 
     def _scan(self, environment: str) -> Iterator[str]:
+        self._layout(environment)
         folder = self.root / env_segment(environment)
         for entry in _entries(folder):
             if entry.name == RECORDS and entry.is_dir(follow_symlinks=False):

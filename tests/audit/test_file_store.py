@@ -156,6 +156,10 @@ def test_an_old_layout_history_is_moved_on_first_use(
         path.chmod(0o444)
         records.append(head)
     (old / ".lock").touch()
+    assert [f.text for f in FileAuditStore(tmp_path).verify("production") if f.broken] == []
+    assert all(
+        "not an audit record" not in f.text for f in FileAuditStore(tmp_path).verify("production")
+    )
     store = FileAuditStore(tmp_path)
     assert store.environments() == ["production"]
     caplog.set_level("WARNING", logger="releasegate.audit")
