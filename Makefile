@@ -28,7 +28,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/pipeline.py
-	$(BIN)/python bench/audit_previous_good.py
+	$(BIN)/python bench/audit_scale.py --s3
 
 down: $(VENV)/.installed
 	$(BIN)/releasegate down
