@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from releasegate.errors import DeployFailed
+from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
 from releasegate.vocabulary import Decision
 
@@ -123,7 +123,7 @@ def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
     return AuditRecord.model_validate({**body, "hash": _digest(body)})
 
 
-class NotARecord(ValueError):
+class NotARecord(Failed):
     """Stored bytes that are not a valid audit record: damaged, truncated or foreign."""
 
 

@@ -21,9 +21,10 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
+from releasegate.errors import Failed
 
 
-class WitnessUnavailable(RuntimeError):
+class WitnessUnavailable(Failed):
     """The witness could not be read or written (unreachable, refused, unreadable answer)."""
 
 

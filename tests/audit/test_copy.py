@@ -12,7 +12,7 @@ from releasegate.audit.file import FileAuditStore
 from releasegate.audit.proofs import signature_check
 from releasegate.audit.s3 import S3AuditStore
 from tests.support.records import broken, make_entry, notices, signed_release
-from tests.support.sshsig import DEMO_KEYS
+from tests.support.sshsig import DEMO_KEYS, verifier
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_a_file_history_copied_into_a_bucket_verifies(tmp_path: Path, s3: Any, b
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     copy = S3AuditStore(bucket, "copied", client=s3)
     assert copy.environments() == ["production", "staging"]
-    check = signature_check(ALLOWED)
+    check = signature_check(verifier(ALLOWED))
     for env in ("production", "staging"):
         assert broken(copy, env, check=check) == []
         assert list(copy.chain(env)) == list(source.chain(env))
@@ -58,7 +58,7 @@ def test_a_bucket_copied_into_a_folder_verifies(tmp_path: Path, s3: Any, bucket:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
     copy = FileAuditStore(root)  # no head hint came along: the head is found all the same
-    check = signature_check(ALLOWED)
+    check = signature_check(verifier(ALLOWED))
     for env in ("production", "staging"):
         assert broken(copy, env, check=check) == []
         assert list(copy.chain(env)) == list(source.chain(env))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from releasegate.signing.inprocess import InProcessVerifier
-from releasegate.signing.keygen import KeygenVerifier, verify_decision
+from releasegate.signing.keygen import verify_decision
 from releasegate.signing.payload import DecisionPayload
 from releasegate.signing.verifier import SignatureRefused
+from tests.support.sshsig import verifier
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "keys"
@@ -67,7 +67,7 @@ def refused(p: DecisionPayload, signature: str | None, allowed: Path = ALLOWED) 
     with pytest.raises(SignatureRefused) as info:
         verify_decision(p, signature, allowed_signers=allowed)
     with pytest.raises(SignatureRefused) as in_process:
-        InProcessVerifier(allowed, fallback=KeygenVerifier(allowed)).verify_decision(p, signature)
+        verifier(allowed).verify_decision(p, signature)
     assert in_process.value.code == info.value.code
     return info.value
 

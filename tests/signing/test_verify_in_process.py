@@ -20,11 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from releasegate.signing.allowed_signers import AllowedSigners, match_list, parse_time
-from releasegate.signing.inprocess import InProcessVerifier
-from releasegate.signing.keygen import KeygenVerifier, sign
+from releasegate.signing.keygen import sign
 from releasegate.signing.keygen import verify as keygen_verify
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified
-from tests.support.sshsig import DEMO_KEYS, armor, sign_ed25519, signed_data, wire
+from tests.support.sshsig import DEMO_KEYS, armor, sign_ed25519, signed_data, verifier, wire
 
 MESSAGE = b"releasegate-approval-v1\ndecision: approve\nreviewer: alice\n"
 KEY_TYPES = {
@@ -81,7 +80,7 @@ def decide(
     results = []
     for check in (
         lambda: keygen_verify(message, signature, signer=signer, allowed_signers=allowed, at=at),
-        lambda: in_process(allowed).verify(message, signature, signer=signer, at=at),
+        lambda: verifier(allowed).verify(message, signature, signer=signer, at=at),
     ):
         try:
             got = check()
@@ -90,11 +89,6 @@ def decide(
         except SignatureRefused as refused:
             results.append(str(refused.code))
     return results[0], results[1]
-
-
-def in_process(allowed: Path) -> InProcessVerifier:
-    """The verifier `wiring.signature_verifier` makes: in-process, ssh-keygen behind it."""
-    return InProcessVerifier(allowed, fallback=KeygenVerifier(allowed))
 
 
 def keygen_sign(
@@ -124,7 +118,7 @@ def test_valid_signature_agrees_with_ssh_keygen(
     assert reference(allowed, sig, "alice")
     assert decide(allowed, sig, "alice") == ("ok", "ok")
     fingerprint = _run("ssh-keygen", "-l", "-f", f"{alice}.pub").stdout.decode().split()[1]
-    assert in_process(allowed).verify(MESSAGE, sig, signer="alice").fingerprint == fingerprint
+    assert verifier(allowed).verify(MESSAGE, sig, signer="alice").fingerprint == fingerprint
 
 
 @pytest.mark.parametrize("kind", KEY_TYPES)
@@ -220,7 +214,7 @@ def test_allowed_signers_lines_agree_with_ssh_keygen(
     sig = keygen_sign(alice)
     at = datetime(2026, 3, 1, tzinfo=UTC)
     accepted = reference(allowed, sig, signer, at="20260301Z")
-    ours = in_process(allowed)
+    ours = verifier(allowed)
     try:
         ours.verify(MESSAGE, sig, signer=signer, at=at)
         got = True
@@ -334,9 +328,9 @@ def test_supported_types_run_no_ssh_keygen_and_the_rest_need_it(
     assert cert.returncode == 0, cert.stderr
     cert_sig = keygen_sign(tmp_path / "alice-cert.pub")
     monkeypatch.setenv("PATH", "")
-    assert in_process(allowed).verify(MESSAGE, sig, signer="alice").signer == "alice"
+    assert verifier(allowed).verify(MESSAGE, sig, signer="alice").signer == "alice"
     with pytest.raises(SignatureError, match="ssh-keygen not found"):
-        in_process(allowed).verify(MESSAGE, cert_sig, signer="alice")
+        verifier(allowed).verify(MESSAGE, cert_sig, signer="alice")
 
 
 # --- speed ---------------------------------------------------------------------------------------
@@ -345,10 +339,10 @@ def test_supported_types_run_no_ssh_keygen_and_the_rest_need_it(
 def test_one_verifier_reads_allowed_signers_once(keydir: Path, allowed: Path) -> None:
     alice = keydir / "alice-ed25519"
     allowed.write_text(f"alice {_pub(alice)}\n")
-    verifier = in_process(allowed)
+    ours = verifier(allowed)
     sig = sign(MESSAGE, key=alice)
     allowed.write_text("")  # later changes are not seen by this verifier
-    assert verifier.verify(MESSAGE, sig, signer="alice").signer == "alice"
+    assert ours.verify(MESSAGE, sig, signer="alice").signer == "alice"
     assert AllowedSigners.load(allowed).lines == 0
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from releasegate.audit.record import ApprovalEntry
+from releasegate.signing.inprocess import InProcessVerifier
+from releasegate.signing.keygen import KeygenVerifier
 from releasegate.signing.payload import DecisionPayload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,3 +71,8 @@ def signed_approval(
         comment=payload.comment,
         signature=sign_ed25519(key, payload.message()),
     )
+
+
+def verifier(allowed_signers: Path) -> InProcessVerifier:
+    """The verifier `wiring.signature_verifier` makes: in-process, ssh-keygen behind it."""
+    return InProcessVerifier(allowed_signers, fallback=KeygenVerifier(allowed_signers))
