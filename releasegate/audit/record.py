@@ -4,6 +4,10 @@ Callers build an `AuditEntry` (what happened); a store seals it into an `AuditRe
 by giving it the next sequence number in its environment's chain and the hash of the
 record before it. `verify_chain` re-derives every hash, so an edited, inserted or
 deleted record is found.
+
+A hash covers the fields a record holds as stored (`content_hash`): a field added to
+`AuditEntry` later (with a default) leaves every older record's hash as it was, so old
+trails keep verifying. `tests/audit/fixtures/` holds records written by earlier code.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -101,7 +105,8 @@ def release_of(change: AuditRecord) -> Release:
         ) from exc
 
 
-_ENTRY_FIELDS = set(AuditEntry.model_fields)
+_ENTRY_FIELDS = frozenset(AuditEntry.model_fields)
+_SEALING = frozenset({"seq", "prev_hash", "hash"})
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -109,18 +114,28 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _body(record: AuditEntry, seq: int, prev_hash: str) -> dict[str, Any]:
+def _body(record: AuditEntry, fields: Set[str], seq: int, prev_hash: str) -> dict[str, Any]:
     return {
-        **record.model_dump(mode="json", include=_ENTRY_FIELDS),
+        **record.model_dump(mode="json", include=set(fields)),
         "seq": seq,
         "prev_hash": prev_hash,
     }
 
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
-    """Give `entry` its place in the chain."""
-    body = _body(entry, seq, prev_hash)
+    """Give `entry` its place in the chain: every field of today's entry is hashed."""
+    body = _body(entry, _ENTRY_FIELDS, seq, prev_hash)
     return AuditRecord.model_validate({**body, "hash": _digest(body)})
+
+
+def content_hash(record: AuditRecord) -> str:
+    """The hash `record` must carry, over the fields it holds as stored.
+
+    Only the fields the stored JSON has count (pydantic's `model_fields_set`), not the
+    defaults of fields it lacks: a field added to `AuditEntry` later is absent from older
+    records, so adding one never changes the hash of a record written before it.
+    """
+    return _digest(_body(record, record.model_fields_set - _SEALING, record.seq, record.prev_hash))
 
 
 class NotARecord(Failed):
@@ -162,7 +177,7 @@ class ChainCheck:
             problems.append(f"{where}: expected sequence {self.expected_seq}: a record is missing")
         if self.expected_prev is not None and rec.prev_hash != self.expected_prev:
             problems.append(f"{where}: prev_hash does not match the record before it")
-        if _digest(_body(rec, rec.seq, rec.prev_hash)) != rec.hash:
+        if content_hash(rec) != rec.hash:
             problems.append(f"{where}: content does not match its hash: the record was edited")
         self.expected_prev, self.expected_seq = rec.hash, rec.seq + 1
         return problems
