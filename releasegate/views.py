@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from releasegate.approval import ApprovalRequest
+from releasegate.audit.copy import Copied
 from releasegate.audit.record import AuditRecord
 
 
@@ -65,4 +66,14 @@ def pending_table(requests: list[ApprovalRequest]) -> Table:
     for r in requests:
         needs = ", ".join(f"{n} from {g}" for g, n in r.missing.items())
         table.add_row(r.flow_run_id, r.environment, r.version, r.digest[:19], r.actor, needs)
+    return table
+
+
+def copy_table(done: list[Copied]) -> Table:
+    """What `releasegate audit copy` did, per environment."""
+    table = Table("environment", "records", "copied", "already there", "head", "source tail")
+    for c in done:
+        tail = "[red]BROKEN[/red]" if c.broken else "unwitnessed" if c.unwitnessed else "witnessed"
+        head = "-" if c.head is None else f"#{c.head}"
+        table.add_row(c.environment, str(c.records), str(c.copied), str(c.present), head, tail)
     return table

@@ -1,16 +1,19 @@
 """Wiring: the one place that turns a Config into adapters.
 
-Stores, targets, builders, sources and the signature verifier are chosen here, by
-configuration, and imported only when chosen: a local setup never loads the Kubernetes
-client, a file store never loads boto3. Adapters import nothing above them; whatever
+Stores (and their witness), targets, builders, sources and the signature verifier are
+chosen here, by configuration, and imported only when chosen: a local setup never loads
+the Kubernetes client, a file store never loads boto3. Adapters import nothing above them; whatever
 needs an adapter asks here.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from releasegate.audit.store import AuditStore
+from releasegate import prefect_server
+from releasegate.audit.chainstore import ChainStore
+from releasegate.audit.witness import Witness, WitnessUnavailable
 from releasegate.config import Config
 from releasegate.signing.verifier import Verifier
 from releasegate.sources.base import IncidentSource, SmokeRunner
@@ -18,17 +21,45 @@ from releasegate.sources.settings import IncidentCheck
 from releasegate.targets.base import Builder, Target
 
 
-def open_store(config: Config) -> AuditStore:
-    """The store `config.audit` names: `s3://bucket/prefix` -> S3; a path -> a file store;
-    unset -> `<home>/audit`."""
-    spec = config.audit
+def open_store(config: Config, location: str | None = None) -> ChainStore:
+    """The audit store at `location` (a folder or `s3://bucket/prefix`; default: the
+    configuration's `audit`, else `<home>/audit`), with its witness (`audit_witness`)."""
+    spec = location if location is not None else config.audit
+    store: ChainStore
     if spec and spec.startswith("s3://"):
         from releasegate.audit.s3 import S3AuditStore
 
-        return S3AuditStore.from_url(spec, retention_days=config.audit_retention_days)
-    from releasegate.audit.file import FileAuditStore
+        store = S3AuditStore.from_url(spec, retention_days=config.audit_retention_days)
+    else:
+        from releasegate.audit.file import FileAuditStore
 
-    return FileAuditStore(Path(spec) if spec else config.home / "audit")
+        store = FileAuditStore(Path(spec) if spec else config.home / "audit")
+    store.witness = audit_witness(config, store.url)
+    return store
+
+
+def audit_witness(config: Config, scope: str) -> Witness:
+    """Where the heads of the store at `scope` are witnessed: the Prefect server in use.
+
+    That is PREFECT_API_URL, else the local server releasegate started under `home`
+    (`prefect_server`). The server is looked for when the witness is first used, so a
+    store opened only to be read never does. With neither, the witness is unavailable and
+    `audit verify` reports the tail as unwitnessed: a Prefect client without a URL would
+    start a temporary server of its own, which witnesses nothing.
+    """
+    from releasegate.audit.prefect_witness import PrefectWitness
+
+    def api_url() -> str:
+        if url := os.environ.get("PREFECT_API_URL"):
+            return url
+        if info := prefect_server.running(config.home):
+            return str(info["api_url"])
+        raise WitnessUnavailable(
+            "no Prefect server: PREFECT_API_URL is unset and releasegate runs none under "
+            f"{config.home} (any command that runs a flow starts one)"
+        )
+
+    return PrefectWitness(scope, api_url=api_url)
 
 
 def open_builder(config: Config) -> Builder:

@@ -2,7 +2,8 @@
 adapters load only when configured, one error hierarchy, small modules.
 
 Layers, top to bottom: entry points (cli, demo, serving, views, review, status) -> flows
--> tasks -> wiring -> core (config, policy, ...) -> adapters -> models. See
+-> tasks -> wiring -> core (config, policy, ...) -> adapters (prefect_server among them:
+wiring finds the witness's server through it) -> models. See
 docs/architecture.md.
 """
 
@@ -26,14 +27,15 @@ MODULES = modules()
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
     ("entry", ("releasegate.cli", "releasegate.demo", "releasegate.serving", "releasegate.views",
                "releasegate.timeline", "releasegate.ics", "releasegate.review",
-               "releasegate.status", "releasegate.prefect_server")),
+               "releasegate.status")),
     ("flows", ("releasegate.flows",)),
     ("tasks", ("releasegate.tasks",)),
     ("wiring", ("releasegate.wiring",)),
     ("core", ("releasegate.config", "releasegate.policy", "releasegate.history",
               "releasegate.approval")),
     ("adapters", ("releasegate.targets", "releasegate.audit", "releasegate.sources",
-                  "releasegate.signing", "releasegate.processes")),
+                  "releasegate.signing", "releasegate.processes",
+                  "releasegate.prefect_server")),
     ("models", ("releasegate.errors", "releasegate.release", "releasegate.vocabulary",
                 "releasegate.duration", "releasegate")),
 ]  # fmt: skip

@@ -21,8 +21,9 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 
+from releasegate.audit import witness as witnesses
 from releasegate.audit.layout import BOOKKEEPING, RECORDS, env_segment, parse_record_name
 from releasegate.audit.record import (
     GENESIS,
@@ -33,10 +34,9 @@ from releasegate.audit.record import (
     decode,
     encode,
     seal,
-    utcnow,
 )
 from releasegate.audit.store import AuditUnavailable, CorruptRecord, Finding, RecordCheck
-from releasegate.audit.witness import Witness, WitnessedHead, WitnessUnavailable, disagreement
+from releasegate.audit.witness import Witness
 
 log = logging.getLogger("releasegate.audit")
 
@@ -200,8 +200,15 @@ class ChainStore(ABC):
         if head is not None:
             yield from self._records(env, range(head + 1), CHAIN_BATCHES)
 
-    def verify(self, environment: str, check: RecordCheck | None = None) -> Iterator[Finding]:
-        """See AuditStore.verify: foreign names first, then slot by slot, then the witness."""
+    def verify(
+        self,
+        environment: str,
+        check: RecordCheck | None = None,
+        intact: Callable[[AuditRecord, bytes], None] | None = None,
+    ) -> Iterator[Finding]:
+        """See AuditStore.verify: foreign names first, then slot by slot, then the witness.
+        `intact` is called with each record that verified and its stored bytes, in chain
+        order, before the walk moves on (`audit copy` writes them out)."""
         env = _checked(environment)
         top = -1
         for name in self._scan(env):
@@ -222,7 +229,9 @@ class ChainStore(ABC):
                 check_chain.missing(last)
                 continue
             try:
-                rec = _decoded(data)
+                if isinstance(data, NotARecord):
+                    raise data
+                rec = decode(data)
             except NotARecord as exc:
                 where = self._where(env, seq)
                 yield Finding(f"{env} #{seq} ({where}): not a valid audit record: {exc}")
@@ -233,10 +242,13 @@ class ChainStore(ABC):
                 yield Finding(f"{env} #{seq} ({where}): holds {rec.environment} #{rec.seq}")
                 check_chain.missing(seq)
                 continue
-            for problem in [*check_chain.feed(rec), *(check(rec) if check else [])]:
+            problems = [*check_chain.feed(rec), *(check(rec) if check else [])]
+            for problem in problems:
                 yield Finding(problem)
+            if intact is not None and not problems:
+                intact(rec, data)
             newest = rec
-        yield from self._against_witness(env, newest)
+        yield from witnesses.compare(self.witness, env, newest, lambda s: self._hash_at(env, s))
 
     # ------------------------------------------------------------------ reading
 
@@ -302,78 +314,9 @@ class ChainStore(ABC):
     # ------------------------------------------------------------------ the witness
 
     def _tell_witness(self, record: AuditRecord) -> None:
-        """Publish the new head; a disagreement found on the way is carried forward.
-        Never fails the append: the record is stored, that is what counts."""
-        if self.witness is None:
-            return
+        """Publish `record` as its chain's new head (see `witness.publish`); never fails."""
         env = record.environment
-        try:
-            seen = self.witness.newest(env)
-            carried = seen.discrepancy if seen is not None else ""
-            if seen is not None:
-                problem = disagreement(seen, record, lambda seq: self._hash_at(env, seq))
-                if problem is None and seen.seq >= record.seq:
-                    return  # a later head is already witnessed: ours was a late publish
-                if problem is not None:
-                    log.error("audit store %s: %s", self.url, problem)
-                    carried = carried or f"found when #{record.seq} was appended: {problem}"
-            self.witness.publish(
-                WitnessedHead(
-                    environment=env,
-                    seq=record.seq,
-                    hash=record.hash,
-                    at=utcnow(),
-                    discrepancy=carried,
-                )
-            )
-        except (WitnessUnavailable, AuditUnavailable) as exc:
-            log.warning(
-                "audit store %s: %s #%d is stored but not witnessed: %s",
-                self.url,
-                env,
-                record.seq,
-                exc,
-            )
-
-    def _against_witness(self, env: str, newest: AuditRecord | None) -> Iterator[Finding]:
-        """The chain's newest readable record against the newest witnessed head."""
-        upto = f"#0..#{newest.seq}" if newest is not None else "nothing"
-        if self.witness is None:
-            if newest is not None:
-                yield Finding(
-                    f"{env}: the tail is unwitnessed (no witness configured): {upto} are "
-                    "chained, but deleting the newest records would go unnoticed",
-                    "unwitnessed",
-                )
-            return
-        try:
-            seen = self.witness.newest(env)
-            problem = (
-                disagreement(seen, newest, lambda seq: self._hash_at(env, seq))
-                if seen is not None
-                else None
-            )
-        except WitnessUnavailable as exc:
-            yield Finding(
-                f"{env}: the tail is unwitnessed: the witness cannot be read ({exc}); "
-                f"{upto} are chained, but deleting the newest records would go unnoticed",
-                "unwitnessed",
-            )
-            return
-        if seen is None:
-            if newest is not None:
-                yield Finding(f"{env}: the tail is unwitnessed: none witnessed yet", "unwitnessed")
-            return
-        if seen.discrepancy:
-            yield Finding(f"{env}: the witness recorded a discrepancy: {seen.discrepancy}")
-        if problem is not None:
-            yield Finding(problem)
-        elif newest is not None and newest.seq > seen.seq:
-            yield Finding(
-                f"{env} #{seen.seq + 1}..#{newest.seq}: appended after the newest witnessed "
-                f"head (#{seen.seq}): unwitnessed",
-                "unwitnessed",
-            )
+        witnesses.publish(self.witness, record, lambda seq: self._hash_at(env, seq), self.url)
 
 
 def _missing(env: str, first: int, last: int) -> str:

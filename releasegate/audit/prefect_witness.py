@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,12 +29,29 @@ TIMEOUT = 10.0
 
 
 class PrefectWitness:
-    """Witness (see `witness.py`) on Prefect artifacts."""
+    """Witness (see `witness.py`) on Prefect artifacts.
 
-    def __init__(self, scope: str, *, api_url: str | None = None, timeout: float = TIMEOUT) -> None:
+    `api_url` is the Prefect API, or a function that finds it when the witness is first
+    used (and raises WitnessUnavailable when there is none): a store opened only to be
+    read never looks for a server. There is no default: a Prefect client without a URL
+    starts a temporary server of its own, which would witness nothing.
+    """
+
+    def __init__(
+        self, scope: str, *, api_url: str | Callable[[], str], timeout: float = TIMEOUT
+    ) -> None:
         self.scope = scope
-        self.api_url = api_url
+        self._api_url = api_url
         self.timeout = timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def api_url(self) -> str:
+        """The Prefect API the heads go to (found on first use; WitnessUnavailable if none)."""
+        if callable(self._api_url):
+            self._api_url = self._api_url()
+        return self._api_url
 
     def __repr__(self) -> str:
         return f"PrefectWitness({self.scope!r})"
@@ -43,6 +63,7 @@ class PrefectWitness:
         return f"audit-head-{slug}-{digest}"
 
     def publish(self, head: WitnessedHead) -> None:
+        url = self.api_url  # first: with no server to witness on, Prefect is never loaded
         from prefect.client.schemas.actions import ArtifactCreate
 
         # Not attached to the run that appended (the record names it): a run would otherwise
@@ -58,13 +79,15 @@ class PrefectWitness:
             ),
             data=json.dumps([row]),
         )
-        self._call("publish", lambda client: client.create_artifact(artifact=artifact))
+        self._call(url, "publish", lambda client: client.create_artifact(artifact=artifact))
 
     def newest(self, environment: str) -> WitnessedHead | None:
+        url = self.api_url  # first: with no server to witness on, Prefect is never loaded
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
         from prefect.client.schemas.sorting import ArtifactSort
 
         found = self._call(
+            url,
             "read",
             lambda client: client.read_artifacts(
                 limit=1,
@@ -89,19 +112,23 @@ class PrefectWitness:
             )
         return head
 
-    def _call(self, what: str, fn: Any) -> Any:
-        from prefect.client.orchestration import SyncPrefectClient, get_client
-
-        settings = {"timeout": self.timeout}
+    def _call(self, url: str, what: str, fn: Any) -> Any:
         try:
-            client = (
-                SyncPrefectClient(self.api_url, httpx_settings=settings)
-                if self.api_url
-                else get_client(sync_client=True, httpx_settings=settings)
-            )
-            with client:
-                return fn(client)
+            return fn(self._open(url))
         except Exception as exc:  # any failure of the witness: the caller decides what it means
             raise WitnessUnavailable(
-                f"Prefect witness: cannot {what}: {type(exc).__name__}: {exc}"
+                f"Prefect witness at {url}: cannot {what}: {type(exc).__name__}: {exc}"
             ) from None
+
+    def _open(self, url: str) -> Any:
+        """One client for the witness's life: a new one per call costs more than the call
+        (~17 ms against ~3 ms), twice per append. Closed with the witness."""
+        with self._lock:
+            if self._client is None:
+                from prefect.client.orchestration import SyncPrefectClient
+
+                client = SyncPrefectClient(url, httpx_settings={"timeout": self.timeout})
+                client.__enter__()
+                weakref.finalize(self, client.__exit__, None, None, None)
+                self._client = client
+            return self._client

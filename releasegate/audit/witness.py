@@ -14,14 +14,18 @@ carries it forward: a legitimate append after tampering does not wash the eviden
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from releasegate.audit.record import AuditRecord
+from releasegate.audit.record import AuditRecord, utcnow
+from releasegate.audit.store import AuditUnavailable, Finding
 from releasegate.errors import Failed
+
+log = logging.getLogger("releasegate.audit")
 
 
 class WitnessUnavailable(Failed):
@@ -89,3 +93,76 @@ def disagreement(seen: WitnessedHead, head: AuditRecord | None, hash_at: HashAt)
         f"{env} #{seen.seq}: witnessed with hash {want}… at {seen.at:%Y-%m-%d %H:%M:%S} UTC, "
         f"the store's has {got[:12]}…: the record was rewritten after it was witnessed"
     )
+
+
+def publish(witness: Witness | None, record: AuditRecord, hash_at: HashAt, store: str) -> None:
+    """Tell `witness` that `record` is its chain's new head. A disagreement found on the way
+    (the tail was tampered with since it was witnessed) is published with the head and
+    carried forward. Never fails: the record is stored, that is what counts; a witness that
+    cannot be reached is logged (the tail is then reported unwitnessed)."""
+    if witness is None:
+        return
+    env = record.environment
+    try:
+        seen = witness.newest(env)
+        carried = seen.discrepancy if seen is not None else ""
+        if seen is not None:
+            problem = disagreement(seen, record, hash_at)
+            if problem is None and seen.seq >= record.seq:
+                return  # a later head is already witnessed: ours was a late publish
+            if problem is not None:
+                log.error("audit store %s: %s", store, problem)
+                carried = carried or f"found when #{record.seq} was appended: {problem}"
+        witness.publish(
+            WitnessedHead(
+                environment=env, seq=record.seq, hash=record.hash, at=utcnow(), discrepancy=carried
+            )
+        )
+    except (WitnessUnavailable, AuditUnavailable) as exc:
+        log.warning(
+            "audit store %s: %s #%d is stored but not witnessed: %s", store, env, record.seq, exc
+        )
+
+
+def compare(
+    witness: Witness | None, env: str, newest: AuditRecord | None, hash_at: HashAt
+) -> Iterator[Finding]:
+    """What `audit verify` says of a chain whose newest readable record is `newest`,
+    measured against the newest witnessed head."""
+    upto = f"#0..#{newest.seq}" if newest is not None else "nothing"
+    if witness is None:
+        if newest is not None:
+            yield Finding(
+                f"{env}: the tail is unwitnessed (no witness configured): {upto} are "
+                "chained, but deleting the newest records would go unnoticed",
+                "unwitnessed",
+            )
+        return
+    try:
+        seen = witness.newest(env)
+        problem = disagreement(seen, newest, hash_at) if seen is not None else None
+    except WitnessUnavailable as exc:
+        yield Finding(
+            f"{env}: the tail is unwitnessed: the witness cannot be read ({exc}); "
+            + (
+                f"{upto} are chained, but deleting the newest records would go unnoticed"
+                if newest is not None
+                else "the store has no records of it, and whether it had is unknown"
+            ),
+            "unwitnessed",
+        )
+        return
+    if seen is None:
+        if newest is not None:
+            yield Finding(f"{env}: the tail is unwitnessed: none witnessed yet", "unwitnessed")
+        return
+    if seen.discrepancy:
+        yield Finding(f"{env}: the witness recorded a discrepancy: {seen.discrepancy}")
+    if problem is not None:
+        yield Finding(problem)
+    elif newest is not None and newest.seq > seen.seq:
+        yield Finding(
+            f"{env} #{seen.seq + 1}..#{newest.seq}: appended after the newest witnessed "
+            f"head (#{seen.seq}): unwitnessed",
+            "unwitnessed",
+        )

@@ -3,6 +3,7 @@ outcome becomes its exit code."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,13 +42,34 @@ LABELS = {2: "[red]error:[/red]", 3: "[yellow]blocked:[/yellow]"}
 
 @contextmanager
 def outcome() -> Iterator[None]:
-    """Map how a command ended onto its exit code, with one clear line on stderr."""
+    """Map how a command ended onto its exit code, with one clear line on stderr; the audit
+    store's warnings (a damaged record skipped, a record not witnessed) are one line each
+    on stderr too, never on stdout, where `--json` output goes."""
+    with _audit_warnings():
+        try:
+            yield
+        except ReleasegateError as exc:
+            label = LABELS.get(exc.exit_code, "[red]failed:[/red]")
+            err.print(f"{label} {escape(str(exc))}", highlight=False)  # "[rule: ...]" is text
+            raise typer.Exit(exc.exit_code) from None
+
+
+class _WarningLine(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/yellow] {escape(record.getMessage())}", highlight=False)
+
+
+@contextmanager
+def _audit_warnings() -> Iterator[None]:
+    logger = logging.getLogger("releasegate.audit")
+    handler, propagate = _WarningLine(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # not printed a second time by Prefect's console handler
     try:
         yield
-    except ReleasegateError as exc:
-        label = LABELS.get(exc.exit_code, "[red]failed:[/red]")
-        err.print(f"{label} {escape(str(exc))}", highlight=False)  # "[rule: ...]" is text
-        raise typer.Exit(exc.exit_code) from None
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def load(path: str | None) -> Config:

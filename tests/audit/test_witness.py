@@ -33,6 +33,7 @@ class Trail:
     store: ChainStore
     delete: Any
     overwrite: Any
+    api: str
 
     def read(self, seq: int) -> bytes:
         data = self.store._read("production", seq)
@@ -45,7 +46,7 @@ class Trail:
 
     def reopen(self, witness: PrefectWitness | None = None) -> ChainStore:
         """The same store as another process opens it."""
-        witness = witness or PrefectWitness(self.store.url)
+        witness = witness or PrefectWitness(self.store.url, api_url=self.api)
         if isinstance(self.store, S3AuditStore):
             return S3AuditStore(
                 self.store.bucket, self.store.prefix, client=self.store._client, witness=witness
@@ -58,21 +59,24 @@ class Trail:
 def trail(request: pytest.FixtureRequest, prefect_api: str, tmp_path: Path) -> Trail:
     if request.param == "file":
         store: Any = FileAuditStore(tmp_path / "audit")
-        store.witness = PrefectWitness(store.url)
+        store.witness = PrefectWitness(store.url, api_url=prefect_api)
 
         def overwrite(seq: int, data: bytes) -> None:
             path = store.record_path("production", seq)
             os.chmod(path, 0o644)
             path.write_bytes(data)
 
-        return Trail(store, lambda seq: store.record_path("production", seq).unlink(), overwrite)
+        return Trail(
+            store, lambda seq: store.record_path("production", seq).unlink(), overwrite, prefect_api
+        )
     s3, bucket = request.getfixturevalue("s3"), request.getfixturevalue("bucket")
     store = S3AuditStore(bucket, "trail", client=s3)
-    store.witness = PrefectWitness(store.url)
+    store.witness = PrefectWitness(store.url, api_url=prefect_api)
     return Trail(
         store,
         lambda seq: s3.delete_object(Bucket=bucket, Key=store.key("production", seq)),
         lambda seq, data: s3.put_object(Bucket=bucket, Key=store.key("production", seq), Body=data),
+        prefect_api,
     )
 
 
