@@ -1,8 +1,18 @@
-"""Writing the audit trail, and the Prefect artifacts that show it."""
+"""Writing the audit trail, and the Prefect artifacts that show it.
+
+The record task is the trail of record: nothing proceeds until it is stored. The artifacts
+are views of what was recorded, published after the fact: `bookkeeping` makes their
+failures warnings, so a change that happened and was recorded is never turned into a
+failed run by an artifact, the history table (or, later, a notification) failing.
+"""
 
 from __future__ import annotations
 
-from prefect import task
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
+
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -19,6 +29,28 @@ def record(store: AuditStore, entry: AuditEntry) -> AuditRecord:
     return store.append(entry)
 
 
+P = ParamSpec("P")
+
+
+def bookkeeping(publish: Callable[P, None]) -> Callable[P, None]:
+    """A view of what already happened: if publishing it fails, say so in the run log as a
+    warning and carry on. What happened is in the audit trail all the same."""
+
+    @functools.wraps(publish)
+    def best_effort(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            publish(*args, **kwargs)
+        except Exception as exc:  # any failure: the change and its record stand regardless
+            get_run_logger().warning(
+                "%s failed (what happened is recorded in the audit trail all the same): %s: %s",
+                publish.__name__,
+                type(exc).__name__,
+                exc,
+            )
+
+    return best_effort
+
+
 def artifact_key(*parts: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
     raw = "-".join(parts).lower()
@@ -26,6 +58,7 @@ def artifact_key(*parts: str) -> str:
 
 
 @task(cache_policy=NO_CACHE)
+@bookkeeping
 def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
     """The smoke results as a table artifact (one version per run under a stable key)."""
     create_table_artifact(
@@ -37,6 +70,7 @@ def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
 
 
 @task(cache_policy=NO_CACHE)
+@bookkeeping
 def publish_history(store: AuditStore, app: str, environment: str, limit: int = 20) -> None:
     """The environment's recent deploys and rollbacks as a keyed table artifact."""
     rows = [
@@ -60,6 +94,7 @@ def publish_history(store: AuditStore, app: str, environment: str, limit: int = 
 
 
 @task(cache_policy=NO_CACHE)
+@bookkeeping
 def publish_summary(app: str, title: str, lines: list[str]) -> None:
     """A markdown summary of the run."""
     body = "\n".join(f"- {line}" for line in lines)

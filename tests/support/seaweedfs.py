@@ -23,6 +23,10 @@ from typing import Any
 
 from releasegate.processes import Timeout, free_port, http_ok, spawn, stop, wait_until
 
+BLIND_WRITER = ("releasegate-blind-writer", "releasegate-blind-writer-secret")
+"""A second identity that may list and write objects but not read them: a store whose
+appends work and whose reads fail, for real."""
+
 # Each flag gets its own free port; see the module docstring for why gRPC ones are explicit.
 _PORT_FLAGS = (
     "master.port",
@@ -83,7 +87,14 @@ class SeaweedFS:
                                 {"accessKey": self.access_key, "secretKey": self.secret_key}
                             ],
                             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                        }
+                        },
+                        {
+                            "name": "blind-writer",
+                            "credentials": [
+                                {"accessKey": BLIND_WRITER[0], "secretKey": BLIND_WRITER[1]}
+                            ],
+                            "actions": ["Write", "List"],
+                        },
                     ]
                 }
             )
@@ -141,12 +152,14 @@ class SeaweedFS:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def env(self) -> dict[str, str]:
-        """Environment variables that point boto3's standard chain at this server."""
+    def env(self, *, blind: bool = False) -> dict[str, str]:
+        """Environment variables that point boto3's standard chain at this server, as the
+        full identity or (`blind`) as BLIND_WRITER."""
+        key, secret = BLIND_WRITER if blind else (self.access_key, self.secret_key)
         return {
             "AWS_ENDPOINT_URL_S3": self.endpoint,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
             "AWS_DEFAULT_REGION": self.region,
         }
 
