@@ -4,7 +4,8 @@ Layout (the S3 store's, see `layout.py`, so a history moves between them by plai
 
     <root>/<env>/records/<inverted seq>-<seq>.json   the records, mode 0444, never rewritten
     <root>/<env>/.head                               a hint: the newest seq this store wrote
-    <root>/<env>/.tmp/                               records being written
+    <root>/<env>/.tmp/                               records being written (what a crash
+                                                     leaves is swept after an hour)
 
 * **Flat cost.** A record's name is a function of its seq, so nothing ever lists the
   directory: the head is found from the hint by probing for the next slots (galloping,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +35,9 @@ from releasegate.audit.layout import record_path as _record_path
 from releasegate.audit.record import NotARecord
 from releasegate.audit.store import AuditUnavailable, Finding
 from releasegate.audit.witness import Witness
+
+STALE_TMP = 3600.0
+"""Seconds after which a file in `<env>/.tmp/` is taken to be left by a writer that crashed."""
 
 
 class FileAuditStore(ChainStore):
@@ -45,6 +50,7 @@ class FileAuditStore(ChainStore):
         self.root = root
         self._root = str(root)
         self._checked_layout: set[str] = set()
+        self._swept: set[str] = set()
 
     @property
     def url(self) -> str:
@@ -76,6 +82,9 @@ class FileAuditStore(ChainStore):
         try:
             self._layout(environment)
             (folder / ".tmp").mkdir(parents=True, exist_ok=True)
+            if environment not in self._swept:
+                _sweep(folder / ".tmp")
+                self._swept.add(environment)
             slot.parent.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder / ".tmp", suffix=".json")
             try:
@@ -192,6 +201,19 @@ def _entries(folder: Path) -> Iterator[os.DirEntry[str]]:
         return
     except OSError as exc:
         raise AuditUnavailable(f"cannot list {folder}: {exc.strerror or exc}") from None
+
+
+def _sweep(tmp: Path) -> None:
+    """Remove what writers that crashed left in `tmp`: files older than STALE_TMP. A live
+    writer holds its file for milliseconds; an old one was either linked into its slot
+    already (a second name) or never became a record."""
+    now = time.time()
+    for entry in _entries(tmp):
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > STALE_TMP:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # gone already (another sweeper), or not ours to remove: harmless either way
 
 
 def _slash(entry: os.DirEntry[str]) -> str:

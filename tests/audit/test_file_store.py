@@ -7,16 +7,17 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from releasegate.audit.file import FileAuditStore
+from releasegate.audit.file import STALE_TMP, FileAuditStore
 from releasegate.audit.record import GENESIS, AuditEntry, encode, seal, verify_chain
 from releasegate.processes import wait_until
 from tests.conftest import REPO
-from tests.support.records import broken, make_entry
+from tests.support.records import broken, make_entry, notices
 
 
 def entry(version: str) -> AuditEntry:
@@ -140,6 +141,20 @@ def test_kill_9_mid_append_never_leaves_a_half_written_record(tmp_path: Path) ->
     assert broken(store) == []
     assert store.append(entry("after")).seq == store._head_seq("production")
     assert broken(store) == []
+
+
+def test_what_a_crashed_writer_left_in_tmp_is_swept_once_it_is_old(tmp_path: Path) -> None:
+    FileAuditStore(tmp_path).append(entry("v1"))
+    tmp = tmp_path / "production" / ".tmp"
+    old, fresh = tmp / "tmpcrashed.json", tmp / "tmpwriting.json"
+    for path in (old, fresh):
+        path.write_bytes(b'{"half": ')
+    an_hour_ago = time.time() - STALE_TMP - 60
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    FileAuditStore(tmp_path).append(entry("v2"))  # a new process's first append sweeps
+    assert not old.exists() and fresh.exists()
+    assert broken(FileAuditStore(tmp_path)) == []
+    assert not any(".tmp" in n for n in notices(FileAuditStore(tmp_path)))  # its own
 
 
 def test_an_old_layout_history_is_moved_on_first_use(
