@@ -19,10 +19,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
+from releasegate import config, wiring
 from releasegate.signing.allowed_signers import AllowedSigners, match_list, parse_time
-from releasegate.signing.keygen import sign
+from releasegate.signing.inprocess import InProcessVerifier
+from releasegate.signing.keygen import KeygenVerifier, sign
 from releasegate.signing.keygen import verify as keygen_verify
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified
+from tests.conftest import REPO
 from tests.support.sshsig import DEMO_KEYS, armor, sign_ed25519, signed_data, verifier, wire
 
 MESSAGE = b"releasegate-approval-v1\ndecision: approve\nreviewer: alice\n"
@@ -331,6 +334,15 @@ def test_supported_types_run_no_ssh_keygen_and_the_rest_need_it(
     assert verifier(allowed).verify(MESSAGE, sig, signer="alice").signer == "alice"
     with pytest.raises(SignatureError, match="ssh-keygen not found"):
         verifier(allowed).verify(MESSAGE, cert_sig, signer="alice")
+
+
+def test_wiring_checks_live_and_stored_signatures_in_process() -> None:
+    """The one verifier `wiring` hands out, to `audit verify` and to the approval loop."""
+    settings = config.load(REPO / "deployments" / "releasegate.toml")
+    verifier = wiring.signature_verifier(settings)
+    assert isinstance(verifier, InProcessVerifier)
+    assert isinstance(verifier.fallback, KeygenVerifier)
+    assert verifier.path == settings.allowed_signers
 
 
 # --- speed ---------------------------------------------------------------------------------------
