@@ -2,16 +2,14 @@
 
 Stores (and their witness), targets, builders, sources and the signature verifier are
 chosen here, by configuration, and imported only when chosen: a local setup never loads
-the Kubernetes client, a file store never loads boto3. Adapters import nothing above them; whatever
-needs an adapter asks here.
+the Kubernetes client, a file store never loads boto3. Adapters import nothing above
+them; whatever needs an adapter asks here.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from releasegate import prefect_server
 from releasegate.audit.chainstore import ChainStore
 from releasegate.audit.witness import Witness, WitnessUnavailable
 from releasegate.config import Config
@@ -50,10 +48,10 @@ def audit_witness(config: Config, scope: str) -> Witness:
     from releasegate.audit.prefect_witness import PrefectWitness
 
     def api_url() -> str:
-        if url := os.environ.get("PREFECT_API_URL"):
+        from releasegate import prefect_server
+
+        if url := prefect_server.connect(config.home):  # starts nothing
             return url
-        if info := prefect_server.running(config.home):
-            return str(info["api_url"])
         raise WitnessUnavailable(
             "no Prefect server: PREFECT_API_URL is unset and releasegate runs none under "
             f"{config.home} (any command that runs a flow starts one)"
