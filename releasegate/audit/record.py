@@ -23,17 +23,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
-from releasegate.vocabulary import Decision
+from releasegate.vocabulary import Decision, ProofKind
 
-Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build"]
+Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build", "trigger"]
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
     "succeeded",
     "failed",
     "passed",  # gate / verify
     "blocked",  # gate
-    "accepted",  # approval
-    "refused",  # approval that did not count, with the reason
+    "accepted",  # approval; trigger whose proof held (or a claim, recorded as one)
+    "refused",  # approval that did not count, trigger refused; with the reason
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
 ]
@@ -71,6 +71,9 @@ class AuditEntry(BaseModel):
     """The digest of what was (or was to be) deployed: `sha256:...`."""
     status: Status
     actor: str
+    actor_proof: ProofKind | None = None
+    """How `actor` is known: webhook, signed or claimed. None on records written before it
+    was recorded: those actors were all claimed."""
     approvers: list[str] = []
     approvals: list[ApprovalEntry] = []
     reason: str | None = None
@@ -85,6 +88,9 @@ class AuditEntry(BaseModel):
     finished_at: datetime | None = None
     details: dict[str, Any] = {}
     """Kind-specific facts: target state before the change, smoke results, gate rule."""
+    trigger_seq: int | None = None
+    """The run's place in the trigger order: the sequence number of its `trigger` record
+    (None on the trigger record itself, and on records written before it was recorded)."""
 
 
 class AuditRecord(AuditEntry):
@@ -93,6 +99,11 @@ class AuditRecord(AuditEntry):
     seq: int
     prev_hash: str
     hash: str
+
+    def who(self) -> str:
+        """The actor with how they are known: `dave (signed)`. A record written before
+        proofs were recorded shows its actor as a claim, which is all it ever was."""
+        return f"{self.actor} ({self.actor_proof or 'claimed'})"
 
 
 def release_of(change: AuditRecord) -> Release:
