@@ -9,6 +9,7 @@ time; a bad file raises ConfigError naming the file, the key and the reason.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -27,8 +28,10 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
+from releasegate import variables
 from releasegate.duration import Duration
 from releasegate.errors import ConfigError
 from releasegate.policy.approvals import ApprovalPolicy
@@ -42,9 +45,12 @@ from releasegate.vocabulary import (
     CanarySteps,
     EnvironmentName,
     HttpUrl,
+    Name,
+    OutdatedPolicy,
     Strategy,
     TargetKind,
     loopback_url,
+    same_place,
 )
 
 DEFAULT_CONFIG = Path("deployments/releasegate.toml")
@@ -88,6 +94,8 @@ class Environment(BaseModel):
     """Allow windows: if any are listed, deploys only while one is active (deny beats allow)."""
     incidents: IncidentCheck | None = None
     kubernetes: KubernetesSettings | None = None
+    outdated: OutdatedPolicy = "block"
+    """Whether a run may deploy here a version triggered before the one running here."""
 
     @property
     def calendar(self) -> Calendar:
@@ -120,7 +128,7 @@ class Config(BaseSettings):
     )
 
     app: App
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, list[Name]] = {}
     environments: dict[EnvironmentName, Environment]
     audit: AuditLocation | None = None
     """Where the audit trail lives: a directory (default `<home>/audit`) or `s3://bucket/prefix`."""
@@ -142,6 +150,14 @@ class Config(BaseSettings):
         # init holds the parsed TOML (see load); environment variables override it.
         return env_settings, init_settings
 
+    @field_validator("groups")
+    @classmethod
+    def _distinct_members(cls, groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        for group, members in groups.items():
+            if twice := sorted({m for m in members if members.count(m) > 1}):
+                raise ValueError(f"group {group!r} lists {', '.join(twice)} more than once")
+        return groups
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         if not self.environments:
@@ -149,16 +165,49 @@ class Config(BaseSettings):
         for name, env in self.environments.items():
             if env.requires is not None and env.requires not in self.environments:
                 raise ValueError(f"environments.{name}.requires: no environment {env.requires!r}")
-            for rule in env.approvals.rules if env.approvals else ():
-                if rule.group not in self.groups:
-                    raise ValueError(f"environments.{name}.approvals: no group {rule.group!r}")
+            if env.approvals:
+                self._can_be_met(name, env.approvals)
             if env.approvals and env.approvals.signed and self.allowed_signers is None:
                 raise ValueError(f"environments.{name}.approvals.signed needs allowed_signers")
         if len({env.target for env in self.environments.values()}) > 1:
             # One build feeds every environment, so they must run the same kind of artifact.
             raise ValueError("all environments must use the same target kind")
+        self._one_url_each()
         self.pipeline()  # raises on a cycle
         return self
+
+    def _can_be_met(self, name: str, policy: ApprovalPolicy) -> None:
+        """Each rule must be satisfiable for every actor. One person's approval counts for
+        every group they are in and any number may approve, so the rules are independent;
+        the worst actor for a rule is one of its own members when self-review is prevented:
+        they cannot approve their own run, leaving one member fewer."""
+        for i, rule in enumerate(policy.rules):
+            where = f"environments.{name}.approvals.rules.{i}"
+            if rule.group not in self.groups:
+                raise ValueError(f"{where}: no group {rule.group!r}")
+            members = len(self.groups[rule.group])
+            if rule.required > members:
+                raise ValueError(
+                    f"{where}: {rule.required} approvals from {rule.group!r} can never be "
+                    f"given: it has {members} member(s)"
+                )
+            if policy.prevent_self_review and rule.required > members - 1:
+                raise ValueError(
+                    f"{where}: {rule.required} approvals from {rule.group!r} ({members} "
+                    "members) can never be given on a run one of them triggers: "
+                    "prevent_self_review leaves the others only; add a member or require fewer"
+                )
+
+    def _one_url_each(self) -> None:
+        seen: dict[str, str] = {}
+        for name, env in self.environments.items():
+            place = same_place(env.url)
+            if place in seen:
+                raise ValueError(
+                    f"environments.{name}.url: {env.url!r} is also the url of "
+                    f"environments.{seen[place]}: each environment needs its own"
+                )
+            seen[place] = name
 
     def pipeline(self) -> list[str]:
         """Environment names in promotion order: each after the one it requires."""
@@ -197,20 +246,67 @@ def load(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    overrides = variables.overrides(Config)
+    _no_new_environments(file, data, overrides)
     try:
         config = Config(**data)
     except ValidationError as exc:
-        raise ConfigError(_explain(file, exc)) from None
-    return _resolve_paths(config, file.resolve().parent)
+        raise ConfigError(_explain(file, exc, overrides)) from None
+    except SettingsError:
+        bad = variables.unparsable(Config, overrides)
+        lines = [f"  {name}: {why}" for name, why in bad.items()] or ["  (unknown variable)"]
+        raise ConfigError("\n".join([f"{file}: invalid RELEASEGATE_* variable", *lines])) from None
+    resolved = _resolve_paths(config, file.resolve().parent)
+    _readable_signers(file, resolved, overrides)
+    return resolved
 
 
-def _explain(file: Path, exc: ValidationError) -> str:
+def _explain(file: Path, exc: ValidationError, overrides: dict[str, tuple[str, ...]]) -> str:
     lines = [f"{file}: invalid configuration"]
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        loc: tuple[str | int, ...] = error["loc"]
         reason = error["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key}: {reason}")
+        if not loc and (named := _KEYED.match(reason)):
+            # A whole-configuration check names the key in its message: lift it out.
+            loc, reason = tuple(named["key"].split(".")), named["reason"]
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        variable = variables.culprit(loc, overrides)
+        lines.append(f"  {variable} ({key}): {reason}" if variable else f"  {key}: {reason}")
     return "\n".join(lines)
+
+
+_KEYED = re.compile(r"^(?P<key>environments\.[\w.-]+): (?P<reason>.*)$", re.DOTALL)
+
+
+def _no_new_environments(
+    file: Path, data: dict[str, object], overrides: dict[str, tuple[str, ...]]
+) -> None:
+    """Variables override the file's environments; they never add one (a typo in a variable
+    name would otherwise add an environment to the pipeline)."""
+    declared = data.get("environments")
+    names = {str(n).lower() for n in declared} if isinstance(declared, dict) else set()
+    for variable, path in overrides.items():
+        if path[0] == "environments" and len(path) > 1 and path[1] not in names:
+            raise ConfigError(
+                f"{file}: invalid configuration\n  {variable}: no environment {path[1]!r} "
+                f"in {file}: variables override environments, they do not add any"
+            )
+
+
+def _readable_signers(file: Path, config: Config, overrides: dict[str, tuple[str, ...]]) -> None:
+    """allowed_signers, when named, must be a readable file that lists at least one key."""
+    if config.allowed_signers is None:
+        return
+    variable = variables.culprit(("allowed_signers",), overrides)
+    key = f"{variable} (allowed_signers)" if variable else "allowed_signers"
+    try:
+        text = config.allowed_signers.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        reason = f"cannot read {config.allowed_signers}: {exc.strerror or exc}"
+        raise ConfigError(f"{file}: invalid configuration\n  {key}: {reason}") from None
+    if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in text.splitlines()):
+        reason = f"{config.allowed_signers} lists no keys"
+        raise ConfigError(f"{file}: invalid configuration\n  {key}: {reason}")
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:

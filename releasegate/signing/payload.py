@@ -40,12 +40,12 @@ import shlex
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from releasegate.vocabulary import Decision
+from releasegate.vocabulary import NAME_RULE, Decision
 
 NAMESPACE = "releasegate"
 MESSAGE_HEADER = "releasegate-approval-v1"
 
-PRINCIPAL = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
+PRINCIPAL = f"^{NAME_RULE.regex.pattern}$"
 """A reviewer name as it appears in allowed_signers: no spaces, commas or glob characters."""
 _TOKEN = r"^[A-Za-z0-9][A-Za-z0-9._:+@/-]{0,255}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
@@ -75,7 +75,7 @@ class DecisionPayload(BaseModel):
             ("app", self.app),
             ("version", self.version),
             ("digest", self.digest),
-            ("comment", _escape(self.comment)),
+            ("comment", escape(self.comment)),
         ]
         return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
 
@@ -96,7 +96,7 @@ _ESCAPED_ABOVE_FF = frozenset(
 )
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     """Injective, one-line, printable rendering of free text (the comment)."""
     out: list[str] = []
     for ch in text:

@@ -16,7 +16,7 @@ GOOD = """
 [app]
 name = "webapp"
 [groups]
-leads = ["alice", "bob"]
+leads = ["alice", "bob", "carol"]
 [environments.staging]
 url = "http://127.0.0.1:18080"
 [environments.production]
