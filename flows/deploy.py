@@ -17,22 +17,36 @@ from releasegate.tasks.approvals import await_approvals, drop_stale
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.build import build
 from releasegate.tasks.change import apply_change
-from releasegate.tasks.context import RunContext, default_actor
+from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_gates
+from releasegate.tasks.trigger import establish
+from releasegate.trigger import Asked, TriggerProof
+from releasegate.vocabulary import Branch, Commit, Name, Version
 
 
 @flow(name="deploy", flow_run_name="deploy {version}")
 def deploy(
-    version: str,
-    branch: str = "main",
-    commit: str | None = None,
-    actor: str | None = None,
-    config: str | None = None,
+    version: Version,
+    branch: Branch = "main",
+    commit: Commit | None = None,
+    actor: Name | None = None,
+    proof: TriggerProof | None = None,
 ) -> str:
-    """Build `version` once and promote it through every environment. Returns its digest."""
-    ctx = RunContext.open(
-        configuration.load(config), actor or default_actor(), branch=branch, commit=commit
-    )
+    """Build `version` once and promote it through every environment. Returns its digest.
+
+    The configuration is the serving process's own (`--config` / RELEASEGATE_CONFIG), never
+    a parameter.
+
+    Args:
+        version: The version to build and deploy (a container-tag-like label).
+        branch: The branch it was built from (branch gates read it).
+        commit: The commit id, for the record.
+        actor: Who asks. Recorded as a claim unless `proof` proves it.
+        proof: The actor's signed request (`releasegate deploy --sign`), checked by the run.
+    """
+    asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
+    ctx = RunContext.open(configuration.load(), branch=branch, commit=commit)
+    ctx = establish(ctx, asked, actor, proof)
     release = build(ctx.config, version, commit, branch)
     upstream: SmokeReport | None = None
     done: list[str] = []
@@ -46,7 +60,8 @@ def deploy(
             f"deploy {release.app} {version}",
             [
                 f"digest `{release.digest}`",
-                f"triggered by {ctx.actor} from {branch}@{commit or '?'}",
+                f"triggered by {ctx.trigger.who() if ctx.trigger else '?'} "
+                f"from {branch}@{commit or '?'}",
                 f"live in: {', '.join(done) or 'nowhere'}",
             ],
         )

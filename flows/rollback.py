@@ -10,38 +10,52 @@ from releasegate.errors import UsageError
 from releasegate.policy.rollback import choose
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
-from releasegate.tasks.context import RunContext, default_actor
+from releasegate.tasks.context import RunContext
+from releasegate.tasks.trigger import establish
+from releasegate.trigger import Asked, TriggerProof
+from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
 
 
 @flow(name="rollback", flow_run_name="rollback {environment}")
 def rollback(
-    environment: str,
-    reason: str,
-    to: str | None = None,
-    actor: str | None = None,
-    config: str | None = None,
+    environment: EnvironmentName,
+    reason: Reason,
+    to: Version | None = None,
+    actor: Name | None = None,
+    proof: TriggerProof | None = None,
 ) -> str:
     """Make `to` (a version, or a past flow-run id) live again; by default the previous
-    successful version that differs from the current one. Returns the version restored."""
-    settings = configuration.load(config)
+    successful version that differs from the current one. Returns the version restored.
+
+    Any actor may roll back (on-call must act fast), but a claimed one is recorded as a
+    claim. The configuration is the serving process's own, never a parameter.
+
+    Args:
+        environment: The environment to roll back.
+        reason: Why (recorded).
+        to: A version or a past flow-run id; empty: the previous good version.
+        actor: Who asks. Recorded as a claim unless `proof` proves it.
+        proof: The actor's signed request (`releasegate rollback --sign`), checked by the run.
+    """
+    settings = configuration.load()
     if environment not in settings.environments:
         known = ", ".join(settings.environments)
         raise UsageError(f"no environment {environment!r} (configured: {known})")
-    if not reason.strip():
-        raise UsageError("a rollback needs a reason")
-    ctx = RunContext.open(settings, actor or default_actor())
+    asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
+    ctx = establish(RunContext.open(settings), asked, actor, proof)
     change = choose(ctx.store.newest(environment), environment, to)
     outcome = "failed"
     try:
         apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
         outcome = "live"
     finally:
+        who = ctx.trigger.who() if ctx.trigger else "?"
         publish_summary(
             settings.app.name,
             f"rollback {environment} to {change.version}",
             [
                 f"digest `{change.artifact}` (first deployed by flow run {change.flow_run_id})",
-                f"requested by {ctx.actor}: {reason}",
+                f"requested by {who}: {reason}",
                 f"outcome: {outcome}",
             ],
         )

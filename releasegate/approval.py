@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from releasegate.audit.record import Status
 from releasegate.signing.payload import DecisionPayload, sign_command
-from releasegate.vocabulary import Decision
+from releasegate.vocabulary import Decision, ProofKind
 
 REQUEST_PREFIX = "releasegate-request-"
+VERDICT_PREFIX = "releasegate-verdict-"
 PAUSE_PREFIX = "approval-"
 
 
@@ -28,6 +30,7 @@ class ApprovalRequest(BaseModel):
     version: str
     digest: str
     actor: str
+    actor_proof: ProofKind = "claimed"
     signed: bool
     missing: dict[str, int]
     """Per group, how many more distinct approvals are needed."""
@@ -37,6 +40,10 @@ class ApprovalRequest(BaseModel):
     deadline: str = ""
     eligible: list[str] = []
     """Who may still give a decision that counts (signed mode shows each one's command)."""
+    serving: str = ""
+    """What the environment runs now (or is being changed to), and in which trigger order."""
+    newer: list[str] = []
+    """Runs triggered after this one that have not finished: they may overtake it."""
 
     def payload(self, reviewer: str, decision: Decision, comment: str = "") -> DecisionPayload:
         """The exact facts a signed decision binds (raises ValueError on unusable text)."""
@@ -61,7 +68,11 @@ class ApprovalRequest(BaseModel):
             f"- **Environment:** {self.environment}",
             f"- **Version:** {self.version}",
             f"- **Artifact digest:** `{self.digest}`",
-            f"- **Triggered by:** {self.actor} (cannot approve this run)",
+            f"- **Triggered by:** {self.actor} ({_PROOFS[self.actor_proof]}; "
+            "cannot approve this run)",
+            f"- **Runs now:** {self.serving or 'nothing yet'}",
+            f"- **Newer runs in flight:** {'; '.join(self.newer) or 'none'} (if one goes live "
+            "first, this run ends: it never replaces a newer version)",
             f"- **Still needed:** {needs}",
             f"- **Approved so far:** {', '.join(self.approved_by) or 'nobody'}",
             f"- **Decide before:** {self.deadline}",
@@ -95,6 +106,33 @@ class ApprovalRequest(BaseModel):
         return out
 
 
+_PROOFS = {
+    "signed": "signed: proven by their SSH key",
+    "webhook": "webhook: proven by a verified push delivery",
+    "claimed": "claimed: typed, not proven",
+}
+
+
+class Verdict(BaseModel):
+    """What the run decided about one submitted decision, published beside the pause it
+    answered so `releasegate approve` can tell the reviewer (the audit record is the
+    record of truth)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    submitted: dict[str, str]
+    """The decision exactly as submitted (reviewer, decision, comment, signature)."""
+    status: Status
+    counts: bool
+    code: str | None = None
+    reason: str = ""
+
+
 def request_key(pause_key: str) -> str:
     """The flow-run input key under which a pause's request is published."""
     return f"{REQUEST_PREFIX}{pause_key}"
+
+
+def verdict_key(pause_key: str) -> str:
+    """The flow-run input key under which the verdict on a pause's answer is published."""
+    return f"{VERDICT_PREFIX}{pause_key}"

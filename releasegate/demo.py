@@ -1,15 +1,19 @@
 """`releasegate demo`: the whole pipeline on this machine, start to finish, no prompts.
 
-v1 and then v2 go through staging and production, each approved by the two demo
-reviewers through the same path a person uses (`releasegate approve`); then production
-is rolled back to v1. Everything runs against a real Prefect server.
+v1 and then v2 go through staging and production, each triggered by the demo developer
+dave with a signed request (`releasegate deploy --sign`) and approved by the two demo
+reviewers through the same path a person uses (`releasegate approve`); then carol, on
+call, rolls production back to v1 with a signed request. Everything runs against a real
+Prefect server, with the demo keys in examples/keys.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -18,7 +22,9 @@ from releasegate import config as configuration
 from releasegate import prefect_server, processes
 from releasegate.errors import DeployFailed
 from releasegate.history import latest
+from releasegate.request import signed
 from releasegate.status import environment_status
+from releasegate.trigger import Asked
 from releasegate.views import history_table, status_table
 from releasegate.wiring import open_store
 
@@ -29,24 +35,26 @@ APPROVAL_WAIT = 300.0
 T = TypeVar("T")
 
 
-def run(config_path: str | None, out: Console) -> None:
-    config = configuration.load(config_path)
+def run(path: str | None, out: Console) -> None:
+    config = configuration.load(path)
     with out.status("Starting the Prefect server (first start migrates its database)…"):
         api = prefect_server.ensure(config.home)
     out.print(f"Prefect UI: {prefect_server.ui_url()} (API {api})")
+    # The flows read the configuration as served ones do (they take no config parameter).
+    os.environ["RELEASEGATE_CONFIG"] = str(configuration.config_path(path).resolve())
     # Prefect reads its settings on import: only now may it be imported.
     from releasegate.flows.deploy import deploy
     from releasegate.flows.rollback import rollback
 
+    keys = config.allowed_signers.parent if config.allowed_signers else None
     for version in ("v1", "v2"):
         out.rule(f"deploy {version}")
+        asked = Asked(request="deploy", version=version, branch="main", commit=f"demo-{version}")
         run = _in_background(
             deploy,
-            version=version,
-            branch="main",
-            commit=f"demo-{version}",
+            **asked.model_dump(include={"version", "branch", "commit"}),
             actor=DEVELOPER,
-            config=config_path,
+            proof=signed(asked, DEVELOPER, config.app.name, _key(keys, DEVELOPER)),
         )
         try:
             _review(config, version, run, out)
@@ -54,13 +62,20 @@ def run(config_path: str | None, out: Console) -> None:
             raise DeployFailed(f"the demo reviewers gave up: {exc}") from None
         run.result()
     out.rule("rollback production")
-    rollback(
-        environment="production",
-        reason="demo: v2 misbehaves, back to v1",
-        actor=ON_CALL,
-        config=config_path,
+    asked = Asked(
+        request="rollback", environment="production", reason="demo: v2 misbehaves, back to v1"
     )
-    _report(config, config_path, out)
+    rollback(
+        **asked.model_dump(include={"environment", "reason"}),
+        actor=ON_CALL,
+        proof=signed(asked, ON_CALL, config.app.name, _key(keys, ON_CALL)),
+    )
+    _report(config, path, out)
+
+
+def _key(folder: Path | None, name: str) -> Path | None:
+    """A demo person's key, kept beside the demo's allowed_signers."""
+    return folder / name if folder else None
 
 
 def _in_background(fn: Callable[..., T], **kwargs: Any) -> Future[T]:
@@ -94,22 +109,24 @@ def _review(config: configuration.Config, version: str, run: Future[str], out: C
         if not answered:  # what a person would open to approve it in the UI
             out.print(f"{version} waits for approval: {prefect_server.run_url(asked.flow_run_id)}")
         answered.add(asked.pause_key)
-        reviews.decide(
+        _, verdict = reviews.decide(
             asked.flow_run_id,
             reviewer,
             comment=f"demo: {reviewer} checked {version} on staging",
-            key=keys / reviewer if keys else None,
+            key=_key(keys, reviewer),
         )
+        if not verdict.counts:
+            raise DeployFailed(f"the run refused {reviewer}'s demo approval: {verdict.reason}")
         out.print(f"[cyan]{reviewer}[/cyan] approved {version} (run {asked.flow_run_id})")
 
 
-def _report(config: configuration.Config, config_path: str | None, out: Console) -> None:
+def _report(config: configuration.Config, path: str | None, out: Console) -> None:
     out.rule("where things stand")
     out.print(status_table(environment_status(config)))
     production = config.pipeline()[-1]
     out.print(history_table(latest(open_store(config).newest(production), 10)))
     out.print(f"Prefect UI: {prefect_server.ui_url()}")
-    cfg = f" --config {config_path}" if config_path else ""
+    cfg = f" --config {path}" if path else ""
     out.print(
         f"Try: releasegate history production --json{cfg} · releasegate status{cfg} · "
         f"releasegate down{cfg}"

@@ -18,14 +18,20 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRunInput, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
-from prefect.input import read_flow_run_input
+from prefect.input import filter_flow_run_input, read_flow_run_input
 
 from releasegate import processes
-from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
-from releasegate.errors import UsageError
+from releasegate.approval import (
+    PAUSE_PREFIX,
+    VERDICT_PREFIX,
+    ApprovalRequest,
+    Verdict,
+    request_key,
+)
+from releasegate.errors import Failed, UsageError
 from releasegate.signing.keygen import sign
 from releasegate.signing.verifier import SignatureError
 from releasegate.vocabulary import Decision
@@ -91,8 +97,10 @@ def decide(
     comment: str = "",
     key: Path | None = None,
     signature: str | None = None,
-) -> ApprovalRequest:
-    """Give one decision on a paused run; returns the request that was decided.
+    wait: float = 60.0,
+) -> tuple[ApprovalRequest, Verdict]:
+    """Give one decision on a paused run; returns the request that was decided and the
+    run's verdict on the decision (waiting up to `wait` seconds for it).
 
     When the run wants signed decisions and no `signature` is given, the decision is
     signed here with `key` (or the key in ssh-agent).
@@ -108,16 +116,62 @@ def decide(
             signature = sign(payload.message(), key=key)
         except SignatureError as exc:
             raise UsageError(f"cannot sign: {exc}") from None
-    submit(
-        flow_run_id,
-        {
-            "reviewer": reviewer,
-            "decision": decision,
-            "comment": comment,
-            "signature": signature or "",
-        },
+    answer = {
+        "reviewer": reviewer,
+        "decision": decision,
+        "comment": comment,
+        "signature": signature or "",
+    }
+    before = _verdict_keys(flow_run_id)
+    submit(flow_run_id, answer)
+    return asked, verdict(flow_run_id, answer, before, timeout=wait)
+
+
+def verdict(
+    flow_run_id: str, answer: dict[str, str], before: set[str], *, timeout: float
+) -> Verdict:
+    """The run's verdict on `answer`: published after the decision is recorded, beside the
+    pause it answered (whichever that was: a concurrent decision may have moved the run on
+    to its next pause). `before`: the verdict keys that existed before `answer` was sent."""
+    found: list[Verdict] = []
+
+    def published() -> bool:
+        for entry in _verdicts(flow_run_id, exclude=before):
+            given = Verdict.model_validate(entry.decoded_value)
+            if given.submitted == answer:
+                found.append(given)
+                return True
+        return _finished(_uuid(flow_run_id))
+
+    try:
+        processes.wait_until(published, timeout=timeout, interval=0.3, what="the run's verdict")
+    except processes.Timeout:
+        raise Failed(
+            f"the run gave no verdict on the decision within {timeout:.0f}s; "
+            "`releasegate history --all` shows what it recorded"
+        ) from None
+    if not found:
+        raise Failed(f"flow run {flow_run_id} ended before it judged the decision")
+    return found[0]
+
+
+def _verdict_keys(flow_run_id: str) -> set[str]:
+    return {entry.key for entry in _verdicts(flow_run_id)}
+
+
+def _verdicts(flow_run_id: str, exclude: set[str] | None = None) -> list[FlowRunInput]:
+    """The verdicts a run has published (up to a thousand: one per decision)."""
+    entries = filter_flow_run_input(
+        key_prefix=VERDICT_PREFIX, limit=1000, exclude_keys=exclude, flow_run_id=_uuid(flow_run_id)
     )
-    return asked
+    assert isinstance(entries, list)  # the sync side of Prefect's sync/async dispatch
+    return entries
+
+
+def _finished(run_id: UUID) -> bool:
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    return bool(run.state and run.state.is_final())
 
 
 def next_request(

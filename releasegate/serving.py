@@ -4,10 +4,16 @@ This is what makes the Prefect UI a front door: a quick run of `rollback/release
 restores the previous good version of production (one click: only a reason is asked),
 and a `releasegate.push` event (from a webhook receiver, CI, or `prefect event emit`)
 starts `deploy/releasegate` for the pushed version.
+
+The configuration is pinned by this process: flows take no `config` parameter and read
+RELEASEGATE_CONFIG, which their runs (subprocesses of this one) inherit. Every parameter a
+deployment does take is typed with the vocabulary's rules, so the Prefect server refuses a
+run with a bad one (the schema) and the flow refuses it again (pydantic) before any change.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,8 @@ PUSH_EVENT = "releasegate.push"
 
 
 def push_trigger() -> DeploymentEventTrigger:
-    """Deploy what a push event names: payload {version, branch, commit, actor}."""
+    """Deploy what a push event names: payload {version, branch, commit, actor}. The actor
+    is a claim: an event proves nothing about who pushed."""
     return DeploymentEventTrigger(
         name="deploy on push",
         expect={PUSH_EVENT},
@@ -38,16 +45,16 @@ def push_trigger() -> DeploymentEventTrigger:
 
 def run(config: Path, production: str) -> None:
     """Serve both flows until interrupted (SIGTERM/Ctrl-C pauses their triggers)."""
+    os.environ["RELEASEGATE_CONFIG"] = str(config)
     serve(
         _deployment(
             deploy,
-            parameters={"config": str(config)},
             triggers=[push_trigger()],
             description="Build and promote a version through every environment.",
         ),
         _deployment(
             rollback,
-            parameters={"environment": production, "config": str(config)},
+            parameters={"environment": production},
             description="Restore the previous good version (or `to`: a version or run id). "
             "A reason is required.",
         ),

@@ -27,7 +27,7 @@ def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
             "digest": deployed.digest if deployed else None,
             "live": deployed is not None,
             "recorded_version": last.version if last else None,
-            "last_change": f"{last.kind} {last.version} by {last.actor}" if last else None,
+            "last_change": f"{last.kind} {last.version} by {last.who()}" if last else None,
             "detail": deployed.detail if deployed else {},
             "awaiting_approval": (
                 None if waiting is None else [w for w in waiting if w["environment"] == name]

@@ -26,7 +26,7 @@ def history_table(rows: list[AuditRecord]) -> Table:
             r.kind,
             r.version or "",
             f"[{style}]{r.status}[/]" if style else r.status,
-            r.actor,
+            r.who(),
             ", ".join(r.approvers),
             r.reason or "",
         )
@@ -65,7 +65,8 @@ def pending_table(requests: list[ApprovalRequest]) -> Table:
     table = Table("run", "environment", "version", "digest", "triggered by", "still needed")
     for r in requests:
         needs = ", ".join(f"{n} from {g}" for g, n in r.missing.items())
-        table.add_row(r.flow_run_id, r.environment, r.version, r.digest[:19], r.actor, needs)
+        who = f"{r.actor} ({r.actor_proof})"
+        table.add_row(r.flow_run_id, r.environment, r.version, r.digest[:19], who, needs)
     return table
 
 

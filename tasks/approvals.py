@@ -2,7 +2,9 @@
 
 It runs in the flow itself (pausing is a flow-level act): each pause waits for one
 decision, which is judged by `releasegate.policy.approvals.judge`, recorded, and either
-counted or refused; the run then pauses again until the tally is decided.
+counted or refused (the verdict is also published beside the pause, for `releasegate
+approve`); the run then pauses again until the tally is decided. A run overtaken by a newer
+one while it waits is woken and ends blocked (`tasks.overtaken`).
 """
 
 from __future__ import annotations
@@ -16,28 +18,47 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput, create_flow_run_input
 from pydantic import Field
 
-from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, request_key
+from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, Verdict, request_key, verdict_key
 from releasegate.audit.record import ApprovalEntry
 from releasegate.errors import Blocked
 from releasegate.policy.approvals import decision_status, eligible, judge, stale, tally
 from releasegate.release import Release
+from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
 from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
 from releasegate.tasks.context import RunContext
-from releasegate.vocabulary import Decision
+from releasegate.tasks.gates import check_order, now_running
+from releasegate.tasks.overtaken import newer_in_flight, watched
+from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
 from releasegate.wiring import signature_verifier
 
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
 
 
 class ApprovalInput(RunInput):
-    """The Resume form in the Prefect UI (and what `releasegate approve` submits)."""
+    """The Resume form in the Prefect UI (and what `releasegate approve` submits).
 
-    reviewer: str = Field(description="Your name, as listed in the approvers' group")
+    The server checks the patterns before it resumes the run; the flow itself only checks
+    lengths when it loads the answer (a stricter check there would crash the run) and then
+    refuses, recorded, whatever breaks the rules (`policy.approvals.judge`). An empty
+    reviewer is not a decision (`tasks.overtaken.WAKE_UP`).
+    """
+
+    reviewer: str = Field(
+        max_length=128,
+        description="Your name, as listed in the approvers' group",
+        json_schema_extra={"pattern": f"^({NAME_RULE.regex.pattern})?$"},
+    )
     decision: Decision = "approve"
-    comment: str = ""
+    comment: str = Field(
+        default="",
+        max_length=1000,
+        json_schema_extra={"pattern": f"^{COMMENT_RULE.regex.pattern}$"},
+    )
     signature: str = Field(
-        default="", description="Signed mode: the SSH signature printed by the signing command"
+        default="",
+        max_length=MAX_SIGNATURE_CHARS,
+        description="Signed mode: the SSH signature printed by the signing command",
     )
 
 
@@ -63,6 +84,7 @@ def await_approvals(
     while (state := tally(counted, policy=policy, groups=groups)).state == "pending":
         pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{datetime.now(UTC):%H%M%S%f}"
         round_ += 1
+        serving = now_running(ctx, environment)
         request = ApprovalRequest(
             flow_run_id=run_id,
             pause_key=pause_key,
@@ -71,6 +93,9 @@ def await_approvals(
             version=release.version,
             digest=release.digest,
             actor=ctx.actor,
+            actor_proof=ctx.trigger.proof if ctx.trigger else "claimed",
+            serving=serving.describe() if serving else "",
+            newer=newer_in_flight(ctx, environment),
             signed=policy.signed,
             missing=state.missing,
             approved_by=[d.name for d in counted],
@@ -82,18 +107,23 @@ def await_approvals(
         remaining = (deadline - datetime.now(UTC)).total_seconds()
         logger.info("%s: waiting for approvals (%s)", environment, state.missing)
         try:
-            answer = pause_flow_run(
-                wait_for_input=ApprovalInput.with_initial_data(
-                    description=request.describe(), decision="approve"
-                ),
-                timeout=max(1, int(remaining)),
-                poll_interval=POLL_SECONDS,
-                key=pause_key,
-            )
+            with watched(ctx, environment, release, run_id):
+                answer = pause_flow_run(
+                    wait_for_input=ApprovalInput.with_initial_data(
+                        description=request.describe(), decision="approve"
+                    ),
+                    timeout=max(1, int(remaining)),
+                    poll_interval=POLL_SECONDS,
+                    key=pause_key,
+                )
         except FlowPauseTimeout:
             reason = f"no decision within {policy.timeout}; still needed: {state.missing}"
             ctx.record("approval", environment, "expired", release, reason=reason)
             raise Blocked(f"{environment}: approval expired: {reason}") from None
+        if not answer.reviewer.strip():
+            # Not a decision: woken because a newer run may have overtaken this one.
+            check_order(ctx, environment, release, "waiting for approval")
+            continue
         fingerprint, proof_error = _prove(ctx, request, answer) if policy.signed else (None, None)
         decision = ApprovalEntry(
             name=answer.reviewer.strip(),
@@ -124,6 +154,14 @@ def await_approvals(
             approvals=[decision],
             details={"refusal": verdict.code} if verdict.code else {},
         )
+        published = Verdict(
+            submitted=answer.model_dump(include={"reviewer", "decision", "comment", "signature"}),
+            status=status,
+            counts=verdict.counts,
+            code=verdict.code,
+            reason=verdict.reason,
+        )
+        create_flow_run_input(key=verdict_key(pause_key), value=published.model_dump(mode="json"))
         logger.info("%s: %s from %r %s", environment, decision.decision, decision.name, status)
     if state.state == "rejected":
         raise Blocked(f"{environment}: approval rejected by {state.rejected_by}")

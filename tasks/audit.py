@@ -79,7 +79,7 @@ def publish_history(store: AuditStore, app: str, environment: str, limit: int = 
             "kind": r.kind,
             "version": r.version,
             "status": r.status,
-            "actor": r.actor,
+            "actor": r.who(),
             "approvers": ", ".join(r.approvers),
             "reason": r.reason or "",
             "digest": (r.artifact or "")[:19],

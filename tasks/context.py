@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prefect.runtime import flow_run
@@ -14,6 +12,7 @@ from releasegate.audit.store import AuditStore
 from releasegate.config import Config
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
+from releasegate.trigger import Trigger
 from releasegate.wiring import open_store
 
 
@@ -23,14 +22,24 @@ class RunContext:
 
     config: Config
     store: AuditStore
-    actor: str
+    trigger: Trigger | None = None
+    """Who triggered the run and how that is known; set once the trigger is recorded."""
     branch: str | None = None
     commit: str | None = None
 
     @classmethod
-    def open(cls, config: Config, actor: str, **facts: Any) -> RunContext:
+    def open(cls, config: Config, **facts: Any) -> RunContext:
         store = open_store(config)
-        return cls(config=config, store=store, actor=actor, **facts)
+        return cls(config=config, store=store, **facts)
+
+    def triggered(self, trigger: Trigger) -> RunContext:
+        """This context, for a run whose trigger is established."""
+        return replace(self, trigger=trigger)
+
+    @property
+    def actor(self) -> str:
+        assert self.trigger is not None, "the trigger is established before anything else"
+        return self.trigger.actor
 
     def record(
         self,
@@ -58,17 +67,17 @@ class RunContext:
             "environment": environment,
             "app": self.config.app.name,
             "status": status,
-            "actor": self.actor,
             "branch": self.branch,
             "commit": self.commit,
             "flow_run_id": flow_run.get_id(),
             "flow_run_url": flow_run.get_flow_run_ui_url(),
         }
+        if self.trigger is not None:
+            base |= {
+                "actor": self.trigger.actor,
+                "actor_proof": self.trigger.proof,
+                "trigger_seq": self.trigger.seq,
+            }
         if release is not None:
             base |= {"version": release.version, "artifact": release.digest}
         return AuditEntry(**(base | fields))
-
-
-def default_actor() -> str:
-    """Who is acting when nobody says: RELEASEGATE_ACTOR, else the OS user."""
-    return os.environ.get("RELEASEGATE_ACTOR") or getpass.getuser()

@@ -10,39 +10,83 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from releasegate.errors import Blocked
-from releasegate.policy.gates import Facts, IncidentReading, evaluate, upstream_deploy
+from releasegate.policy.gates import (
+    Facts,
+    GateResult,
+    IncidentReading,
+    evaluate,
+    outdated_gate,
+    upstream_deploy,
+)
+from releasegate.policy.order import LiveChange, live_change
 from releasegate.release import Release
 from releasegate.sources.base import SourceError
 from releasegate.sources.settings import IncidentCheck
 from releasegate.tasks.context import RunContext
 from releasegate.wiring import incident_source
 
-# How far back to look for the upstream deploy of this artifact: bounded, so a store with
-# a long history is never read in full for one gate.
-UPSTREAM_LOOKBACK = 500
+# How far back to look for the upstream deploy of this artifact, or for the change that runs
+# now: bounded, so a store with a long history is never read in full for one gate.
+LOOKBACK = 500
 
 
 def gather(ctx: RunContext, environment: str, release: Release) -> Facts:
-    """What the gates of `environment` judge, read now: clock, branch, the incident source,
-    and the upstream deploy of this artifact."""
+    """What the gates of `environment` judge, read now: clock, branch, who triggered the run
+    and its place in the trigger order, what runs there, the incident source, and the
+    upstream deploy of this artifact."""
     env = ctx.config.environments[environment]
     upstream = None
     if env.requires is not None:
-        newest = islice(ctx.store.newest(env.requires), UPSTREAM_LOOKBACK)
+        newest = islice(ctx.store.newest(env.requires), LOOKBACK)
         upstream = upstream_deploy(newest, release.digest)
+    return order_facts(ctx, environment, release).model_copy(
+        update={
+            "incidents": _read(env.incidents) if env.incidents is not None else None,
+            "upstream_deploy": upstream,
+        }
+    )
+
+
+def order_facts(ctx: RunContext, environment: str, release: Release) -> Facts:
+    """The facts the outdated gate judges, and nothing that needs the network: cheap
+    enough to read every few seconds while the run waits for approval."""
+    trigger = ctx.trigger
+    assert trigger is not None
     return Facts(
         now=datetime.now(UTC),
         branch=ctx.branch,
         digest=release.digest,
-        incidents=_read(env.incidents) if env.incidents is not None else None,
-        upstream_deploy=upstream,
+        version=release.version,
+        actor=trigger.actor,
+        actor_proof=trigger.proof,
+        trigger_seq=trigger.seq,
+        live=now_running(ctx, environment),
     )
+
+
+def now_running(ctx: RunContext, environment: str) -> LiveChange | None:
+    """What `environment` runs now, or is being changed to, per the audit trail."""
+    return live_change(islice(ctx.store.newest(environment), LOOKBACK))
 
 
 @task(cache_policy=NO_CACHE)
 def check_gates(ctx: RunContext, environment: str, release: Release, stage: str) -> None:
     """Evaluate, record, and raise Blocked naming the rule and until when if any gate blocks."""
-    results = evaluate(ctx.config.environments[environment], gather(ctx, environment, release))
+    env = ctx.config.environments[environment]
+    _enforce(ctx, environment, release, stage, evaluate(env, gather(ctx, environment, release)))
+
+
+@task(cache_policy=NO_CACHE)
+def check_order(ctx: RunContext, environment: str, release: Release, stage: str) -> None:
+    """The outdated gate alone (while waiting for approval: other gates are for the rollout)."""
+    env = ctx.config.environments[environment]
+    facts = order_facts(ctx, environment, release)
+    _enforce(ctx, environment, release, stage, evaluate(env, facts, (outdated_gate,)))
+
+
+def _enforce(
+    ctx: RunContext, environment: str, release: Release, stage: str, results: list[GateResult]
+) -> None:
     blocked = [r for r in results if not r.passed]
     ctx.record(
         "gate",

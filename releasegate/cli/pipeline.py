@@ -1,4 +1,8 @@
-"""The pipeline's commands: deploy, rollback, approve, pending."""
+"""The pipeline's commands: deploy, rollback, approve, pending.
+
+Their arguments are typed with the vocabulary's input rules, the same types the flows take,
+and checked before anything runs (`at_the_door`): a bad version never starts a run.
+"""
 
 from __future__ import annotations
 
@@ -8,73 +12,140 @@ from typing import Annotated
 
 import typer
 
-from releasegate.cli.common import ActorOption, ConfigOption, JsonOption, on_prefect, out
+from releasegate.cli.common import (
+    ActorOption,
+    ConfigOption,
+    JsonOption,
+    KeyOption,
+    SignOption,
+    at_the_door,
+    on_prefect,
+    out,
+)
+from releasegate.trigger import Asked, TriggerProof
+from releasegate.vocabulary import Branch, Comment, Commit, EnvironmentName, Name, Reason, Version
 
 app = typer.Typer()
 
 
 @app.command()
+@at_the_door
 def deploy(
-    version: Annotated[str, typer.Argument(help="The version to build and promote.")],
-    branch: Annotated[str, typer.Option(help="Branch the version was built from.")] = "main",
-    commit: Annotated[str | None, typer.Option(help="Commit id, for the record.")] = None,
+    version: Annotated[
+        Version,
+        typer.Argument(parser=str, metavar="VERSION", help="The version to build and promote."),
+    ],
+    branch: Annotated[
+        Branch, typer.Option(parser=str, metavar="BRANCH", help="Branch it was built from.")
+    ] = "main",
+    commit: Annotated[
+        Commit | None, typer.Option(parser=str, metavar="COMMIT", help="Commit id, for the record.")
+    ] = None,
     actor: ActorOption = None,
+    sign: SignOption = False,
+    key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the whole pipeline for VERSION: build, staging, gates, approvals, production."""
-    with on_prefect(config):
+    with on_prefect(config) as settings:
         from releasegate.flows.deploy import deploy as deploy_flow
 
+        asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
         digest = deploy_flow(
-            version=version, branch=branch, commit=commit, actor=actor, config=config
+            version=version,
+            branch=branch,
+            commit=commit,
+            actor=actor,
+            proof=_proof(asked, actor, settings.app.name, key) if sign else None,
         )
         out.print(f"[green]deployed[/green] {version} ({digest})")
 
 
 @app.command()
+@at_the_door
 def rollback(
-    environment: Annotated[str, typer.Argument(help="The environment to roll back.")],
-    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (required; recorded).")],
+    environment: Annotated[
+        EnvironmentName,
+        typer.Argument(parser=str, metavar="ENVIRONMENT", help="The environment to roll back."),
+    ],
+    reason: Annotated[
+        Reason,
+        typer.Option(
+            "--reason", "-r", parser=str, metavar="TEXT", help="Why (required; recorded)."
+        ),
+    ],
     to: Annotated[
-        str | None,
-        typer.Option(help="A version or a past flow-run id [default: the previous good version]"),
+        Version | None,
+        typer.Option(
+            parser=str,
+            metavar="VERSION|RUN",
+            help="A version or a past flow-run id [default: the previous good version]",
+        ),
     ] = None,
     actor: ActorOption = None,
+    sign: SignOption = False,
+    key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Restore an earlier version of ENVIRONMENT (default: the previous good one)."""
-    with on_prefect(config):
+    with on_prefect(config) as settings:
         from releasegate.flows.rollback import rollback as rollback_flow
 
+        asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
         version = rollback_flow(
-            environment=environment, reason=reason, to=to, actor=actor, config=config
+            environment=environment,
+            reason=reason,
+            to=to,
+            actor=actor,
+            proof=_proof(asked, actor, settings.app.name, key) if sign else None,
         )
         out.print(f"[green]rolled back[/green] {environment} to {version}")
 
 
+def _proof(asked: Asked, actor: str | None, app: str, key: Path | None) -> TriggerProof:
+    """The request signed by `actor` (default: RELEASEGATE_ACTOR or the OS user)."""
+    from releasegate.request import signed
+    from releasegate.trigger import default_actor
+
+    return signed(asked, actor or default_actor(), app, key)
+
+
 @app.command()
+@at_the_door
 def approve(
     run_id: Annotated[str, typer.Argument(help="The paused flow run's id.")],
-    reviewer: Annotated[str, typer.Option("--as", help="Your name, as in the approvers' group.")],
+    reviewer: Annotated[
+        Name,
+        typer.Option(
+            "--as", parser=str, metavar="NAME", help="Your name, as in the approvers' group."
+        ),
+    ],
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
-    comment: Annotated[str, typer.Option(help="Why; recorded with the decision.")] = "",
-    key: Annotated[
-        Path | None,
-        typer.Option(help="SSH key to sign with (signed mode) [default: the key in ssh-agent]"),
-    ] = None,
+    comment: Annotated[
+        Comment,
+        typer.Option(parser=str, metavar="TEXT", help="Why; recorded with the decision."),
+    ] = "",
+    key: KeyOption = None,
+    wait: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the run's verdict.")
+    ] = 60.0,
     config: ConfigOption = None,
 ) -> None:
     """Give one decision on a run waiting for approval (signed with your SSH key when the
-    environment requires signed approvals)."""
+    environment requires signed approvals), then wait for the run's verdict: exit 0 if the
+    decision counts, 3 if the run refused it (the reason is printed)."""
     with on_prefect(config):
         from releasegate import review
+        from releasegate.errors import Blocked
 
-        asked = review.decide(run_id, reviewer, reject=reject, comment=comment, key=key)
-        verb = "rejected" if reject else "approved"
-        out.print(
-            f"{reviewer} {verb} {asked.app} {asked.version} for {asked.environment} "
-            f"(run {run_id}); the run records whether the decision counts."
+        asked, verdict = review.decide(
+            run_id, reviewer, reject=reject, comment=comment, key=key, wait=wait
         )
+        what = f"{asked.app} {asked.version} for {asked.environment} (run {run_id})"
+        if not verdict.counts:
+            raise Blocked(f"the run refused {reviewer}'s decision on {what}: {verdict.reason}")
+        verb = "rejected" if reject else "approved"
+        out.print(f"{reviewer} {verb} {what}: the decision counts ({verdict.status}).")
 
 
 @app.command()

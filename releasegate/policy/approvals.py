@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from releasegate.audit.record import ApprovalEntry, Status
 from releasegate.duration import Duration
+from releasegate.vocabulary import COMMENT_RULE, NAME_RULE
 
 
 class ApprovalRule(BaseModel):
@@ -40,6 +41,9 @@ class ApprovalPolicy(BaseModel):
     max_age: Duration | None = None
     """An approval older than this when the rollout starts is void and must be given again."""
     signed: bool = False
+    claimed_actor: Literal["block", "allow"] = "block"
+    """With prevent_self_review and signed: whether a run whose actor is only claimed (typed,
+    not proven) may ask for approvals at all."""
 
     @model_validator(mode="before")
     @classmethod
@@ -88,10 +92,16 @@ def judge(
 ) -> Judgement:
     """Does `decision` count? `proof_error` is (code, reason) of a failed signature check.
 
-    Checked in this order so the reason given is the most fundamental one: identity first
-    (in signed mode nothing else about an unproven decision can be trusted), then
-    membership, self-review, and finally duplicates.
+    Checked in this order so the reason given is the most fundamental one: the form of the
+    name and comment (the Resume form only checks their length), identity (in signed mode
+    nothing else about an unproven decision can be trusted), then membership, self-review,
+    and finally duplicates.
     """
+    try:
+        NAME_RULE.check(decision.name)
+        COMMENT_RULE.check(decision.comment)
+    except ValueError as exc:
+        return Judgement(counts=False, code="malformed", reason=str(exc))
     if policy.signed and proof_error is not None:
         code, reason = proof_error
         return Judgement(counts=False, code=code, reason=reason)

@@ -17,9 +17,12 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
+from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
+from releasegate.policy.order import LiveChange
 from releasegate.sources.base import Incident
 from releasegate.sources.settings import IncidentCheck
+from releasegate.vocabulary import OutdatedPolicy, ProofKind
 
 
 class GateRules(Protocol):
@@ -33,6 +36,10 @@ class GateRules(Protocol):
     def incidents(self) -> IncidentCheck | None: ...
     @property
     def requires(self) -> str | None: ...
+    @property
+    def approvals(self) -> ApprovalPolicy | None: ...
+    @property
+    def outdated(self) -> OutdatedPolicy: ...
 
 
 class IncidentReading(BaseModel):
@@ -57,6 +64,14 @@ class Facts(BaseModel):
     """None when the environment reads no incident source."""
     upstream_deploy: AuditRecord | None = None
     """The upstream environment's successful deploy of `digest`, if one was found."""
+    version: str = ""
+    actor: str = ""
+    actor_proof: ProofKind = "claimed"
+    """How the run's actor is known (`releasegate.trigger`)."""
+    trigger_seq: int | None = None
+    """The run's place in the trigger order."""
+    live: LiveChange | None = None
+    """What the environment runs now, or is being changed to (`policy.order.live_change`)."""
 
 
 class GateResult(BaseModel):
@@ -151,12 +166,59 @@ def requires_gate(env: GateRules, facts: Facts) -> GateResult | None:
     )
 
 
-GATES: tuple[Gate, ...] = (branch_gate, freeze_gate, incident_gate, requires_gate)
+def actor_gate(env: GateRules, facts: Facts) -> GateResult | None:
+    """Self-review prevention with signed approvals means knowing who triggered the run: a
+    claimed (typed) actor is blocked unless `approvals.claimed_actor = "allow"`."""
+    policy = env.approvals
+    if policy is None or not (policy.prevent_self_review and policy.signed):
+        return None
+    rule = f'approvals.claimed_actor = "{policy.claimed_actor}"'
+    who = f"{facts.actor!r} ({facts.actor_proof})"
+    if facts.actor_proof != "claimed":
+        return GateResult(gate="actor", passed=True, rule=rule, reason=f"{who} is proven")
+    if policy.claimed_actor == "allow":
+        reason = f"{who} is only claimed; allowed by the rule"
+        return GateResult(gate="actor", passed=True, rule=rule, reason=reason)
+    reason = (
+        f"{who} is only claimed, and self-review prevention needs to know who triggered "
+        f"the run: sign the request with your SSH key: `releasegate deploy {facts.version} "
+        f"--sign --as {facts.actor} --key ~/.ssh/id_ed25519` (the key listed for "
+        f"{facts.actor} in allowed_signers, namespaces including releasegate-trigger)"
+    )
+    return GateResult(gate="actor", passed=False, rule=rule, reason=reason)
 
 
-def evaluate(env: GateRules, facts: Facts) -> list[GateResult]:
+def outdated_gate(env: GateRules, facts: Facts) -> GateResult:
+    """A run never replaces a version triggered after its own (live, or being deployed):
+    only an explicit rollback goes back. `outdated = "allow"` lets it through."""
+    rule = f'outdated = "{env.outdated}"'
+    live, ours = facts.live, facts.trigger_seq
+    if live is None:
+        return GateResult(gate="outdated", passed=True, rule=rule, reason="nothing runs here yet")
+    newer = live.trigger_seq is not None and ours is not None and live.trigger_seq > ours
+    if not newer:
+        reason = f"{facts.version} (trigger #{ours}) is not older than {live.describe()}"
+        return GateResult(gate="outdated", passed=True, rule=rule, reason=reason)
+    older = f"{facts.version} (trigger #{ours}) is older than {live.describe()}"
+    if env.outdated == "allow":
+        return GateResult(gate="outdated", passed=True, rule=rule, reason=f"{older}; allowed")
+    reason = f"{older}: a run never replaces a newer version; only an explicit rollback goes back"
+    return GateResult(gate="outdated", passed=False, rule=rule, reason=reason)
+
+
+GATES: tuple[Gate, ...] = (
+    actor_gate,
+    branch_gate,
+    freeze_gate,
+    incident_gate,
+    requires_gate,
+    outdated_gate,
+)
+
+
+def evaluate(env: GateRules, facts: Facts, gates: Sequence[Gate] = GATES) -> list[GateResult]:
     """Every configured gate's result, in order; the run may proceed when all passed."""
-    return [result for gate in GATES if (result := gate(env, facts)) is not None]
+    return [result for gate in gates if (result := gate(env, facts)) is not None]
 
 
 def is_deploy_of(record: AuditRecord, digest: str) -> bool:

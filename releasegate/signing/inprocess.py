@@ -49,7 +49,9 @@ class InProcessVerifier:
     def __init__(self, allowed_signers: Path, *, fallback: Verifier) -> None:
         self.path = allowed_signers
         self.fallback = fallback
-        self._proved: OrderedDict[tuple[bytes, str, str, datetime | None], Verified] = OrderedDict()
+        self._proved: OrderedDict[tuple[bytes, str, str, str, datetime | None], Verified] = (
+            OrderedDict()
+        )
         self._signers: AllowedSigners | None = None
         self._unreadable = ""
         try:
@@ -61,33 +63,43 @@ class InProcessVerifier:
         self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
     ) -> Verified:
         """`verify` with the message and signer taken from `payload` (the usual call)."""
-        return self.verify(payload.message(), signature, signer=payload.reviewer, at=at)
+        return self.verify(
+            payload.message(), signature, signer=payload.reviewer, namespace=NAMESPACE, at=at
+        )
 
     def verify(
-        self, message: bytes, signature: str | None, *, signer: str, at: datetime | None = None
+        self,
+        message: bytes,
+        signature: str | None,
+        *,
+        signer: str,
+        namespace: str,
+        at: datetime | None = None,
     ) -> Verified:
-        """Prove that `signer`'s key signed `message` as `releasegate` (see `Verifier`)."""
-        remembered = (message, signature or "", signer, at)
+        """Prove that `signer`'s key signed `message` in `namespace` (see `Verifier`)."""
+        remembered = (message, signature or "", signer, namespace, at)
         if at is not None and (proved := self._proved.get(remembered)) is not None:
             self._proved.move_to_end(remembered)
             return proved
         parsed = parse(signature)
         signers = self._allowed()
-        check_addressed(parsed, signer)
+        check_addressed(parsed, signer, namespace)
         when = int(time.time()) if at is None else _seconds(at)
         try:
             key = parse_public_key(parsed.public_key)
         except Unsupported:
-            return self.fallback.verify(message, signature, signer=signer, at=at)
+            return self.fallback.verify(
+                message, signature, signer=signer, namespace=namespace, at=at
+            )
         except ValueError:
             key = None
-        if key is None or not _signed(parsed.blob, key, message):
+        if key is None or not _signed(parsed.blob, key, message, namespace):
             raise SignatureRefused(
                 RefusalCode.BAD_SIGNATURE,
                 "the signed message does not match this decision (signed for another run, "
                 "digest, decision or comment, or altered)",
             )
-        if not signers.allows(signer, key, NAMESPACE, when):
+        if not signers.allows(signer, key, namespace, when):
             raise _who_signed(signers, key, signer, at, when)
         proved = Verified(signer=signer, fingerprint=key.fingerprint)
         if at is not None:  # "now" moves: only a proof as of a fixed time can be reused
@@ -109,8 +121,8 @@ class InProcessVerifier:
         return self._signers
 
 
-def _signed(blob: bytes, key: PublicKey, message: bytes) -> bool:
-    """Whether the SSHSIG `blob` is `key`'s signature over `message` in our namespace."""
+def _signed(blob: bytes, key: PublicKey, message: bytes, namespace: str) -> bool:
+    """Whether the SSHSIG `blob` is `key`'s signature over `message` in `namespace`."""
     try:
         wire = Wire(blob[6:])  # after the SSHSIG magic, checked by `parse`
         wire.uint32()  # version
@@ -126,7 +138,7 @@ def _signed(blob: bytes, key: PublicKey, message: bytes) -> bool:
     signed = b"SSHSIG" + b"".join(
         len(part).to_bytes(4, "big") + part
         for part in (
-            NAMESPACE.encode(),
+            namespace.encode(),
             b"",
             hash_name.encode(),
             _HASHES[hash_name](message).digest(),

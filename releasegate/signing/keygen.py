@@ -48,15 +48,32 @@ class KeygenVerifier:
         return verify_decision(payload, signature, allowed_signers=self.allowed_signers, at=at)
 
     def verify(
-        self, message: bytes, signature: str | None, *, signer: str, at: datetime | None = None
+        self,
+        message: bytes,
+        signature: str | None,
+        *,
+        signer: str,
+        namespace: str,
+        at: datetime | None = None,
     ) -> Verified:
         return verify(
-            message, signature, signer=signer, allowed_signers=self.allowed_signers, at=at
+            message,
+            signature,
+            signer=signer,
+            allowed_signers=self.allowed_signers,
+            namespace=namespace,
+            at=at,
         )
 
 
-def sign(message: bytes, *, key: Path | None = None, timeout: float = SIGN_TIMEOUT) -> str:
-    """Sign `message` in the `releasegate` namespace; return the armored signature text.
+def sign(
+    message: bytes,
+    *,
+    key: Path | None = None,
+    namespace: str = NAMESPACE,
+    timeout: float = SIGN_TIMEOUT,
+) -> str:
+    """Sign `message` in `namespace` (approvals: `releasegate`); return the armored signature.
 
     `key` is a private key file, or a `.pub` file whose private half is in ssh-agent (or
     next to it). With `key=None` the key comes from ssh-agent (`SSH_AUTH_SOCK`), which must
@@ -69,9 +86,9 @@ def sign(message: bytes, *, key: Path | None = None, timeout: float = SIGN_TIMEO
             pub = Path(tmp) / "agent-key.pub"
             pub.write_text(_agent_key() + "\n")
             # -U: the private key is in the agent; never fall back to a file.
-            args = ["-Y", "sign", "-U", "-n", NAMESPACE, "-f", str(pub)]
+            args = ["-Y", "sign", "-U", "-n", namespace, "-f", str(pub)]
         else:
-            args = ["-Y", "sign", "-n", NAMESPACE, "-f", str(_usable_key(key, Path(tmp)))]
+            args = ["-Y", "sign", "-n", namespace, "-f", str(_usable_key(key, Path(tmp)))]
         result = _ssh_keygen(args, stdin=message, timeout=timeout)
     if result.returncode != 0:
         what = "the ssh-agent key" if key is None else str(key)
@@ -163,9 +180,11 @@ def verify(
     *,
     signer: str,
     allowed_signers: Path,
+    namespace: str = NAMESPACE,
     at: datetime | None = None,
 ) -> Verified:
-    """Prove that `signer`'s key (per `allowed_signers`) signed `message` as `releasegate`.
+    """Prove that `signer`'s key (per `allowed_signers`) signed `message` in `namespace`
+    (approvals: `releasegate`; requests to deploy or roll back: `releasegate-trigger`).
 
     `at` checks the allowed_signers validity windows (`valid-after`/`valid-before`) at
     that time instead of now: pass the approval's time when re-verifying old records.
@@ -178,20 +197,20 @@ def verify(
     """
     parsed = sshsig.parse(signature)
     _check_allowed_signers(allowed_signers)
-    sshsig.check_addressed(parsed, signer)
+    sshsig.check_addressed(parsed, signer, namespace)
     time_opt = [] if at is None else ["-O", f"verify-time={_verify_time(at)}"]
     fingerprint = sshsig.fingerprint(parsed.public_key)
     with tempfile.TemporaryDirectory(prefix="releasegate-verify-") as tmp:
         sig_file = Path(tmp) / "decision.sig"
         sig_file.write_text(sshsig.armor(parsed.blob))
         check = _ssh_keygen(
-            ["-Y", "check-novalidate", "-n", NAMESPACE, "-s", str(sig_file)], stdin=message
+            ["-Y", "check-novalidate", "-n", namespace, "-s", str(sig_file)], stdin=message
         )
         if check.returncode != 0:
             raise SignatureRefused(
                 RefusalCode.BAD_SIGNATURE,
-                "the signed message does not match this decision (signed for another run, "
-                "digest, decision or comment, or altered)",
+                "the signed message does not match this one (signed for another run, "
+                "digest, decision, comment, version or request, or altered)",
             )
         good = _ssh_keygen(
             [
@@ -202,7 +221,7 @@ def verify(
                 "-I",
                 signer,
                 "-n",
-                NAMESPACE,
+                namespace,
                 *time_opt,
                 "-s",
                 str(sig_file),

@@ -15,7 +15,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-from releasegate.signing.payload import NAMESPACE, PRINCIPAL
+from releasegate.signing.payload import PRINCIPAL
 from releasegate.signing.verifier import RefusalCode, SignatureRefused
 
 MAX_SIGNATURE_CHARS = 64 * 1024
@@ -68,13 +68,13 @@ def parse(signature: str | None) -> Parsed:
     return Parsed(blob=blob, public_key=public_key, namespace=namespace)
 
 
-def check_addressed(parsed: Parsed, signer: str) -> None:
+def check_addressed(parsed: Parsed, signer: str, namespace: str) -> None:
     """Refuse a signature made for another namespace; reject a signer that is no name."""
-    if parsed.namespace != NAMESPACE:
+    if parsed.namespace != namespace:
         raise SignatureRefused(
             RefusalCode.WRONG_NAMESPACE,
-            f"signed for namespace {parsed.namespace!r}, not {NAMESPACE!r} "
-            f"(sign with `ssh-keygen -Y sign -n {NAMESPACE}`)",
+            f"signed for namespace {parsed.namespace!r}, not {namespace!r} "
+            f"(sign with `ssh-keygen -Y sign -n {namespace}`)",
         )
     if re.fullmatch(PRINCIPAL, signer) is None:
         raise ValueError(f"not a reviewer name: {signer!r}")

@@ -90,14 +90,8 @@ def identity_refusal(
 
 
 class Verifier(Protocol):
-    """Checks decision signatures against the reviewers' keys (allowed_signers)."""
-
-    def verify(
-        self, message: bytes, signature: str | None, *, signer: str, at: datetime | None = None
-    ) -> Verified:
-        """Prove that `signer`'s key signed `message` in the `releasegate` namespace; `at`
-        judges key validity at that time instead of now. Raises as `verify_decision`."""
-        ...
+    """Checks signatures against the people's keys (allowed_signers): reviewers' decisions,
+    and actors' requests to deploy or roll back."""
 
     def verify_decision(
         self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
@@ -105,4 +99,17 @@ class Verifier(Protocol):
         """Prove that `payload.reviewer` signed exactly `payload`; `at` judges key validity
         at that time instead of now. Raises SignatureRefused (with its code) or
         SignatureError (the check could not be run)."""
+        ...
+
+    def verify(
+        self,
+        message: bytes,
+        signature: str | None,
+        *,
+        signer: str,
+        namespace: str,
+        at: datetime | None = None,
+    ) -> Verified:
+        """Prove that `signer` signed exactly `message` in `namespace`; raises as
+        `verify_decision` does."""
         ...

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +43,25 @@ class Setup:
         return configuration.load(self.path)
 
     def cli(self, *args: str) -> tuple[int, str]:
-        """`releasegate ARGS --config <this>`: exit code and output."""
-        result = CliRunner().invoke(app, [*args, "--config", str(self.path)])
+        """`releasegate ARGS --config <this>`: exit code and output. (The CLI pins its
+        configuration in RELEASEGATE_CONFIG; CliRunner restores what `env` names.)"""
+        env = {"RELEASEGATE_CONFIG": str(self.path)}
+        result = CliRunner().invoke(app, [*args, "--config", str(self.path)], env=env)
         return result.exit_code, result.output
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Flows called in this process read this configuration (as a served one would
+        read its serving process's): RELEASEGATE_CONFIG, for the duration."""
+        before = os.environ.get("RELEASEGATE_CONFIG")
+        os.environ["RELEASEGATE_CONFIG"] = str(self.path)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("RELEASEGATE_CONFIG", None)
+            else:
+                os.environ["RELEASEGATE_CONFIG"] = before
 
     def records(self, kind: str, environment: str = "production") -> list[AuditRecord]:
         """The environment's audit records of one kind, newest first."""
@@ -59,8 +77,9 @@ SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"vers
 
 
 @pytest.fixture
-def make_setup(tmp_path: Path) -> Iterator[Callable[..., Setup]]:
-    """Write a config: `make_setup(production={...}, staging={...} or None, top={...})`."""
+def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Setup]]:
+    """Write a config: `make_setup(production={...}, staging={...} or None, top={...})`.
+    The newest setup is the one flows called in the test read (RELEASEGATE_CONFIG)."""
     homes: list[Path] = []
 
     def make(
@@ -89,7 +108,7 @@ def make_setup(tmp_path: Path) -> Iterator[Callable[..., Setup]]:
         lines = table(None, {**(top or {}), "home": home})
         lines += table("app", {"name": "webapp", "source": REPO / "examples/webapp", **(app or {})})
         lines += table(
-            "groups", {"release-managers": ["alice", "bob", "carol"], "security": ["sam"]}
+            "groups", {"release-managers": ["alice", "bob", "carol"], "security": ["sam", "sasha"]}
         )
         for env, settings in envs.items():
             default = given.get(env) or f"http://127.0.0.1:{processes.free_port()}"
@@ -97,6 +116,7 @@ def make_setup(tmp_path: Path) -> Iterator[Callable[..., Setup]]:
             lines += table(f"environments.{env}", settings)
         path = tmp_path / name
         path.write_text("\n".join(lines) + "\n")
+        monkeypatch.setenv("RELEASEGATE_CONFIG", str(path))
         return Setup(path=path, home=home, urls=urls)
 
     yield make
@@ -127,6 +147,7 @@ class Reviewers:
     steps: list[Step]
     environment: str = "production"
     answered: list[Any] = field(default_factory=list)
+    verdicts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
 
     def start(self) -> Reviewers:
@@ -143,7 +164,7 @@ class Reviewers:
                 asked = review.next_request(self.version, self.environment, seen, timeout=60)
                 assert asked is not None
                 seen.add(asked.pause_key)
-                review.decide(
+                _, verdict = review.decide(
                     asked.flow_run_id,
                     step.reviewer,
                     reject=step.reject,
@@ -152,6 +173,7 @@ class Reviewers:
                     signature=step.signature(asked) if step.signature else None,
                 )
                 self.answered.append(asked)
+                self.verdicts.append(verdict)
         except BaseException as exc:  # re-raised in the test thread by join()
             self.error = exc
 
@@ -175,3 +197,15 @@ def keypair(folder: Path, name: str) -> Path:
         check=True,
     )
     return key
+
+
+def proof(
+    version: str, actor: str = "dave", key: Path | None = None, app: str = "webapp", **asked: Any
+) -> Any:
+    """`actor`'s signed request to deploy `version` (as `releasegate deploy --sign` makes it),
+    with the demo key of that name unless `key` is given."""
+    from releasegate.request import signed
+    from releasegate.trigger import Asked
+
+    request = Asked(request="deploy", version=version, branch="main", **asked)
+    return signed(request, actor, app, key or KEYS / actor)

@@ -63,10 +63,10 @@ def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) 
 
 
 def test_branch_restriction_blocks(make_setup) -> None:
-    setup = make_setup(production={"branches": ["main", "release/*"]})
+    make_setup(production={"branches": ["main", "release/*"]})
     with pytest.raises(Blocked, match="branch 'feature/x' may not deploy here"):
-        deploy(version="v1", branch="feature/x", actor="dave", config=str(setup.path))
-    deploy(version="v1", branch="release/1.0", actor="dave", config=str(setup.path))
+        deploy(version="v1", branch="feature/x", actor="dave")
+    deploy(version="v1", branch="release/1.0", actor="dave")
 
 
 def test_gates_are_checked_again_right_before_the_rollout(make_setup) -> None:
@@ -81,7 +81,7 @@ def test_gates_are_checked_again_right_before_the_rollout(make_setup) -> None:
         }
     )
     with pytest.raises(Blocked, match="incident"):
-        deploy(version="v1", actor="dave", config=str(setup.path))
+        deploy(version="v1", actor="dave")
     stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
     assert stages == [("before rollout", "blocked"), ("before approvals", "passed")]
     assert setup.records("deploy") == []
@@ -101,7 +101,7 @@ def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve
             Step("bob"),
         ],
     ).start()
-    deploy(version="v1", actor="carol", config=str(setup.path))
+    deploy(version="v1", actor="carol")
     reviewers.join()
     decisions = [
         (r.approvers[0], r.status, r.details.get("refusal")) for r in setup.records("approval")
@@ -124,7 +124,7 @@ def test_rejection_by_an_eligible_reviewer_stops_the_run(make_setup) -> None:
         "v1", [Step("alice"), Step("bob", reject=True, comment="not today")]
     ).start()
     with pytest.raises(Blocked, match="rejected by bob"):
-        deploy(version="v1", actor="dave", config=str(setup.path))
+        deploy(version="v1", actor="dave")
     reviewers.join()
     rejected = setup.records("approval")[0]
     assert rejected.status == "rejected" and rejected.reason == "not today"
@@ -134,7 +134,7 @@ def test_rejection_by_an_eligible_reviewer_stops_the_run(make_setup) -> None:
 def test_approval_timeout_is_recorded_as_expired(make_setup) -> None:
     setup = make_setup(production={"approvals": {**UNSIGNED, "timeout": "3s"}})
     with pytest.raises(Blocked, match="approval expired"):
-        deploy(version="v1", actor="dave", config=str(setup.path))
+        deploy(version="v1", actor="dave")
     assert setup.records("approval")[0].status == "expired"
     assert setup.records("deploy") == []
 
@@ -143,7 +143,7 @@ def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> No
     setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "5s"}, "wait_timer": "6s"})
     # alice and bob approve; the 6 s wait makes both stale; carol and alice approve again.
     reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    deploy(version="v1", actor="dave")
     reviewers.join()
     expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
     assert sorted(expired) == ["alice", "bob"]
@@ -180,5 +180,5 @@ def test_a_minor_incident_does_not_block(make_setup, status_page) -> None:
     page, incidents = status_page
     setup = make_setup(production={"incidents": {"url": page.url}})
     incidents.append({"name": "slow search", "impact": "minor", "status": "monitoring"})
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    deploy(version="v1", actor="dave")
     assert serving(setup.urls["production"]) == "v1"

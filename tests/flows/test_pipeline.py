@@ -14,7 +14,7 @@ from releasegate.errors import DeployFailed, UsageError
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.wiring import open_store
-from tests.flows.conftest import KEYS, approve_all, serving
+from tests.flows.conftest import KEYS, approve_all, proof, serving
 from tests.support.traffic import Traffic
 
 SIGNED = {
@@ -35,18 +35,16 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     )
     prod = setup.urls["production"]
     reviewers = approve_all("v1", "alice", "bob")
-    deploy(version="v1", actor="dave", commit="c1", config=str(setup.path))
+    deploy(version="v1", actor="dave", commit="c1", proof=proof("v1", commit="c1"))
     reviewers.join()
     assert serving(prod) == "v1" and serving(setup.urls["staging"]) == "v1"
 
     with Traffic(prod, max_seconds=120).running() as load:
         reviewers = approve_all("v2", "bob", "alice")
-        deploy(version="v2", actor="dave", commit="c2", config=str(setup.path))
+        deploy(version="v2", actor="dave", commit="c2", proof=proof("v2", commit="c2"))
         reviewers.join()
         assert serving(prod) == "v2"
-        restored = rollback(
-            environment="production", reason="v2 is slow", actor="carol", config=str(setup.path)
-        )
+        restored = rollback(environment="production", reason="v2 is slow", actor="carol")
     assert restored == "v1" and serving(prod) == "v1"
     assert load.failures == [] and load.count > 100 and set(load.versions) == {"v1", "v2"}
 
@@ -62,6 +60,8 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     assert rollback_rec["actor"] == "carol" and rollback_rec["reason"] == "v2 is slow"
     assert rollback_rec["previous_version"] == "v2" and rollback_rec["artifact"] == v1["artifact"]
     assert v2["approvers"] == ["bob", "alice"] and v2["actor"] == "dave"
+    # The deploy's actor is proven; the rollback's was only typed, and says so.
+    assert v2["actor_proof"] == "signed" and rollback_rec["actor_proof"] == "claimed"
     assert all(a["signature"] and a["key_fingerprint"] for a in v2["approvals"])
     assert v2["commit"] == "c2" and v2["artifact"].startswith("sha256:")
     assert all(h["started_at"] and h["finished_at"] for h in history)
@@ -76,10 +76,11 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
 
     # What the Prefect UI shows: the environment's history, the smoke checks, a summary.
     history_table = latest_artifact("webapp-production-history")
-    assert [(row["kind"], row["version"]) for row in json.loads(history_table.data)][:3] == [
-        ("rollback", "v1"),
-        ("deploy", "v2"),
-        ("deploy", "v1"),
+    rows = [(r["kind"], r["version"], r["actor"]) for r in json.loads(history_table.data)]
+    assert rows[:3] == [
+        ("rollback", "v1", "carol (claimed)"),
+        ("deploy", "v2", "dave (signed)"),
+        ("deploy", "v1", "dave (signed)"),
     ]
     smoke = latest_artifact("webapp-production-smoke")
     assert "v1" in smoke.description and "passed" in smoke.description
@@ -100,42 +101,35 @@ def test_rollback_to_any_version_or_past_run_and_default_skips_current(make_setu
     setup = make_setup()
     runs = {}
     for version in ("v1", "v2", "v3"):
-        deploy(version=version, actor="dave", config=str(setup.path))
+        deploy(version=version, actor="dave")
         store = open_store(setup.load())
         runs[version] = next(store.newest("production")).flow_run_id
     prod = setup.urls["production"]
 
-    assert (
-        rollback(environment="production", reason="to v1", to="v1", config=str(setup.path)) == "v1"
-    )
+    assert rollback(environment="production", reason="to v1", to="v1") == "v1"
     assert serving(prod) == "v1"
     # By flow-run id: the run that deployed v2.
-    assert (
-        rollback(environment="production", reason="run", to=runs["v2"], config=str(setup.path))
-        == "v2"
-    )
+    assert rollback(environment="production", reason="run", to=runs["v2"]) == "v2"
     assert serving(prod) == "v2"
     # Default: the previous successful version that differs from the current one (v1).
-    assert rollback(environment="production", reason="again", config=str(setup.path)) == "v1"
+    assert rollback(environment="production", reason="again") == "v1"
     with pytest.raises(UsageError, match="no successful deploy of version v9"):
-        rollback(environment="production", reason="x", to="v9", config=str(setup.path))
-    with pytest.raises(UsageError, match="needs a reason"):
-        rollback(environment="production", reason="  ", config=str(setup.path))
+        rollback(environment="production", reason="x", to="v9")
 
 
 def test_failed_rollout_rolls_back_automatically_and_is_recorded(
     make_setup, tmp_path: Path
 ) -> None:
     good = make_setup()
-    deploy(version="v1", actor="dave", config=str(good.path))
+    deploy(version="v1", actor="dave")
     broken_source = tmp_path / "broken"
     broken_source.mkdir()
     (broken_source / "app.py").write_text(
         (Path(good.load().app.source) / "app.py").read_text().replace('"version"', '"versoin"')
     )
     broken = make_setup(app={"source": str(broken_source)}, name="broken.toml", urls=good.urls)
-    with pytest.raises(DeployFailed, match="v2 to production failed"):
-        deploy(version="v2", actor="dave", config=str(broken.path))
+    with broken.pinned(), pytest.raises(DeployFailed, match="v2 to production failed"):
+        deploy(version="v2", actor="dave")
     assert serving(good.urls["production"]) == "v1"
     newest = list(open_store(good.load()).newest("production"))
     changes = [(r.kind, r.version, r.status) for r in newest if r.kind in ("deploy", "rollback")]

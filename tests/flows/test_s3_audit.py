@@ -28,7 +28,7 @@ def s3_audit(seaweedfs, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_deploy_history_rollback_and_verify_from_s3(make_setup, s3_audit: str) -> None:
     setup = make_setup()
     for version in ("v1", "v2"):
-        deploy(version=version, actor="dave", config=str(setup.path))
+        deploy(version=version, actor="dave")
     assert not (setup.home / "audit").exists()  # nothing went to the file store
 
     code, out = setup.cli("rollback", "production", "--reason", "v2 breaks checkout")

@@ -40,7 +40,7 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
     setup = make_setup()
     prod = setup.urls["production"]
     for version in ("v1", "v2"):
-        deploy(version=version, actor="dave", config=str(setup.path))
+        deploy(version=version, actor="dave")
     server = processes.spawn(
         [str(Path(sys.executable).with_name("releasegate")), "serve", "--config", str(setup.path)],
         log=tmp_path / "serve.log",

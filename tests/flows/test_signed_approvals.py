@@ -22,7 +22,7 @@ from releasegate.audit.file import FileAuditStore
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import KEYS, Reviewers, Step, keypair
+from tests.flows.conftest import KEYS, Reviewers, Step, keypair, proof
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
 
@@ -37,7 +37,7 @@ def signers(tmp_path: Path) -> dict[str, Path]:
     lines = []
     for name in ("alice", "bob", "carol", "dave"):
         public = Path(f"{keys[name]}.pub").read_text().split()
-        lines.append(f'{name} namespaces="releasegate" {public[0]} {public[1]}')
+        lines.append(f'{name} namespaces="releasegate,releasegate-trigger" {public[0]} {public[1]}')
     keys["allowed_signers"] = tmp_path / "allowed_signers"
     keys["allowed_signers"].write_text("\n".join(lines) + "\n")
     return keys
@@ -122,7 +122,7 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
         (None, Step("bob")),
     ]
     reviewers = Reviewers("v1", [step for _, step in attacks]).start()
-    deploy(version="v1", actor="carol", config=str(setup.path))
+    deploy(version="v1", actor="carol", proof=proof("v1", "carol", signers["carol"]))
     answered = reviewers.join()
 
     # The same run answered every time: each refusal left it waiting for the next decision.
@@ -152,7 +152,7 @@ def test_a_signed_rejection_stops_the_run(make_setup, signers: dict[str, Path]) 
     reviewers = Reviewers("v1", [Step("bob", reject=True, comment="schema change unreviewed")])
     reviewers.start()
     with pytest.raises(Blocked, match="rejected by bob"):
-        deploy(version="v1", actor="dave", config=str(setup.path))
+        deploy(version="v1", actor="dave", proof=proof("v1", "dave", signers["dave"]))
     reviewers.join()
     rejected = setup.records("approval")[0]
     assert rejected.status == "rejected" and rejected.approvals[0].signature
@@ -166,7 +166,7 @@ def test_an_expired_signed_approval_must_be_given_again(
         top={"allowed_signers": str(signers["allowed_signers"])},
     )
     reviewers = Reviewers("v1", [Step("alice"), Step("bob"), Step("alice"), Step("bob")]).start()
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    deploy(version="v1", actor="dave", proof=proof("v1", "dave", signers["dave"]))
     reviewers.join()
     statuses = [(d.approvers[0], d.status) for d in setup.records("approval")[::-1]]
     assert statuses[:4] == [
@@ -184,7 +184,7 @@ def test_audit_verify_names_a_record_whose_stored_signature_was_altered(
         production={"approvals": SIGNED}, top={"allowed_signers": str(signers["allowed_signers"])}
     )
     reviewers = Reviewers("v1", [Step("alice"), Step("bob")]).start()
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    deploy(version="v1", actor="dave", proof=proof("v1", "dave", signers["dave"]))
     reviewers.join()
     assert setup.cli("audit", "verify")[0] == 0
 

@@ -12,12 +12,15 @@ from releasegate.config import Environment
 from releasegate.policy.gates import (
     Facts,
     IncidentReading,
+    actor_gate,
     branch_gate,
     evaluate,
     incident_gate,
+    outdated_gate,
     requires_gate,
     upstream_deploy,
 )
+from releasegate.policy.order import LiveChange
 from releasegate.sources.base import Incident
 from tests.support.records import make_entry
 
@@ -89,15 +92,81 @@ def test_requires_gate_wants_the_same_digest_deployed_upstream() -> None:
 
 
 def test_evaluate_returns_every_configured_gate_in_order() -> None:
-    assert [r.gate for r in evaluate(env(), facts())] == ["branch", "freeze"]
-    rules = env(branches=["main"], incidents=STATUS, requires="staging")
+    assert [r.gate for r in evaluate(env(), facts())] == ["branch", "freeze", "outdated"]
+    rules = env(branches=["main"], incidents=STATUS, requires="staging", approvals=SIGNED)
     results = evaluate(rules, facts(branch="feature/x", incidents=IncidentReading()))
     assert [(r.gate, r.passed) for r in results] == [
+        ("actor", False),
         ("branch", False),
         ("freeze", True),
         ("incident", True),
         ("requires", False),
+        ("outdated", True),
     ]
+
+
+SIGNED = {"required": 2, "from": "leads", "signed": True}
+
+
+@pytest.mark.parametrize(
+    ("approvals", "proof", "passed"),
+    [
+        (SIGNED, "claimed", False),
+        (SIGNED, "signed", True),
+        (SIGNED, "webhook", True),
+        ({**SIGNED, "claimed_actor": "allow"}, "claimed", True),
+    ],
+)
+def test_actor_gate_blocks_a_claimed_actor_where_self_review_needs_a_proven_one(
+    approvals: dict[str, Any], proof: str, passed: bool
+) -> None:
+    result = actor_gate(
+        env(approvals=approvals), facts(version="v7", actor="dave", actor_proof=proof)
+    )
+    assert result is not None and result.passed is passed
+    if not passed:
+        # Says exactly how to prove it.
+        assert "releasegate deploy v7 --sign --as dave" in result.reason
+        assert "releasegate-trigger" in result.reason
+
+
+@pytest.mark.parametrize(
+    "approvals",
+    [None, {**SIGNED, "signed": False}, {**SIGNED, "prevent_self_review": False}],
+)
+def test_actor_gate_does_not_apply_without_signed_self_review(
+    approvals: dict[str, Any] | None,
+) -> None:
+    assert actor_gate(env(approvals=approvals), facts(actor_proof="claimed")) is None
+
+
+def live(seq: int | None, state: str = "live") -> LiveChange:
+    return LiveChange(kind="deploy", version="v2", actor="bob", state=state, trigger_seq=seq)
+
+
+@pytest.mark.parametrize(
+    ("ours", "running", "outdated", "passed"),
+    [
+        (5, None, "block", True),  # nothing runs yet
+        (5, live(4), "block", True),  # ours is newer
+        (5, live(5), "block", True),  # our own change (a retried run)
+        (5, live(None), "block", True),  # recorded before trigger order: older than any
+        (5, live(6), "block", False),  # a newer run is live
+        (5, live(6, "deploying"), "block", False),  # ... or being deployed
+        (5, live(6), "allow", True),
+    ],
+)
+def test_outdated_gate_never_replaces_a_newer_version(
+    ours: int, running: LiveChange | None, outdated: str, passed: bool
+) -> None:
+    result = outdated_gate(
+        env(outdated=outdated), facts(version="v1", trigger_seq=ours, live=running)
+    )
+    assert result.passed is passed
+    assert result.rule == f'outdated = "{outdated}"'
+    if running is not None and not passed:
+        assert "v1 (trigger #5) is older than v2 (deploy by bob, trigger #6" in result.reason
+        assert "only an explicit rollback goes back" in result.reason
 
 
 def test_freeze_is_judged_at_the_gathered_time() -> None:

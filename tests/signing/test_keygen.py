@@ -112,7 +112,7 @@ def test_signature_replayed_from_another_run(keys: dict[str, Path]) -> None:
     sig = sign(earlier.message(), key=keys["alice"])
     e = refused(payload(), sig)
     assert e.code == RefusalCode.BAD_SIGNATURE
-    assert "the signed message does not match this decision" in e.reason
+    assert "the signed message does not match this one" in e.reason
 
 
 def test_signature_for_another_digest(keys: dict[str, Path]) -> None:

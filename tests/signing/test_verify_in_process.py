@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 from releasegate import config, wiring
 from releasegate.signing.allowed_signers import AllowedSigners, match_list, parse_time
 from releasegate.signing.inprocess import InProcessVerifier
+from releasegate.signing.payload import NAMESPACE
 from releasegate.signing.keygen import KeygenVerifier, sign
 from releasegate.signing.keygen import verify as keygen_verify
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified
@@ -83,7 +84,9 @@ def decide(
     results = []
     for check in (
         lambda: keygen_verify(message, signature, signer=signer, allowed_signers=allowed, at=at),
-        lambda: verifier(allowed).verify(message, signature, signer=signer, at=at),
+        lambda: verifier(allowed).verify(
+            message, signature, signer=signer, namespace=NAMESPACE, at=at
+        ),
     ):
         try:
             got = check()
@@ -121,7 +124,10 @@ def test_valid_signature_agrees_with_ssh_keygen(
     assert reference(allowed, sig, "alice")
     assert decide(allowed, sig, "alice") == ("ok", "ok")
     fingerprint = _run("ssh-keygen", "-l", "-f", f"{alice}.pub").stdout.decode().split()[1]
-    assert verifier(allowed).verify(MESSAGE, sig, signer="alice").fingerprint == fingerprint
+    assert (
+        verifier(allowed).verify(MESSAGE, sig, signer="alice", namespace=NAMESPACE).fingerprint
+        == fingerprint
+    )
 
 
 @pytest.mark.parametrize("kind", KEY_TYPES)
@@ -219,7 +225,7 @@ def test_allowed_signers_lines_agree_with_ssh_keygen(
     accepted = reference(allowed, sig, signer, at="20260301Z")
     ours = verifier(allowed)
     try:
-        ours.verify(MESSAGE, sig, signer=signer, at=at)
+        ours.verify(MESSAGE, sig, signer=signer, namespace=NAMESPACE, at=at)
         got = True
     except SignatureRefused:
         got = False
@@ -331,9 +337,12 @@ def test_supported_types_run_no_ssh_keygen_and_the_rest_need_it(
     assert cert.returncode == 0, cert.stderr
     cert_sig = keygen_sign(tmp_path / "alice-cert.pub")
     monkeypatch.setenv("PATH", "")
-    assert verifier(allowed).verify(MESSAGE, sig, signer="alice").signer == "alice"
+    assert (
+        verifier(allowed).verify(MESSAGE, sig, signer="alice", namespace=NAMESPACE).signer
+        == "alice"
+    )
     with pytest.raises(SignatureError, match="ssh-keygen not found"):
-        verifier(allowed).verify(MESSAGE, cert_sig, signer="alice")
+        verifier(allowed).verify(MESSAGE, cert_sig, signer="alice", namespace=NAMESPACE)
 
 
 def test_wiring_checks_live_and_stored_signatures_in_process() -> None:
@@ -354,7 +363,7 @@ def test_one_verifier_reads_allowed_signers_once(keydir: Path, allowed: Path) ->
     ours = verifier(allowed)
     sig = sign(MESSAGE, key=alice)
     allowed.write_text("")  # later changes are not seen by this verifier
-    assert ours.verify(MESSAGE, sig, signer="alice").signer == "alice"
+    assert ours.verify(MESSAGE, sig, signer="alice", namespace=NAMESPACE).signer == "alice"
     assert AllowedSigners.load(allowed).lines == 0
 
 

@@ -1,0 +1,100 @@
+"""Who triggered a run, and how that is known.
+
+A run is handed its actor's name and, optionally, evidence (`TriggerProof`) that the actor
+asked for exactly this run. The evidence proves nothing by itself: the run checks it and
+only the outcome of that check decides how the actor is recorded (`Trigger.proof`):
+
+- `signed`: an SSH signature over the request (`signing.trigger.TriggerPayload`), verified
+  against allowed_signers in the `releasegate-trigger` namespace, fresh and never used
+  before (the audit store remembers every nonce a run has used);
+- `claimed`: no evidence: a name typed on the CLI, in the UI or an event;
+- `webhook` (to come, with the GitHub receiver): the receiver attests, with a secret the
+  serving process also holds, that a verified push delivery named the pusher; the run
+  checks that attestation itself. No parameter ever says which kind a proof is.
+
+The run records a `trigger` record first, in a chain of its own (`TRIGGERS`); its sequence
+number is the run's place in the trigger order, carried on every later record of the run.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from releasegate.errors import UsageError
+from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
+from releasegate.signing.trigger import Request, TriggerPayload
+from releasegate.vocabulary import (
+    NAME_RULE,
+    Branch,
+    Commit,
+    EnvironmentName,
+    Name,
+    Nonce,
+    ProofKind,
+    Reason,
+    Version,
+)
+
+TRIGGERS = "_triggers"
+"""The audit chain of trigger records: one per run, across environments, so its sequence
+is one order for all of them. No environment can be called this (names start with a
+letter or digit)."""
+
+
+class TriggerProof(BaseModel):
+    """Evidence that the actor asked for this run: their SSH signature over the request,
+    issued at `issued_at` with a fresh `nonce` (what `releasegate deploy --sign` makes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issued_at: AwareDatetime
+    nonce: Nonce
+    signature: str = Field(max_length=MAX_SIGNATURE_CHARS)
+
+
+class Asked(BaseModel):
+    """What a run was asked to do, from its own parameters: the facts a request signs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request: Request
+    environment: EnvironmentName | None = None
+    version: Version | None = None
+    branch: Branch | None = None
+    commit: Commit | None = None
+    reason: Reason | None = None
+
+    def payload(self, actor: Name, app: str, issued_at: datetime, nonce: Nonce) -> TriggerPayload:
+        """The message `actor` signs (or signed) for this request."""
+        return TriggerPayload(
+            **self.model_dump(), actor=actor, app=app, issued_at=issued_at, nonce=nonce
+        )
+
+
+class Trigger(BaseModel):
+    """Who triggered a run and how that is known, as the run established and recorded it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str
+    proof: ProofKind
+    seq: int | None = None
+    """The sequence number of the run's trigger record: its place in the trigger order."""
+    key_fingerprint: str | None = None
+
+    def who(self) -> str:
+        """`dave (signed)`, `carol (claimed)`: a name is never shown without its proof."""
+        return f"{self.actor} ({self.proof})"
+
+
+def default_actor() -> str:
+    """Who claims to act when nobody says: RELEASEGATE_ACTOR, else the OS user (a claim)."""
+    name = os.environ.get("RELEASEGATE_ACTOR") or getpass.getuser()
+    try:
+        return NAME_RULE.check(name)
+    except ValueError as exc:
+        raise UsageError(f"RELEASEGATE_ACTOR (or the OS user name): {exc}") from None

@@ -1,0 +1,150 @@
+"""The run's trigger, established before anything else: who asked for the run and how that is
+known, recorded first; the record's sequence number is the run's place in the trigger order.
+
+The proof kind is the outcome of a check made here, never a parameter: no evidence is a
+claim; a signature is `signed` only once it verifies against allowed_signers for exactly
+this request, is fresh, and no run has used it before. Refused evidence ends the run
+(exit 3), recorded. A retried run (Prefect's Retry keeps the run id) finds the trigger it
+recorded the first time and keeps its place in the order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.runtime import flow_run
+
+from releasegate.audit.record import AuditRecord, Status
+from releasegate.errors import Blocked
+from releasegate.policy.triggers import Refusal, earlier_use, own_trigger, timing
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, issued
+from releasegate.signing.verifier import SignatureRefused
+from releasegate.tasks.context import RunContext
+from releasegate.trigger import TRIGGERS, Asked, Trigger, TriggerProof, default_actor
+from releasegate.vocabulary import ProofKind
+from releasegate.wiring import signature_verifier
+
+
+@task(cache_policy=NO_CACHE)
+def establish(
+    ctx: RunContext, asked: Asked, actor: str | None, proof: TriggerProof | None
+) -> RunContext:
+    """Check and record who triggered this run; the context of a run whose trigger is known.
+
+    Raises Blocked (recorded) when the evidence given does not prove the actor.
+    """
+    if (first := _first_attempt(ctx)) is not None:
+        get_run_logger().info("retried run: keeping trigger #%s of its first attempt", first.seq)
+        return ctx.triggered(_trigger_of(first))
+    name = actor or default_actor()
+    if proof is None:
+        claimed = _record(ctx, asked, name, "claimed", "accepted")
+        return ctx.triggered(Trigger(actor=name, proof="claimed", seq=claimed.seq))
+    refusal, fingerprint = _check(ctx, asked, name, proof)
+    if refusal is None:
+        signed = _record(ctx, asked, name, "signed", "accepted", proof, fingerprint)
+        # Two runs may have started on one request at the same moment: the lowest number wins.
+        first_use = earlier_use(
+            ctx.store.newest(TRIGGERS), proof.nonce, now=_now(), before=signed.seq
+        )
+        if first_use is None:
+            trigger = Trigger(
+                actor=name, proof="signed", seq=signed.seq, key_fingerprint=fingerprint
+            )
+            return ctx.triggered(trigger)
+        refusal = _replayed(first_use)
+    _record(ctx, asked, name, "claimed", "refused", proof, refusal=refusal)
+    raise Blocked(f"trigger refused: {refusal.code}: {refusal.reason}")
+
+
+def _check(
+    ctx: RunContext, asked: Asked, actor: str, proof: TriggerProof
+) -> tuple[Refusal | None, str | None]:
+    """(None, key fingerprint) when `proof` proves that `actor` asked for exactly this run."""
+    verifier = signature_verifier(ctx.config)
+    if verifier is None:
+        reason = "the configuration names no allowed_signers: no signature can be checked"
+        return Refusal(code="no-allowed-signers", reason=reason), None
+    payload = asked.payload(actor, ctx.config.app.name, proof.issued_at, proof.nonce)
+    try:
+        verified = verifier.verify(
+            payload.message(), proof.signature, signer=actor, namespace=TRIGGER_NAMESPACE
+        )
+    except SignatureRefused as exc:
+        return Refusal(code=str(exc.code), reason=exc.reason), None
+    now = _now()
+    if (late := timing(proof.issued_at, now)) is not None:
+        return late, None
+    if (used := earlier_use(ctx.store.newest(TRIGGERS), proof.nonce, now=now)) is not None:
+        return _replayed(used), None
+    return None, verified.fingerprint
+
+
+def _replayed(first_use: AuditRecord) -> Refusal:
+    return Refusal(
+        code="replayed",
+        reason=f"this signed request was already used by flow run {first_use.flow_run_id} "
+        f"(trigger #{first_use.seq}): a request is good for one run; sign a new one",
+    )
+
+
+def _record(
+    ctx: RunContext,
+    asked: Asked,
+    actor: str,
+    kind: ProofKind,
+    status: Status,
+    proof: TriggerProof | None = None,
+    fingerprint: str | None = None,
+    refusal: Refusal | None = None,
+) -> AuditRecord:
+    details: dict[str, Any] = {
+        "request": asked.request,
+        "environment": asked.environment,
+        "reason": asked.reason,
+        "refusal": refusal.code if refusal else None,
+        "key_fingerprint": fingerprint,
+    }
+    if proof is not None:
+        details |= {
+            "issued_at": issued(proof.issued_at),
+            "nonce": proof.nonce,
+            "signature": proof.signature,
+        }
+    return ctx.record(
+        "trigger",
+        TRIGGERS,
+        status,
+        actor=actor,
+        actor_proof=kind,
+        version=asked.version,
+        reason=refusal.reason if refusal else None,
+        details={k: v for k, v in details.items() if v is not None},
+    )
+
+
+def _first_attempt(ctx: RunContext) -> AuditRecord | None:
+    """On a retried run, the trigger its first attempt recorded."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if flow_run.get_run_count() <= 1 or run is None:
+        return None
+    since = run.created or datetime.min.replace(tzinfo=UTC)
+    return own_trigger(ctx.store.newest(TRIGGERS), str(run.id), since=since)
+
+
+def _trigger_of(record: AuditRecord) -> Trigger:
+    return Trigger(
+        actor=record.actor,
+        proof=record.actor_proof or "claimed",
+        seq=record.seq,
+        key_fingerprint=record.details.get("key_fingerprint"),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
