@@ -70,6 +70,15 @@ def approve(version: str) -> threading.Thread:
     return thread
 
 
+def signed_by_dave(version: str) -> Any:
+    """The demo developer's signed request to deploy `version` (his demo key)."""
+    from releasegate.request import signed
+    from releasegate.trigger import Asked
+
+    asked = Asked(request="deploy", version=version, branch="main")
+    return signed(asked, "dave", "webapp", ROOT / "examples/keys/dave")
+
+
 def split(flow_run_id: Any) -> dict[str, float]:
     """Seconds per part of one deploy run, from Prefect's own records of its task runs."""
     from prefect.client.orchestration import get_client
@@ -122,6 +131,7 @@ def main() -> None:
     from releasegate.targets.local.target import down
 
     config, urls = write_config(work)
+    os.environ["RELEASEGATE_CONFIG"] = str(config)  # the flows read it, as served ones do
     prod = urls["production"]
     walls: list[dict[str, float]] = []
     rollbacks_flow, rollbacks_cli = [], []
@@ -129,7 +139,7 @@ def main() -> None:
     try:
         # Production must be serving before the load starts: a first deploy, not measured.
         reviewers = approve("base")
-        deploy(version="base", actor="dave", config=str(config))
+        deploy(version="base", actor="dave", proof=signed_by_dave("base"))
         reviewers.join()
         for i in range(args.rounds):
             for version in (f"r{i}a", f"r{i}b"):
@@ -137,7 +147,10 @@ def main() -> None:
                 with Traffic(prod, max_seconds=300).running() as load:
                     started = time.perf_counter()
                     state = deploy(
-                        version=version, actor="dave", config=str(config), return_state=True
+                        version=version,
+                        actor="dave",
+                        proof=signed_by_dave(version),
+                        return_state=True,
                     )
                     wall = time.perf_counter() - started
                 reviewers.join()
@@ -153,9 +166,7 @@ def main() -> None:
                     timed_rollback(
                         prod,
                         f"r{i}a",
-                        lambda: rollback(
-                            environment="production", reason="bench", config=str(config)
-                        ),
+                        lambda: rollback(environment="production", reason="bench"),
                     )
                 )
                 rollbacks_cli.append(

@@ -27,12 +27,12 @@ MODULES = modules()
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
     ("entry", ("releasegate.cli", "releasegate.demo", "releasegate.serving", "releasegate.views",
                "releasegate.timeline", "releasegate.ics", "releasegate.review",
-               "releasegate.status")),
+               "releasegate.status", "releasegate.request")),
     ("flows", ("releasegate.flows",)),
     ("tasks", ("releasegate.tasks",)),
     ("wiring", ("releasegate.wiring",)),
     ("core", ("releasegate.config", "releasegate.policy", "releasegate.history",
-              "releasegate.approval")),
+              "releasegate.approval", "releasegate.trigger", "releasegate.variables")),
     ("adapters", ("releasegate.targets", "releasegate.audit", "releasegate.sources",
                   "releasegate.signing", "releasegate.processes",
                   "releasegate.prefect_server")),
@@ -57,6 +57,7 @@ IMPLEMENTATIONS = {
 BESIDE_WIRING = {
     ("releasegate.cli.admin", "releasegate.targets.local.target"),  # `down`: stop local processes
     ("releasegate.review", "releasegate.signing.keygen"),  # a reviewer signs with their own key
+    ("releasegate.request", "releasegate.signing.keygen"),  # an actor signs their own request
 }
 
 HEAVY = ("prefect", "httpx", "boto3", "botocore", "kubernetes", "rich", "fcntl", "subprocess")

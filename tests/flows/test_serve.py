@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.states import AwaitingRetry
 
 from releasegate import processes
 from releasegate.flows.deploy import deploy
+from releasegate.wiring import open_store
 from tests.conftest import REPO
 from tests.flows.conftest import serving
 
@@ -73,19 +76,54 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
             interval=0.5,
             what="v3 deployed on push and recorded",
         )
+        bad_parameters_change_nothing(setup)
+        retrying_an_older_run_does_not_go_back(setup)
     finally:
         processes.stop(server.pid)
-    assert serving(prod) == "v3"
+    assert serving(prod) == "v4"
     # The push event's facts reached the record: who pushed what, from which commit.
-    pushed = setup.records("deploy")[0]
+    pushed = next(r for r in setup.records("deploy") if r.version == "v3")
     assert (pushed.version, pushed.actor, pushed.commit, pushed.status) == (
         "v3",
         "erin",
         "c3",
         "succeeded",
     )
+    assert pushed.actor_proof == "claimed"  # an event proves nothing about who pushed
     rolled = setup.records("rollback")[0]
     assert rolled.reason == "clicked in the UI" and rolled.actor == "oncall"
+    assert rolled.actor_proof == "claimed"  # nobody proved who clicked
+
+
+def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def]
+    """No deployment takes a configuration; a bad parameter is refused by the server when it
+    can tell (the schema), and by the flow before anything changes when it cannot."""
+    with get_client(sync_client=True) as client:
+        for name in ("deploy/releasegate", "rollback/releasegate"):
+            schema = client.read_deployment_by_name(name).parameter_openapi_schema
+            assert "config" not in schema["properties"], name
+        deploy_schema = client.read_deployment_by_name("deploy/releasegate")
+    version = deploy_schema.parameter_openapi_schema["properties"]["version"]
+    assert version["pattern"] == "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+    before = list(open_store(setup.load()).newest("_triggers"))
+    for parameters, refused_by in (
+        ({"version": "v9 with space"}, "server"),
+        ({"version": ""}, "server"),
+        ({"version": "v" * 10240}, "server"),
+        ({"version": "v9", "actor": "dave smith"}, "server"),
+        # Python's `$` lets a final newline through the server's pattern; the flow refuses it.
+        ({"version": "v9\n"}, "flow"),
+        ({"version": "v9", "config": "/tmp/no-approvals.toml"}, "flow"),
+    ):
+        try:
+            run = run_deployment("deploy/releasegate", parameters=parameters, timeout=120)
+        except PrefectHTTPStatusError as exc:
+            assert refused_by == "server" and exc.response.status_code == 409, parameters
+            continue
+        assert refused_by == "flow", parameters
+        assert run.state is not None and (run.state.is_failed() or run.state.is_crashed())
+    assert list(open_store(setup.load()).newest("_triggers")) == before  # no run even began
+    assert serving(setup.urls["production"]) == "v3"
 
 
 def test_prefect_yaml_registers_both_deployments_for_a_worker() -> None:
@@ -104,3 +142,33 @@ def test_prefect_yaml_registers_both_deployments_for_a_worker() -> None:
         "environment": "production"
     }
     assert deploy_.entrypoint == "flows/deploy.py:deploy"
+
+
+def retrying_an_older_run_does_not_go_back(setup) -> None:  # type: ignore[no-untyped-def]
+    """Prefect's Retry reruns a finished run under its own id: it keeps its place in the
+    trigger order, so an older run retried after a newer one went live is outdated."""
+    pushed = setup.records("deploy")[0]
+    assert pushed.version == "v3" and pushed.status == "succeeded"
+    newer = run_deployment(
+        "deploy/releasegate", parameters={"version": "v4", "actor": "erin"}, timeout=120
+    )
+    assert newer.state is not None and newer.state.is_completed()
+    assert serving(setup.urls["production"]) == "v4"
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(pushed.flow_run_id), AwaitingRetry(), force=True)
+
+    def retried() -> bool:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(pushed.flow_run_id))
+        return run.run_count > 1 and run.state is not None and run.state.is_final()
+
+    processes.wait_until(retried, timeout=120, interval=0.5, what="the retried v3 run")
+    gate = setup.records("gate")[0]
+    assert gate.flow_run_id == pushed.flow_run_id and gate.status == "blocked"
+    assert "blocked by outdated gate: v3 (trigger #" in (gate.reason or "")
+    assert gate.trigger_seq == pushed.trigger_seq  # the order of its first attempt
+    triggers = [
+        r for r in setup.records("trigger", "_triggers") if r.flow_run_id == pushed.flow_run_id
+    ]
+    assert len(triggers) == 1  # the retry recorded no new trigger
+    assert serving(setup.urls["production"]) == "v4"

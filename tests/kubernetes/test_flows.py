@@ -58,17 +58,20 @@ def changes(tmp_path: Path) -> list[tuple[str, str | None, str]]:
     ]
 
 
-def test_blue_green_deploy_and_rollback_through_the_flows(env: Env, tmp_path: Path) -> None:
+def test_blue_green_deploy_and_rollback_through_the_flows(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env.seed("blue-green", "1.0.0")
     config = str(write_config(tmp_path, env, "blue-green"))
+    monkeypatch.setenv("RELEASEGATE_CONFIG", config)  # the flows read it, as served ones do
     v2 = env.releases["2.0.0"]
-    deploy(version="1.0.0", actor="dave", config=config)
-    deploy(version="2.0.0", actor="dave", config=config)
+    deploy(version="1.0.0", actor="dave")
+    deploy(version="2.0.0", actor="dave")
     live = env.selector("webapp")
     assert env.image(f"webapp-{live['releasegate.io/color']}") == v2.artifact
 
     before = len(env.calls("patch"))
-    assert rollback(environment="production", reason="2.0.0 errors", config=config) == "1.0.0"
+    assert rollback(environment="production", reason="2.0.0 errors") == "1.0.0"
     # The old colour was still warm: the rollback is one selector patch, nothing else.
     assert [(c.verb, c.resource) for c in env.calls("patch")[before:]] == [("patch", "services")]
     assert changes(tmp_path)[:3] == [
@@ -82,17 +85,18 @@ def test_blue_green_deploy_and_rollback_through_the_flows(env: Env, tmp_path: Pa
 
 
 def test_a_stuck_rollout_of_one_replica_is_rolled_back_and_recorded_as_such(
-    env: Env, tmp_path: Path
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With replicas: 1 the rollback's first sync keeps the stuck rollout's deadline
     # condition (one slow sync here): the rollback succeeds and must be recorded so.
     env.seed("rolling", "1.0.0", replicas=1)
     config = str(write_config(tmp_path, env, "rolling", poll_interval=0.02))
-    deploy(version="1.0.0", actor="dave", config=config)
+    monkeypatch.setenv("RELEASEGATE_CONFIG", config)
+    deploy(version="1.0.0", actor="dave")
     env.cluster.api.images.broken.add(env.releases["2.0.0"].artifact)
     env.cluster.api.sync_period = 0.3
     with pytest.raises(DeployFailed, match="progress deadline"):
-        deploy(version="2.0.0", actor="dave", config=config)
+        deploy(version="2.0.0", actor="dave")
     assert env.image("webapp") == env.releases["1.0.0"].artifact
     assert changes(tmp_path)[:2] == [
         ("rollback", "1.0.0", "succeeded"),
@@ -100,10 +104,12 @@ def test_a_stuck_rollout_of_one_replica_is_rolled_back_and_recorded_as_such(
     ]
 
 
-def test_a_missing_image_tag_fails_the_build_and_changes_nothing(env: Env, tmp_path: Path) -> None:
+def test_a_missing_image_tag_fails_the_build_and_changes_nothing(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env.seed("rolling", "1.0.0")
-    config = str(write_config(tmp_path, env, "rolling"))
+    monkeypatch.setenv("RELEASEGATE_CONFIG", str(write_config(tmp_path, env, "rolling")))
     with pytest.raises(TargetError, match=r"9\.9\.9"):
-        deploy(version="9.9.9", actor="dave", config=config)
+        deploy(version="9.9.9", actor="dave")
     assert env.calls("patch") == []
     assert changes(tmp_path) == []

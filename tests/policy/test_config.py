@@ -175,3 +175,104 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
         config.load(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match=r"not valid TOML.*line 1"):
         config.load(write(tmp_path, "[app\nname="))
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (
+            ("required = 2", "required = 4"),
+            "environments.production.approvals.rules.0",
+            "4 approvals from 'leads' can never be given: it has 3 member(s)",
+        ),
+        (
+            ("required = 2", "required = 3"),
+            "environments.production.approvals.rules.0",
+            "can never be given on a run one of them triggers",
+        ),
+        (
+            ('leads = ["alice", "bob", "carol"]', "leads = []"),
+            "environments.production.approvals.rules.0",
+            "it has 0 member(s)",
+        ),
+        (
+            ('leads = ["alice", "bob", "carol"]', 'leads = ["alice", "bob", "alice", "carol"]'),
+            "groups",
+            "group 'leads' lists alice more than once",
+        ),
+        (
+            ('leads = ["alice", "bob", "carol"]', 'leads = ["alice", "bob", "carol smith"]'),
+            "groups.leads.2",
+            "breaks the name rule",
+        ),
+        (
+            ('url = "http://127.0.0.1:18081"', 'url = "http://localhost:18080/"'),
+            "environments.production.url",
+            "is also the url of environments.staging",
+        ),
+    ],
+)
+def test_rules_that_fail_only_after_staging_changed_fail_at_load(
+    tmp_path: Path, change: tuple[str, str], key: str, reason: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert f"  {key}: " in str(caught.value) and reason in str(caught.value)
+
+
+def test_two_approvals_of_three_with_self_review_can_be_met(tmp_path: Path) -> None:
+    loaded = config.load(write(tmp_path, GOOD))
+    assert loaded.environments["production"].approvals is not None
+
+
+@pytest.mark.parametrize(
+    ("signers", "reason"),
+    [
+        (None, "cannot read"),  # missing
+        ("directory", "cannot read"),  # unreadable (a directory: root reads any file)
+        ("# nothing but a comment\n\n", "lists no keys"),
+    ],
+)
+def test_allowed_signers_must_be_a_readable_file_with_keys(
+    tmp_path: Path, signers: str | None, reason: str
+) -> None:
+    target = tmp_path / "signers"
+    if signers == "directory":
+        target.mkdir()
+    elif signers is not None:
+        target.write_text(signers)
+    path = write(tmp_path, 'allowed_signers = "signers"\n' + GOOD)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert "allowed_signers: " in str(caught.value) and reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("RELEASEGATE_ENVIRONMENTS__PRODUCTION__WAIT_TIMER", "soon", "not a duration"),
+        ("RELEASEGATE_ENVIRONMENTS__PRODUCTION__BRANCHES", "main", "written as JSON"),
+        ("RELEASEGATE_GROUPS", '{"leads": ["alice", "bob smith"]}', "breaks the name rule"),
+        ("RELEASEGATE_AUDIT_RETENTION_DAYS", "forever", "valid integer"),
+        ("RELEASEGATE_ALLOWED_SIGNERS", "/nonexistent/allowed_signers", "cannot read"),
+        (
+            "RELEASEGATE_ENVIRONMENTS__PRODUCTON__URL",
+            "http://127.0.0.1:18090",
+            "no environment 'producton'",
+        ),
+        (
+            "RELEASEGATE_ENVIRONMENTS__PRODUCTION__APPROVALS",
+            '{"required": 3, "from": "leads"}',
+            "can never be given on a run one of them triggers",
+        ),
+    ],
+)
+def test_a_bad_variable_is_named_in_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, GOOD))
+    message = str(caught.value)
+    assert f"  {variable}" in message and reason in message, message
