@@ -1,15 +1,18 @@
-"""Re-checking, offline, the SSH signature of every approval the audit trail relies on."""
+"""Re-checking, offline, the SSH signature of every approval and every signed request to
+deploy or roll back that the audit trail relies on."""
 
 from __future__ import annotations
 
 from releasegate.audit.record import AuditRecord
 from releasegate.audit.store import RecordCheck
 from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, TriggerPayload
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verifier
 
 
 def signature_check(verifier: Verifier) -> RecordCheck:
-    """A check for `AuditStore.verify`: problems with one record's approval signatures.
+    """A check for `AuditStore.verify`: problems with one record's signatures (approvals,
+    and a request to deploy or roll back recorded as signed).
 
     Only decisions that counted are checked (accepted/rejected approvals, and the approvals
     a deploy relied on): a refused decision was refused because its proof did not hold.
@@ -17,6 +20,8 @@ def signature_check(verifier: Verifier) -> RecordCheck:
     """
 
     def check(rec: AuditRecord) -> list[str]:
+        if rec.kind == "trigger":
+            return _request_problems(rec, verifier)
         if rec.kind == "approval" and rec.status not in ("accepted", "rejected"):
             return []
         problems = []
@@ -44,3 +49,37 @@ def signature_check(verifier: Verifier) -> RecordCheck:
         return problems
 
     return check
+
+
+def _request_problems(rec: AuditRecord, verifier: Verifier) -> list[str]:
+    """A trigger recorded as signed must carry a signature that still proves it: one
+    appended by hand by someone who can write to the store, claiming `signed`, does not."""
+    if rec.status != "accepted" or rec.actor_proof != "signed":
+        return []
+    where = f"{rec.environment} #{rec.seq} ({rec.id}) {rec.actor}"
+    facts = rec.details
+    try:
+        payload = TriggerPayload.model_validate(
+            {
+                "request": facts.get("request"),
+                "actor": rec.actor,
+                "app": rec.app,
+                "environment": facts.get("environment"),
+                "version": rec.version,
+                "branch": rec.branch,
+                "commit": rec.commit,
+                "reason": facts.get("reason"),
+                "issued_at": facts.get("issued_at"),
+                "nonce": facts.get("nonce"),
+            }
+        )
+        verifier.verify(
+            payload.message(),
+            facts.get("signature"),
+            signer=rec.actor,
+            namespace=TRIGGER_NAMESPACE,
+            at=rec.started_at,
+        )
+    except (ValueError, SignatureRefused, SignatureError) as exc:
+        return [f"{where}: request signature does not verify: {exc}"]
+    return []

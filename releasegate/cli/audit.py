@@ -26,8 +26,9 @@ def audit_verify(
     environment: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Re-check every hash chain and every approval signature, and each chain's head against
-    the witness; exit 1 naming each bad record. Streams: constant memory at any size."""
+    """Re-check every hash chain, every stored signature (approvals, signed requests) and
+    each chain's head against the witness; exit 1 naming each bad record. Streams:
+    constant memory at any size."""
     from releasegate.audit.proofs import signature_check
     from releasegate.errors import Failed
     from releasegate.wiring import open_store, signature_verifier

@@ -51,12 +51,9 @@ def deploy(
         from releasegate.flows.deploy import deploy as deploy_flow
 
         asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
+        actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
         digest = deploy_flow(
-            version=version,
-            branch=branch,
-            commit=commit,
-            actor=actor,
-            proof=_proof(asked, actor, settings.app.name, key) if sign else None,
+            version=version, branch=branch, commit=commit, actor=actor, proof=proof
         )
         out.print(f"[green]deployed[/green] {version} ({digest})")
 
@@ -92,22 +89,20 @@ def rollback(
         from releasegate.flows.rollback import rollback as rollback_flow
 
         asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
+        actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
         version = rollback_flow(
-            environment=environment,
-            reason=reason,
-            to=to,
-            actor=actor,
-            proof=_proof(asked, actor, settings.app.name, key) if sign else None,
+            environment=environment, reason=reason, to=to, actor=actor, proof=proof
         )
         out.print(f"[green]rolled back[/green] {environment} to {version}")
 
 
-def _proof(asked: Asked, actor: str | None, app: str, key: Path | None) -> TriggerProof:
-    """The request signed by `actor` (default: RELEASEGATE_ACTOR or the OS user)."""
+def _prove(asked: Asked, actor: str | None, app: str, key: Path | None) -> tuple[str, TriggerProof]:
+    """The actor (default: RELEASEGATE_ACTOR or the OS user) and their signed request."""
     from releasegate.request import signed
     from releasegate.trigger import default_actor
 
-    return signed(asked, actor or default_actor(), app, key)
+    who = actor or default_actor()
+    return who, signed(asked, who, app, key)
 
 
 @app.command()

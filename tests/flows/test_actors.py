@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from releasegate import review
+from releasegate.audit.record import AuditEntry
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
@@ -21,6 +22,7 @@ from releasegate.request import signed
 from releasegate.signing.keygen import sign
 from releasegate.signing.trigger import TRIGGER_NAMESPACE
 from releasegate.trigger import Asked, TriggerProof
+from releasegate.wiring import open_store
 from tests.flows.conftest import KEYS, keypair, proof, serving
 from tests.support import console
 
@@ -192,3 +194,12 @@ def test_a_rollback_takes_any_provenance_and_records_which(make_setup) -> None:
     assert (signed_back.actor, signed_back.actor_proof) == ("carol", "signed")
     code, out = setup.cli("history", "production")
     assert code == 0 and "carol (claimed)" in out and "carol (signed)" in out
+    assert setup.cli("audit", "verify")[0] == 0  # every request signature re-verifies
+
+    # Someone who can write to the store appends a copy of a signed trigger, for v9, with
+    # its genuine signature: the chain stays intact, but the signature does not prove it.
+    genuine = next(r for r in trigger_records(setup) if r.actor_proof == "signed")
+    fields = genuine.model_dump(exclude={"id", "seq", "prev_hash", "hash"})
+    open_store(setup.load()).append(AuditEntry(**{**fields, "version": "v9"}))
+    code, out = setup.cli("audit", "verify")
+    assert code == 1 and "request signature does not verify" in out
