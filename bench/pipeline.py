@@ -73,7 +73,7 @@ def approve(version: str) -> threading.Thread:
 def signed_by_dave(version: str) -> Any:
     """The demo developer's signed request to deploy `version` (his demo key)."""
     from releasegate.request import signed
-    from releasegate.trigger import Asked
+    from releasegate.signing.trigger import Asked
 
     asked = Asked(request="deploy", version=version, branch="main")
     return signed(asked, "dave", "webapp", ROOT / "examples/keys/dave")

@@ -12,6 +12,7 @@ from releasegate.audit.record import release_of
 from releasegate.errors import DeployFailed
 from releasegate.policy.rollback import previous_good
 from releasegate.release import Release
+from releasegate.signing.trigger import Asked
 from releasegate.sources.base import SmokeReport
 from releasegate.tasks.approvals import await_approvals, drop_stale
 from releasegate.tasks.audit import publish_summary
@@ -20,7 +21,7 @@ from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_gates
 from releasegate.tasks.trigger import establish
-from releasegate.trigger import Asked, TriggerProof
+from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import Branch, Commit, Name, Version
 
 

@@ -8,11 +8,12 @@ from releasegate import config as configuration
 from releasegate.audit.record import release_of
 from releasegate.errors import UsageError
 from releasegate.policy.rollback import choose
+from releasegate.signing.trigger import Asked
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.trigger import establish
-from releasegate.trigger import Asked, TriggerProof
+from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
 
 

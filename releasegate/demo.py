@@ -23,8 +23,8 @@ from releasegate import prefect_server, processes
 from releasegate.errors import DeployFailed
 from releasegate.history import latest
 from releasegate.request import signed
+from releasegate.signing.trigger import Asked
 from releasegate.status import environment_status
-from releasegate.trigger import Asked
 from releasegate.views import history_table, status_table
 from releasegate.wiring import open_store
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from releasegate.errors import UsageError
 from releasegate.signing.keygen import sign
-from releasegate.signing.trigger import TRIGGER_NAMESPACE
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked
 from releasegate.signing.verifier import SignatureError
-from releasegate.trigger import Asked, TriggerProof
+from releasegate.trigger import TriggerProof
 
 
 def signed(asked: Asked, actor: str, app: str, key: Path | None = None) -> TriggerProof:

@@ -20,24 +20,12 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from releasegate.errors import UsageError
 from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
-from releasegate.signing.trigger import Request, TriggerPayload
-from releasegate.vocabulary import (
-    NAME_RULE,
-    Branch,
-    Commit,
-    EnvironmentName,
-    Name,
-    Nonce,
-    ProofKind,
-    Reason,
-    Version,
-)
+from releasegate.vocabulary import NAME_RULE, Nonce, ProofKind
 
 TRIGGERS = "_triggers"
 """The audit chain of trigger records: one per run, across environments, so its sequence
@@ -54,25 +42,6 @@ class TriggerProof(BaseModel):
     issued_at: AwareDatetime
     nonce: Nonce
     signature: str = Field(max_length=MAX_SIGNATURE_CHARS)
-
-
-class Asked(BaseModel):
-    """What a run was asked to do, from its own parameters: the facts a request signs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    request: Request
-    environment: EnvironmentName | None = None
-    version: Version | None = None
-    branch: Branch | None = None
-    commit: Commit | None = None
-    reason: Reason | None = None
-
-    def payload(self, actor: Name, app: str, issued_at: datetime, nonce: Nonce) -> TriggerPayload:
-        """The message `actor` signs (or signed) for this request."""
-        return TriggerPayload(
-            **self.model_dump(), actor=actor, app=app, issued_at=issued_at, nonce=nonce
-        )
 
 
 class Trigger(BaseModel):

@@ -21,10 +21,10 @@ from prefect.runtime import flow_run
 from releasegate.audit.record import AuditRecord, Status
 from releasegate.errors import Blocked
 from releasegate.policy.triggers import Refusal, earlier_use, own_trigger, timing
-from releasegate.signing.trigger import TRIGGER_NAMESPACE, issued
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, issued
 from releasegate.signing.verifier import SignatureRefused
 from releasegate.tasks.context import RunContext
-from releasegate.trigger import TRIGGERS, Asked, Trigger, TriggerProof, default_actor
+from releasegate.trigger import TRIGGERS, Trigger, TriggerProof, default_actor
 from releasegate.vocabulary import ProofKind
 from releasegate.wiring import signature_verifier
 

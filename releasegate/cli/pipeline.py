@@ -22,7 +22,8 @@ from releasegate.cli.common import (
     on_prefect,
     out,
 )
-from releasegate.trigger import Asked, TriggerProof
+from releasegate.signing.trigger import Asked
+from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import Branch, Comment, Commit, EnvironmentName, Name, Reason, Version
 
 app = typer.Typer()

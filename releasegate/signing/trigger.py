@@ -44,19 +44,30 @@ MESSAGE_HEADER = "releasegate-trigger-v1"
 Request = Literal["deploy", "rollback"]
 
 
-class TriggerPayload(BaseModel):
-    """Exactly what an actor's request signature covers (see the module docstring)."""
+class Asked(BaseModel):
+    """What a run is asked to do, from its own parameters: what a request names."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     request: Request
-    actor: Name
-    app: str
     environment: EnvironmentName | None = None
     version: Version | None = None
     branch: Branch | None = None
     commit: Commit | None = None
     reason: Reason | None = None
+
+    def payload(self, actor: str, app: str, issued_at: datetime, nonce: str) -> TriggerPayload:
+        """The message `actor` signs (or signed) for this request to `app`."""
+        return TriggerPayload(
+            **self.model_dump(), actor=actor, app=app, issued_at=issued_at, nonce=nonce
+        )
+
+
+class TriggerPayload(Asked):
+    """Exactly what an actor's request signature covers (see the module docstring)."""
+
+    actor: Name
+    app: str
     issued_at: AwareDatetime
     nonce: Nonce
 

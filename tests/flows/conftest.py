@@ -205,7 +205,7 @@ def proof(
     """`actor`'s signed request to deploy `version` (as `releasegate deploy --sign` makes it),
     with the demo key of that name unless `key` is given."""
     from releasegate.request import signed
-    from releasegate.trigger import Asked
+    from releasegate.signing.trigger import Asked
 
     request = Asked(request="deploy", version=version, branch="main", **asked)
     return signed(request, actor, app, key or KEYS / actor)

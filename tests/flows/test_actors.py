@@ -20,8 +20,8 @@ from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.request import signed
 from releasegate.signing.keygen import sign
-from releasegate.signing.trigger import TRIGGER_NAMESPACE
-from releasegate.trigger import Asked, TriggerProof
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked
+from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
 from tests.flows.conftest import KEYS, keypair, proof, serving
 from tests.support import console
