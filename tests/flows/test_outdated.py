@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from uuid import UUID
 
 import pytest
+from prefect.flow_runs import resume_flow_run
 
 from releasegate import review
 from releasegate.flows.deploy import deploy
+from releasegate.tasks.overtaken import WAKE_UP
 from tests.flows.conftest import serving
 from tests.support import console
 
@@ -91,3 +94,25 @@ def test_a_run_waiting_for_approval_ends_blocked_when_overtaken(make_setup) -> N
     decisions = [r for r in setup.records("approval") if r.flow_run_id == first.flow_run_id]
     assert [d.status for d in decisions] == ["refused"]  # no reviewer ended it
     assert serving(setup.urls["production"]) == "v2"
+
+
+def test_an_empty_answer_is_no_decision_only_a_recheck(make_setup) -> None:
+    """What the watcher sends, anyone with the API (or the form, without a name) can send:
+    the run only checks its order again and asks again."""
+    setup = make_setup(production={"approvals": ONE_LEAD})
+    done: list[Any] = []
+    run = threading.Thread(
+        target=lambda: done.append(deploy(version="v1", actor="dave")), daemon=True
+    )
+    run.start()
+    first = review.next_request("v1", "production", set(), timeout=60)
+    assert first is not None
+    resume_flow_run(UUID(first.flow_run_id), run_input=WAKE_UP)
+    again = review.next_request("v1", "production", {first.pause_key}, timeout=60)
+    assert again is not None and again.flow_run_id == first.flow_run_id
+    _, verdict = review.decide(again.flow_run_id, "alice")
+    run.join(timeout=120)
+    assert verdict.counts and done and serving(setup.urls["production"]) == "v1"
+    stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
+    assert ("waiting for approval", "passed") in stages
+    assert [d.status for d in setup.records("approval")] == ["accepted"]

@@ -58,6 +58,20 @@ def test_refusals(who: str, actor: str, earlier: list[str], code: str) -> None:
     assert not verdict.counts and verdict.code == code and who in verdict.reason
 
 
+@pytest.mark.parametrize(
+    ("name", "comment"),
+    [("alice smith", ""), ("alice\n", ""), ("alice", "ok\x1b[2J"), ("alice", "\u202eko")],
+)
+def test_a_decision_that_breaks_the_input_rules_is_refused_as_malformed(
+    name: str, comment: str
+) -> None:
+    # The Resume form only checks lengths when the run loads it (a stricter check there
+    # would crash the run); the judgement refuses the rest.
+    given = ApprovalEntry(name=name, decision="approve", at=NOW, comment=comment)
+    verdict = judge(given, policy=TWO_LEADS, groups=GROUPS, actor="dave", counted=[])
+    assert not verdict.counts and verdict.code == "malformed" and "breaks the" in verdict.reason
+
+
 def test_self_review_allowed_when_the_policy_says_so() -> None:
     lax = TWO_LEADS.model_copy(update={"prevent_self_review": False})
     assert judge(decision("alice"), policy=lax, groups=GROUPS, actor="alice", counted=[]).counts
