@@ -35,7 +35,7 @@ def test_status_links_each_run_waiting_for_approval_to_its_page_in_the_ui(
 ) -> None:
     setup = make_setup(production={"approvals": APPROVALS})
     with ThreadPoolExecutor(1) as pool:
-        run = pool.submit(deploy, version="v1", actor="dave", config=str(setup.path))
+        run = pool.submit(deploy, version="v1", actor="dave")
         waiting: list[dict[str, Any]] = []
 
         def listed() -> bool:
