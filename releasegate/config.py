@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -230,9 +233,27 @@ class Config(BaseSettings):
         return order
 
 
+_PINNED: ContextVar[Path | None] = ContextVar("releasegate_config", default=None)
+
+
+@contextmanager
+def pinned(path: str | Path) -> Iterator[None]:
+    """Flows called in this thread (and context) read `path`: how a process that runs flows
+    of several configurations at once gives each call its own. Like RELEASEGATE_CONFIG, it
+    belongs to the process running the flow: no run parameter can reach it."""
+    token = _PINNED.set(Path(path))
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
 def config_path(explicit: str | Path | None = None) -> Path:
-    """`--config`, else RELEASEGATE_CONFIG, else deployments/releasegate.toml."""
-    return Path(explicit or os.environ.get("RELEASEGATE_CONFIG") or DEFAULT_CONFIG)
+    """`--config`, else the configuration pinned for this context, else RELEASEGATE_CONFIG,
+    else deployments/releasegate.toml."""
+    return Path(
+        explicit or _PINNED.get() or os.environ.get("RELEASEGATE_CONFIG") or DEFAULT_CONFIG
+    )
 
 
 def load(path: str | Path | None = None) -> Config:

@@ -65,7 +65,8 @@ def deploy_all(apps: list[App], version: str) -> dict[str, str]:
 
     def one(app: App) -> str | None:
         try:
-            deploy(version=version, actor="ci", config=str(app.config))
+            with configuration.pinned(app.config):  # each thread runs its own app's flow
+                deploy(version=version, actor="ci")
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
         return None
