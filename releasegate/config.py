@@ -251,9 +251,7 @@ def pinned(path: str | Path) -> Iterator[None]:
 def config_path(explicit: str | Path | None = None) -> Path:
     """`--config`, else the configuration pinned for this context, else RELEASEGATE_CONFIG,
     else deployments/releasegate.toml."""
-    return Path(
-        explicit or _PINNED.get() or os.environ.get("RELEASEGATE_CONFIG") or DEFAULT_CONFIG
-    )
+    return Path(explicit or _PINNED.get() or os.environ.get("RELEASEGATE_CONFIG") or DEFAULT_CONFIG)
 
 
 def load(path: str | Path | None = None) -> Config:

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 from releasegate import config, wiring
 from releasegate.signing.allowed_signers import AllowedSigners, match_list, parse_time
 from releasegate.signing.inprocess import InProcessVerifier
-from releasegate.signing.payload import NAMESPACE
 from releasegate.signing.keygen import KeygenVerifier, sign
 from releasegate.signing.keygen import verify as keygen_verify
+from releasegate.signing.payload import NAMESPACE
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified
 from tests.conftest import REPO
 from tests.support.sshsig import DEMO_KEYS, armor, sign_ed25519, signed_data, verifier, wire
