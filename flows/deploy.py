@@ -20,6 +20,7 @@ from releasegate.tasks.build import build
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_gates
+from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import Branch, Commit, Name, Version
@@ -83,18 +84,23 @@ def promote(
     # and a freeze may have begun.
     while (fresh := drop_stale(ctx, environment, release, counted)) != counted:
         counted = await_approvals(ctx, environment, release, upstream, fresh)
-    check_gates(ctx, environment, release, "before rollout")
-    try:
-        done = apply_change(ctx, environment, release, kind="deploy", approvals=tuple(counted))
-    except DeployFailed:
-        if env.on_verify_failure == "rollback":
-            roll_back_automatically(ctx, environment, release)
-        raise
+    # One change per environment: the final check (outdated versions included), the
+    # rollout, its verification and an automatic rollback all happen inside one hold of
+    # the environment's lock.
+    with one_change(ctx, environment, f"deploy {release.version}"):
+        check_gates(ctx, environment, release, "before rollout")
+        try:
+            done = apply_change(ctx, environment, release, kind="deploy", approvals=tuple(counted))
+        except DeployFailed:
+            if env.on_verify_failure == "rollback":
+                roll_back_automatically(ctx, environment, release)
+            raise
     return SmokeReport.model_validate(done.details["smoke"])
 
 
 def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) -> None:
-    """Restore the previous good version after `failed` did not verify."""
+    """Restore the previous good version after `failed` did not verify (inside the
+    deploy's hold of the environment: never re-acquired)."""
     to = previous_good(ctx.store.newest(environment), failed.version)
     logger = get_run_logger()
     if to is None:

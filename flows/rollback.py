@@ -5,13 +5,14 @@ from __future__ import annotations
 from prefect import flow
 
 from releasegate import config as configuration
-from releasegate.audit.record import release_of
+from releasegate.audit.record import AuditRecord, release_of
 from releasegate.errors import UsageError
 from releasegate.policy.rollback import choose
 from releasegate.signing.trigger import Asked
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
@@ -44,7 +45,17 @@ def rollback(
         raise UsageError(f"no environment {environment!r} (configured: {known})")
     asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
     ctx = establish(RunContext.open(settings), asked, actor, proof)
-    change = choose(ctx.store.newest(environment), environment, to)
+    with one_change(ctx, environment, f"rollback of {environment}") as live:
+        # Chosen inside the hold, from what the target serves now.
+        change = choose(
+            ctx.store.newest(environment), environment, to, live=live.digest if live else None
+        )
+        restore(ctx, environment, change, reason)
+    return change.version or ""
+
+
+def restore(ctx: RunContext, environment: str, change: AuditRecord, reason: str) -> None:
+    """Make the release `change` deployed live again, and publish how it went."""
     outcome = "failed"
     try:
         apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
@@ -52,7 +63,7 @@ def rollback(
     finally:
         who = ctx.trigger.who() if ctx.trigger else "?"
         publish_summary(
-            settings.app.name,
+            ctx.config.app.name,
             f"rollback {environment} to {change.version}",
             [
                 f"digest `{change.artifact}` (first deployed by flow run {change.flow_run_id})",
@@ -60,4 +71,3 @@ def rollback(
                 f"outcome: {outcome}",
             ],
         )
-    return change.version or ""

@@ -32,6 +32,16 @@ def changes(newest: Iterable[AuditRecord], *, everything: bool = False) -> Itera
             yield rec
 
 
+def unfinished(newest: Iterable[AuditRecord]) -> AuditRecord | None:
+    """The newest deploy or rollback if it was started and never finished.
+
+    Every change closes the one before it under the environment's lock (as interrupted, if
+    it never finished), so only the newest can be open: in flight, or left by a crash.
+    """
+    change = next((r for r in newest if r.kind in CHANGES), None)
+    return change if change is not None and change.status == "started" else None
+
+
 def latest(
     newest: Iterable[AuditRecord], limit: int, *, everything: bool = False
 ) -> list[AuditRecord]:

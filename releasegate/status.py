@@ -1,5 +1,10 @@
 """What each environment serves now: as its target sees it, as the audit trail says, and
-which runs wait for an approval to deploy there (with a link to each in the Prefect UI)."""
+which runs wait for an approval to deploy there (with a link to each in the Prefect UI).
+
+The target is the truth about what is live; the trail says what was recorded. They disagree
+after a crash between a switch and its record, or after a change made outside releasegate;
+the report says so, and names a change that was started and has no outcome yet.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,36 @@ from pathlib import Path
 from typing import Any
 
 from releasegate import prefect_server, processes
+from releasegate.audit.record import AuditRecord
 from releasegate.config import Config
+from releasegate.history import unfinished
 from releasegate.policy.rollback import current_version
+from releasegate.redaction import redact_url
 from releasegate.wiring import open_store, open_target
 
 
 def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
-    """Per environment: what the target runs, the last recorded change, and the runs
-    waiting for approval (None when no Prefect server is up to ask)."""
+    """Per environment: what the target runs, the last recorded change, whether they agree,
+    and the runs waiting for approval (None when no Prefect server is up to ask)."""
     store = open_store(settings)
     waiting = awaiting_approval(settings.home)
     report: dict[str, dict[str, Any]] = {}
     for name in settings.pipeline():
         deployed = open_target(settings, name).current()
         last = current_version(store.newest(name))
+        open_change = unfinished(store.newest(name))
+        digest = deployed.digest if deployed else None
+        recorded = last.artifact if last else None
         report[name] = {
-            "url": settings.environments[name].url,
+            "url": redact_url(settings.environments[name].url),
             "version": deployed.version if deployed else None,
-            "digest": deployed.digest if deployed else None,
+            "digest": digest,
             "live": deployed is not None,
             "recorded_version": last.version if last else None,
+            "recorded_digest": recorded,
+            "agrees": digest == recorded,
             "last_change": f"{last.kind} {last.version} by {last.who()}" if last else None,
+            "unfinished": _describe(open_change),
             "detail": deployed.detail if deployed else {},
             "awaiting_approval": (
                 None if waiting is None else [w for w in waiting if w["environment"] == name]
@@ -61,3 +75,12 @@ def awaiting_approval(home: Path) -> list[dict[str, Any]] | None:
         }
         for r in review.pending()
     ]
+
+
+def _describe(started: AuditRecord | None) -> str | None:
+    if started is None:
+        return None
+    return (
+        f"{started.kind} {started.version} by {started.actor} started "
+        f"{started.started_at:%Y-%m-%d %H:%M:%S} UTC (flow run {started.flow_run_id})"
+    )

@@ -19,7 +19,12 @@ def history_table(rows: list[AuditRecord]) -> Table:
         column.no_wrap = True
     table.add_column("reason", overflow="fold")
     for r in rows:
-        style = {"succeeded": "green", "failed": "red", "started": "yellow"}.get(r.status, "")
+        style = {
+            "succeeded": "green",
+            "failed": "red",
+            "started": "yellow",
+            "interrupted": "magenta",
+        }.get(r.status, "")
         table.add_row(
             f"{r.finished_at or r.started_at:%m-%d %H:%M:%S}",
             r.environment,
@@ -34,9 +39,19 @@ def history_table(rows: list[AuditRecord]) -> Table:
 
 
 def status_table(report: dict[str, dict[str, Any]]) -> Table:
-    """`environment_status` as a table for the terminal."""
+    """`environment_status` as a table for the terminal: what the target serves, and where
+    the audit trail disagrees with it or a change has no outcome yet."""
     table = Table("environment", "url", "version", "digest", "live", "last change")
+    table.add_column("trail", overflow="fold")
     for name, row in report.items():
+        notes = []
+        if not row["agrees"]:
+            notes.append(
+                f"[red]DISAGREES[/]: the trail's last good change is "
+                f"{row['recorded_version'] or 'none'} ({(row['recorded_digest'] or '-')[:19]})"
+            )
+        if row["unfinished"]:
+            notes.append(f"[yellow]unfinished[/]: {row['unfinished']}")
         table.add_row(
             name,
             row["url"],
@@ -44,6 +59,7 @@ def status_table(report: dict[str, dict[str, Any]]) -> Table:
             (row["digest"] or "-")[:19],
             "yes" if row["live"] else "no",
             row["last_change"] or "-",
+            "; ".join(notes) or "agrees",
         )
     return table
 

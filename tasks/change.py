@@ -11,6 +11,7 @@ from typing import Any, Literal
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from releasegate import failpoints
 from releasegate.audit.record import ApprovalEntry, AuditRecord, utcnow
 from releasegate.config import Config
 from releasegate.errors import DeployFailed
@@ -19,6 +20,7 @@ from releasegate.sources.base import SmokeReport
 from releasegate.targets.base import Target, TargetError
 from releasegate.tasks.audit import publish_history, publish_smoke
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.lock import held, limit_name
 from releasegate.wiring import open_target, smoke_runner
 
 ChangeKind = Literal["deploy", "rollback"]
@@ -44,6 +46,7 @@ def verify(ctx: RunContext, environment: str, release: Release) -> SmokeReport:
     """Smoke-test the environment's live URL; publish and record the result."""
     url = ctx.config.environments[environment].url
     report = smoke_runner(ctx.config, environment).check(url, release.version)
+    failpoints.hit("during-verify")
     publish_smoke(report, ctx.config.app.name, environment)
     ctx.record(
         "verify",
@@ -67,9 +70,12 @@ def apply_change(
 ) -> AuditRecord:
     """Make `release` live in `environment`; raise DeployFailed (already recorded) if not.
 
-    The "started" record is stored before the target is touched: if the store is down
-    nothing changes, and a crash mid-change leaves a started-but-unfinished record.
+    The caller holds the environment (tasks/reconcile.py::one_change), so the state read
+    here is the state the change starts from. The "started" record is stored before the
+    target is touched: if the store is down nothing changes, and a crash mid-change leaves
+    a started-but-unfinished record, closed as interrupted by the next change.
     """
+    lock = held(environment).holder
     target = open_target(ctx.config, environment)
     current = target.current()
     shared: dict[str, Any] = {
@@ -81,6 +87,11 @@ def apply_change(
         "details": {
             "before": target.snapshot(),
             "release": release.model_dump(mode="json"),
+            "lock": {
+                "limit": limit_name(ctx.config.app.name, environment),
+                "lease_id": str(lock.lease_id),
+                "process": lock.process.describe(),
+            },
         },
     }
     started = ctx.record(kind, environment, "started", release, **shared)
@@ -88,6 +99,7 @@ def apply_change(
     logger = get_run_logger()
     try:
         roll_out(target, ctx.config, environment, release, kind)
+        failpoints.hit("after-switch")
         report = verify(ctx, environment, release)
         shared["details"]["smoke"] = report.model_dump(mode="json")
         if not report.passed:

@@ -34,10 +34,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
     ("core", ("releasegate.config", "releasegate.policy", "releasegate.history",
               "releasegate.approval", "releasegate.trigger", "releasegate.variables")),
     ("adapters", ("releasegate.targets", "releasegate.audit", "releasegate.sources",
-                  "releasegate.signing", "releasegate.processes",
+                  "releasegate.signing", "releasegate.processes", "releasegate.liveness",
                   "releasegate.prefect_server")),
     ("models", ("releasegate.errors", "releasegate.release", "releasegate.vocabulary",
-                "releasegate.duration", "releasegate")),
+                "releasegate.duration", "releasegate.redaction", "releasegate.secret",
+                "releasegate.failpoints", "releasegate")),
 ]  # fmt: skip
 
 IMPLEMENTATIONS = {

@@ -36,6 +36,7 @@ Status = Literal[
     "refused",  # approval that did not count, trigger refused; with the reason
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
+    "interrupted",  # deploy/rollback: its run died after "started"; closed by the next change
 ]
 GENESIS = "0" * 64
 

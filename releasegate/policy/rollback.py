@@ -41,18 +41,20 @@ def by_version(newest: Iterable[AuditRecord], version: str) -> AuditRecord | Non
     return next((r for r in newest if is_live_change(r) and r.version == version), None)
 
 
-def choose(newest: Iterable[AuditRecord], environment: str, to: str | None) -> AuditRecord:
+def choose(
+    newest: Iterable[AuditRecord], environment: str, to: str | None, *, live: str | None
+) -> AuditRecord:
     """The recorded change a rollback of `environment` restores; UsageError if none.
 
-    `to`: None -> the previous good version (a successful change whose version differs
-    from the current one); a flow-run id -> the change that run made; else a version.
+    `live`: the digest the target serves now (None if nothing). `to`: None -> the newest
+    successful change of another artifact than the live one (what ran before it; after a
+    crash between a switch and its record, the trail's newest success *is* that, not two
+    releases back); a flow-run id -> the change that run made; else a version.
     Reads `newest` once, and only as far back as it must.
     """
     records = iter(newest)
     if to is None:
-        current = current_version(records)
-        # What follows the current change in the same pass is what previous_good wants.
-        found = previous_good(records, current.version if current else None)
+        found = next((r for r in records if is_live_change(r) and r.artifact != live), None)
         wanted = "an earlier successful version"
     elif _is_run_id(to):
         found, wanted = by_flow_run(records, to), f"flow run {to}"

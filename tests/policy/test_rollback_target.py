@@ -18,11 +18,22 @@ from releasegate.policy.rollback import (
 from tests.support.records import make_entry
 
 
+def digest(version: str) -> str:
+    """The artifact digest of `version` in these histories (one build per version)."""
+    return "sha256:" + version.encode().hex().ljust(64, "0")
+
+
 def history(*events: tuple[str, str, str]) -> list[AuditRecord]:
     """(kind, version, status) oldest first -> sealed records, newest first."""
     records, prev = [], GENESIS
     for seq, (kind, version, status) in enumerate(events):
-        entry = make_entry(kind=kind, version=version, status=status, flow_run_id=f"run-{seq}")
+        entry = make_entry(
+            kind=kind,
+            version=version,
+            artifact=digest(version),
+            status=status,
+            flow_run_id=f"run-{seq}",
+        )
         rec = seal(entry, seq=seq, prev_hash=prev)
         records.append(rec)
         prev = rec.hash
@@ -120,20 +131,39 @@ def test_choose_reads_the_history_once_and_only_as_far_as_it_must() -> None:
             ("deploy", "v3", "failed"),
         )
     )
-    target = choose(newest, "production", None)
+    target = choose(newest, "production", None, live=digest("v1"))
     assert target.version == "v2" and newest.read == 3
+
+
+def test_the_default_target_follows_what_the_target_serves_not_the_trail() -> None:
+    """A deploy of v3 killed between its traffic switch and its record: the trail's newest
+    success is v2 but v3 is live. Rolling back means going to v2, not two releases back."""
+    newest = history(
+        ("deploy", "v1", "succeeded"),
+        ("deploy", "v2", "succeeded"),
+        ("deploy", "v3", "started"),
+        ("deploy", "v3", "interrupted"),
+    )
+    assert choose(newest, "production", None, live=digest("v3")).version == "v2"
+    # The same trail with v3 never switched to: v2 serves, so back to v1.
+    assert choose(newest, "production", None, live=digest("v2")).version == "v1"
+    # Nothing live at all: the newest good version is restored.
+    assert choose(newest, "production", None, live=None).version == "v2"
+    # An interrupted change is never a target itself: it was not verified.
+    with pytest.raises(UsageError, match="no successful deploy of version v3"):
+        choose(newest, "production", "v3", live=digest("v2"))
 
 
 def test_choose_by_version_or_flow_run_and_says_what_is_missing() -> None:
     newest = history(("deploy", "v1", "succeeded"), ("deploy", "v2", "succeeded"))
-    assert choose(newest, "production", "v1").version == "v1"
+    assert choose(newest, "production", "v1", live=digest("v2")).version == "v1"
     run = "0b6f9c1e-6a1f-4c3e-9d7a-2f0e5b8c1a11"
     with pytest.raises(UsageError, match=f"production has no successful deploy of flow run {run}"):
-        choose(newest, "production", run)
+        choose(newest, "production", run, live=digest("v2"))
     with pytest.raises(UsageError, match="of version v9 to roll back to"):
-        choose(newest, "production", "v9")
+        choose(newest, "production", "v9", live=digest("v2"))
     with pytest.raises(UsageError, match="an earlier successful version"):
-        choose(history(("deploy", "v1", "succeeded")), "production", None)
+        choose(history(("deploy", "v1", "succeeded")), "production", None, live=digest("v1"))
 
 
 def test_release_of_a_change_needs_its_recorded_artifact() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from releasegate import processes
+from releasegate import failpoints, processes
 from releasegate.release import Release
 from releasegate.targets.base import Probe, TargetError
 from releasegate.targets.local import router, supervisor
@@ -97,6 +97,7 @@ class Runtime:
     def route(self, weights: Mapping[str, int]) -> None:
         """Send traffic by `weights` (instance id -> weight; absent = none) and wait until the
         proxy applies it and requests to instances that lost traffic have drained."""
+        failpoints.hit("before-switch")
         for instance in self.state.instances:
             instance.weight = weights.get(instance.id, 0)
             if instance.weight and instance.role in ("starting", "warm"):

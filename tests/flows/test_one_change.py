@@ -1,0 +1,218 @@
+"""One change per environment at a time, with real flows on the real Prefect server: runs
+racing for production, a rollback during a deploy, the automatic rollback inside the
+deploy's hold, and what a waiting `releasegate` prints."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from releasegate import processes
+from releasegate.audit.record import AuditRecord
+from releasegate.errors import DeployFailed
+from releasegate.flows.deploy import deploy
+from releasegate.flows.rollback import rollback
+from releasegate.tasks.lock import Holder, hold, holder_variable
+from releasegate.wiring import open_store
+from tests.flows.conftest import SMOKE, Setup, serving
+
+
+def in_background(fn: Callable[..., Any], **kwargs: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn(**kwargs))
+        except BaseException as exc:  # handed to the test by future.result()
+            future.set_exception(exc)
+
+    threading.Thread(target=work, daemon=True).start()
+    return future
+
+
+def holder(environment: str = "production") -> Holder | None:
+    with get_client(sync_client=True) as client:
+        found = client.read_variable_by_name(holder_variable("webapp", environment))
+    return Holder.model_validate(found.value) if found else None
+
+
+def wait_for_holder(purpose: str) -> Holder:
+    processes.wait_until(
+        lambda: (h := holder()) is not None and h.purpose == purpose,
+        timeout=60,
+        interval=0.1,
+        what=f"{purpose} to hold production",
+    )
+    found = holder()
+    assert found is not None
+    return found
+
+
+def changes(setup: Setup, environment: str = "production") -> list[list[AuditRecord]]:
+    """Each deploy or rollback as [started, outcome], in chain order."""
+    by_operation: dict[str, list[AuditRecord]] = {}
+    for rec in open_store(setup.load()).chain(environment):
+        if rec.kind in ("deploy", "rollback"):
+            by_operation.setdefault(rec.operation_id or rec.id, []).append(rec)
+    return sorted(by_operation.values(), key=lambda pair: pair[0].seq)
+
+
+def assert_one_at_a_time(operations: list[list[AuditRecord]]) -> None:
+    """No change starts before the one before it has its outcome; each records as its
+    "before" state the version the previous change left live."""
+    for before, after in itertools.pairwise(operations):
+        assert after[0].seq > before[-1].seq, f"{after[0].version} started during {before}"
+        done = before[-1]
+        live = done.version if done.status == "succeeded" else before[0].previous_version
+        assert after[0].previous_version == live
+
+
+def waiting_runs(caplog: pytest.LogCaptureFixture, needle: str) -> set[str]:
+    return {str(getattr(r, "flow_run_id", "")) for r in caplog.records if needle in r.getMessage()}
+
+
+def test_two_deploys_racing_for_production_change_it_one_at_a_time(
+    make_setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both runs reach the final check together (a third party holds production while they
+    arrive); exactly one changes it at a time and each records the right "before" state."""
+    caplog.set_level(logging.INFO, logger="prefect.flow_runs")
+    setup = make_setup()
+    deploy(version="v1", actor="dave", config=str(setup.path))
+    said: list[str] = []
+    with hold("webapp", "production", "a test's hold", "tester", say=said.append):
+        runs = [
+            in_background(deploy, version=v, actor="dave", config=str(setup.path))
+            for v in ("v2", "v3")
+        ]
+        processes.wait_until(
+            lambda: len(waiting_runs(caplog, "production is locked by a test's hold")) == 2,
+            timeout=60,
+            interval=0.1,
+            what="both runs waiting for production",
+        )
+    for run in runs:
+        run.result(timeout=120)
+    operations = changes(setup)
+    assert (operations[0][0].version, operations[0][-1].status) == ("v1", "succeeded")
+    assert sorted((op[0].version, op[-1].status) for op in operations[1:]) == [
+        ("v2", "succeeded"),
+        ("v3", "succeeded"),
+    ]
+    assert_one_at_a_time(operations)
+    # The final gate check is inside the lock too: each after the previous change's outcome.
+    chain = list(open_store(setup.load()).chain("production"))
+    final_checks = [r for r in chain if r.kind == "gate" and r.details["stage"] == "before rollout"]
+    for check, previous in zip(final_checks[1:], operations, strict=False):
+        assert check.seq > previous[-1].seq
+    # What the second change found before it started: the first one's instances, live.
+    second = operations[2][0]
+    routed = {i["version"] for i in second.details["before"]["instances"] if i["weight"]}
+    assert routed == {operations[1][0].version}
+    assert serving(setup.urls["production"]) == operations[2][0].version
+    assert said == [] and holder() is None
+
+
+def test_a_rollback_started_during_a_deploy_waits_and_the_deploy_verifies(make_setup) -> None:
+    """Without the lock, the rollback's switch lands in the middle of the deploy's checks,
+    its verification fails and it rolls back a healthy version."""
+    setup = make_setup()
+    for version in ("v1", "v2"):
+        deploy(version=version, actor="dave", config=str(setup.path))
+    # v3's checks take a while: a slow request against each candidate and the live URL.
+    slow = make_setup(
+        production={"smoke": [*SMOKE, {"path": "/slow?ms=1500", "status": 200}]},
+        name="slow.toml",
+        urls=setup.urls,
+    )
+    running = in_background(deploy, version="v3", actor="dave", config=str(slow.path))
+    wait_for_holder("deploy v3")
+    restored = rollback(
+        environment="production", reason="v3 is bad", actor="carol", config=str(setup.path)
+    )
+    running.result(timeout=120)
+    operations = changes(setup)
+    assert [(op[0].kind, op[0].version, op[-1].status) for op in operations][-2:] == [
+        ("deploy", "v3", "succeeded"),
+        ("rollback", "v2", "succeeded"),
+    ]
+    verifies = [r for r in open_store(setup.load()).newest("production") if r.kind == "verify"]
+    assert all(v.status == "passed" for v in verifies)
+    assert_one_at_a_time(operations)
+    # Chosen from what was live once the deploy was done: v3 -> the one before it.
+    assert restored == "v2" and serving(setup.urls["production"]) == "v2"
+
+
+def test_the_automatic_rollback_happens_inside_the_failed_deploys_hold(
+    make_setup, tmp_path: Path
+) -> None:
+    """A deploy waiting for production cannot slip in between a failed deploy and its
+    automatic rollback, and the rollback does not try to take the lock a second time."""
+    good = make_setup()
+    deploy(version="v1", actor="dave", config=str(good.path))
+    broken_source = tmp_path / "broken"
+    broken_source.mkdir()
+    (broken_source / "app.py").write_text(
+        (Path(good.load().app.source) / "app.py").read_text().replace('"version"', '"versoin"')
+    )
+    broken = make_setup(
+        app={"source": str(broken_source)},
+        production={"smoke_timeout": "3s"},
+        name="broken.toml",
+        urls=good.urls,
+    )
+    failing = in_background(deploy, version="v2", actor="dave", config=str(broken.path))
+    wait_for_holder("deploy v2")
+    waiting = in_background(deploy, version="v3", actor="erin", config=str(good.path))
+    with pytest.raises(DeployFailed, match="v2 to production failed"):
+        failing.result(timeout=120)
+    waiting.result(timeout=120)
+    operations = changes(good)
+    assert [(op[0].kind, op[0].version, op[-1].status) for op in operations] == [
+        ("deploy", "v1", "succeeded"),
+        ("deploy", "v2", "failed"),
+        ("rollback", "v1", "succeeded"),
+        ("deploy", "v3", "succeeded"),
+    ]
+    assert_one_at_a_time(operations)
+    lease = [op[0].details["lock"]["lease_id"] for op in operations]
+    assert lease[1] == lease[2] != lease[3]  # the same hold: never released in between
+    assert serving(good.urls["production"]) == "v3"
+
+
+def test_a_waiting_cli_says_who_holds_the_environment_and_since_when(
+    make_setup, tmp_path: Path
+) -> None:
+    setup = make_setup()
+    deploy(version="v1", actor="dave", config=str(setup.path))
+    deploy(version="v2", actor="dave", config=str(setup.path))
+    log = tmp_path / "rollback.log"
+    cli = str(Path(sys.executable).with_name("releasegate"))
+    argv = [cli, "rollback", "production", "--reason", "r", "--config", str(setup.path)]
+    with hold("webapp", "production", "deploy v9", "erin", say=print) as held:
+        waiter = processes.spawn(argv, log=log, env={**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"})
+        processes.wait_until(
+            lambda: "waiting for it to finish" in log.read_text(),
+            timeout=60,
+            interval=0.2,
+            what="the waiting message",
+        )
+        since = f"since {held.holder.since:%Y-%m-%d %H:%M:%S} UTC"
+        assert (
+            f"production is locked by deploy v9 by erin (no flow run, pid {os.getpid()} on "
+            in log.read_text()
+        )
+        assert since in log.read_text()
+        assert waiter.poll() is None
+    assert waiter.wait(timeout=120) == 0, log.read_text()
+    assert "rolled back production to v1" in log.read_text()
