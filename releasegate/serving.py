@@ -21,8 +21,11 @@ from prefect import Flow, serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 
+from releasegate.config import Config
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
+from releasegate.tasks.lock import ensure_limits
+from releasegate.tasks.zombies import ensure_zombie_detection
 
 NAME = "releasegate"
 PUSH_EVENT = "releasegate.push"
@@ -43,9 +46,17 @@ def push_trigger() -> DeploymentEventTrigger:
     )
 
 
-def run(config: Path, production: str) -> None:
-    """Serve both flows until interrupted (SIGTERM/Ctrl-C pauses their triggers)."""
+def run(config: Path, settings: Config) -> None:
+    """Serve both flows until interrupted (SIGTERM/Ctrl-C pauses their triggers), on
+    `config` (pinned for every run: never a run parameter).
+
+    First the server side is made ready: every environment's lock and the automation that
+    marks dead runs Crashed (the flows make sure of both again, idempotently).
+    """
     os.environ["RELEASEGATE_CONFIG"] = str(config)
+    ensure_limits(settings)
+    ensure_zombie_detection()
+    production = settings.pipeline()[-1]
     serve(
         _deployment(
             deploy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from releasegate.approval import ApprovalRequest
@@ -51,7 +52,7 @@ def status_table(report: dict[str, dict[str, Any]]) -> Table:
                 f"{row['recorded_version'] or 'none'} ({(row['recorded_digest'] or '-')[:19]})"
             )
         if row["unfinished"]:
-            notes.append(f"[yellow]unfinished[/]: {row['unfinished']}")
+            notes.append(f"[yellow]unfinished[/]: {escape(row['unfinished'])}")
         table.add_row(
             name,
             row["url"],

@@ -21,7 +21,7 @@ def serve(config: ConfigOption = None) -> None:
             f"serving deploy/releasegate and rollback/releasegate ({production}) on "
             f"{prefect_server.ui_url()}"
         )
-        serving.run(config_path(config).resolve(), production)
+        serving.run(config_path(config).resolve(), settings)
 
 
 @app.command()
