@@ -45,6 +45,7 @@ from releasegate.targets.kubernetes.settings import KubernetesSettings
 from releasegate.targets.local.settings import DEFAULT_COMMAND, Command
 from releasegate.vocabulary import (
     AuditLocation,
+    BaseUrl,
     CanarySteps,
     EnvironmentName,
     HttpUrl,
@@ -78,7 +79,7 @@ class Environment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     target: TargetKind = "local"
-    url: HttpUrl
+    url: BaseUrl
     """The environment's stable URL: smoke checks and verification go here."""
     requires: str | None = None
     branches: list[str] = []

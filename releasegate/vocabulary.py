@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, WithJsonSchema
 
+from releasegate.redaction import redact_url
+
 Strategy = Literal["rolling", "blue-green", "canary", "recreate"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 TargetKind = Literal["local", "kubernetes"]
@@ -59,7 +61,18 @@ def http_url(url: str) -> str:
     """`url` if it is an http(s) URL with a host, else ValueError."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url {url!r} must be an http(s) URL")
+        raise ValueError(f"url {redact_url(url)!r} must be an http(s) URL")
+    return url
+
+
+def base_url(url: str) -> str:
+    """`url` if requests can be made relative to it: http(s), no query, no fragment."""
+    parts = urlsplit(http_url(url))
+    if parts.query or parts.fragment:
+        raise ValueError(
+            f"url {redact_url(url)!r} is a base URL: it takes no query or fragment (send "
+            "credentials as headers read from environment variables)"
+        )
     return url
 
 
@@ -74,7 +87,7 @@ def loopback_url(url: str) -> str:
     ):
         raise ValueError(
             "the local target serves on 127.0.0.1 only: url must be "
-            f"http://127.0.0.1:<port> (or localhost), not {url!r}"
+            f"http://127.0.0.1:<port> (or localhost), not {redact_url(url)!r}"
         )
     return url
 
@@ -93,9 +106,9 @@ def audit_location(spec: str) -> str:
     """`spec` if it names an audit store: a directory, or `s3://bucket[/prefix]`."""
     parts = urlsplit(spec)
     if parts.scheme == "s3" and not parts.netloc:
-        raise ValueError(f"{spec!r} names no bucket (expected s3://bucket/prefix)")
+        raise ValueError(f"{redact_url(spec)!r} names no bucket (expected s3://bucket/prefix)")
     if parts.scheme not in ("", "s3"):
-        raise ValueError(f"{spec!r} is neither a directory nor s3://bucket/prefix")
+        raise ValueError(f"{redact_url(spec)!r} is neither a directory nor s3://bucket/prefix")
     return spec
 
 
@@ -103,6 +116,8 @@ CanarySteps = Annotated[tuple[int, ...], AfterValidator(_canary_steps)]
 """Percentages of traffic, strictly increasing within 1..100, ending at 100."""
 EnvironmentName = Annotated[str, AfterValidator(_environment_name)]
 HttpUrl = Annotated[str, AfterValidator(http_url)]
+BaseUrl = Annotated[str, AfterValidator(base_url)]
+"""A URL that paths are appended to (an environment's URL)."""
 AuditLocation = Annotated[str, AfterValidator(audit_location)]
 
 

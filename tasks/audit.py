@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from releasegate.audit.record import AuditEntry, AuditRecord
 from releasegate.audit.store import AuditStore
 from releasegate.history import latest
+from releasegate.redaction import redact_data, redact_text
 from releasegate.sources.base import SmokeReport
 
 
@@ -63,7 +64,7 @@ def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
     """The smoke results as a table artifact (one version per run under a stable key)."""
     create_table_artifact(
         key=artifact_key(app, environment, "smoke"),
-        table=[r.model_dump() for r in report.results],
+        table=redact_data([r.model_dump() for r in report.results]),
         description=f"Smoke checks of {app} {report.version} on {environment}: "
         + ("passed" if report.passed else "FAILED"),
     )
@@ -88,7 +89,7 @@ def publish_history(store: AuditStore, app: str, environment: str, limit: int = 
     ]
     create_table_artifact(
         key=artifact_key(app, environment, "history"),
-        table=rows,
+        table=redact_data(rows),
         description=f"Latest deploys and rollbacks of {app} on {environment}",
     )
 
@@ -99,5 +100,7 @@ def publish_summary(app: str, title: str, lines: list[str]) -> None:
     """A markdown summary of the run."""
     body = "\n".join(f"- {line}" for line in lines)
     create_markdown_artifact(
-        key=artifact_key(app, "run-summary"), markdown=f"# {title}\n\n{body}\n", description=title
+        key=artifact_key(app, "run-summary"),
+        markdown=redact_text(f"# {title}\n\n{body}\n"),
+        description=redact_text(title),
     )

@@ -10,9 +10,12 @@ from prefect.runtime import flow_run
 from releasegate.audit.record import AuditEntry, AuditRecord, Kind, Status
 from releasegate.audit.store import AuditStore
 from releasegate.config import Config
+from releasegate.redaction import redact_data
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
 from releasegate.trigger import Trigger
+from releasegate.tasks.logs import redact_logs
+from releasegate.tasks.zombies import ensure_zombie_detection
 from releasegate.wiring import open_store
 
 
@@ -29,6 +32,8 @@ class RunContext:
 
     @classmethod
     def open(cls, config: Config, **facts: Any) -> RunContext:
+        redact_logs()
+        ensure_zombie_detection()
         store = open_store(config)
         return cls(config=config, store=store, **facts)
 
@@ -80,4 +85,20 @@ class RunContext:
             }
         if release is not None:
             base |= {"version": release.version, "artifact": release.digest}
-        return AuditEntry(**(base | fields))
+        entry = AuditEntry(**(base | fields)).model_dump(mode="json")
+        # The trail is append-only (on S3 with Object Lock, undeletable): no credential from a
+        # configured URL or an error message may enter it, whatever field carries it. What a
+        # person signed (approvals; a signed request's reason and facts) is kept as signed:
+        # masking a URL in it would break the proof `audit verify` re-checks.
+        signed = SIGNED_FIELDS.get(kind, frozenset())
+        kept = {key: value for key, value in entry.items() if key in signed}
+        return AuditEntry.model_validate({**redact_data(entry), **kept})
+
+
+SIGNED_FIELDS = {
+    "approval": frozenset({"approvals"}),
+    "deploy": frozenset({"approvals"}),
+    "trigger": frozenset({"reason", "details"}),
+}
+"""Per record kind, the fields holding what a person signed, byte for byte."""
+

@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from releasegate.errors import ReleasegateError, UsageError
 from releasegate.vocabulary import Name
+from releasegate.redaction import redact_text
 
 if TYPE_CHECKING:  # the configuration is imported when a command runs, not for --help
     from releasegate.config import Config
@@ -98,7 +99,8 @@ def outcome() -> Iterator[None]:
             yield
         except ReleasegateError as exc:
             label = LABELS.get(exc.exit_code, "[red]failed:[/red]")
-            err.print(f"{label} {escape(str(exc))}", highlight=False)  # "[rule: ...]" is text
+            # "[rule: ...]" is text, not markup; a configured URL's credentials are never shown.
+            err.print(f"{label} {escape(redact_text(str(exc)))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
 

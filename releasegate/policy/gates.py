@@ -20,6 +20,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
+from releasegate.redaction import redact_url
 from releasegate.sources.base import Incident
 from releasegate.sources.settings import IncidentCheck
 from releasegate.vocabulary import OutdatedPolicy, ProofKind
@@ -137,7 +138,8 @@ def incident_gate(env: GateRules, facts: Facts) -> GateResult | None:
     if env.incidents is None:
         return None
     blocking_impacts = list(env.incidents.block_on)
-    rule = f"incidents from {env.incidents.url} (blocking impact: {', '.join(blocking_impacts)})"
+    source = redact_url(env.incidents.url)
+    rule = f"incidents from {source} (blocking impact: {', '.join(blocking_impacts)})"
     reading = facts.incidents or IncidentReading(error="the incident source was not read")
     if reading.error is not None:
         reason = f"cannot tell whether incidents are open ({reading.error}); failing closed"

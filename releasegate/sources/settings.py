@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from releasegate.duration import Duration
+from releasegate.secret import EnvSecret, header_secrets
 from releasegate.vocabulary import HttpUrl
 
 
@@ -37,3 +38,8 @@ class IncidentCheck(BaseModel):
     block_on: tuple[str, ...] = ("critical", "major")
     """Incident impacts that block a deploy."""
     timeout: Duration = timedelta(seconds=10)
+    headers: dict[str, EnvSecret] = {}
+    """Sent with each request, e.g. `{ Authorization = { env = "STATUSPAGE_TOKEN",
+    prefix = "OAuth " } }`: values always come from environment variables."""
+
+    _headers_from_env = field_validator("headers", mode="before")(header_secrets)

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from releasegate.redaction import redact_url
 from releasegate.sources.base import CheckResult, SmokeReport
 from releasegate.sources.settings import SmokeCheck
 
@@ -57,7 +58,7 @@ def run_checks(
     with httpx.Client(base_url=base_url, timeout=5.0) as client:
         for check in checks:
             results.append(_until_pass(client, check, version, deadline))
-    return SmokeReport(url=base_url, version=version, results=results)
+    return SmokeReport(url=redact_url(base_url), version=version, results=results)
 
 
 def _until_pass(
@@ -76,7 +77,7 @@ def _until_pass(
             break
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
     return CheckResult(
-        url=str(client.build_request("GET", check.path).url),
+        url=redact_url(str(client.build_request("GET", check.path).url)),
         expected=expected,
         observed=observed,
         passed=passed,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from releasegate import processes
+from releasegate.redaction import redact_url
 from releasegate.release import Release
 from releasegate.targets.base import Deployed, Probe, TargetError
 from releasegate.targets.local import bluegreen, canary, recreate, rolling, router
@@ -87,7 +88,11 @@ class LocalTarget:
         return Deployed(
             version=top.version,
             digest=top.digest,
-            detail={"environment": self.environment, "url": self.url, "artifact": top.artifact},
+            detail={
+                "environment": self.environment,
+                "url": redact_url(self.url),
+                "artifact": top.artifact,
+            },
         )
 
     def status(self) -> dict[str, Any]:
@@ -100,7 +105,7 @@ class LocalTarget:
         return {
             "app": self.app,
             "environment": self.environment,
-            "url": self.url,
+            "url": redact_url(self.url),
             "strategy": self.strategy,
             "proxy": proxy,
             "instances": [
