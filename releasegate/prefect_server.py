@@ -25,6 +25,11 @@ from releasegate import processes
 from releasegate.errors import Failed
 
 DEFAULT_PORT = 4200
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+LEASES_ON_DISK = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE}
+"""Concurrency leases kept under the server's PREFECT_HOME, not in its memory (Prefect's
+default): a server restarted while a change holds an environment's lock then frees the slot
+when the lease expires, instead of leaving the environment locked for good."""
 STARTUP_TIMEOUT = 180.0  # a fresh SQLite database is migrated on first start
 V2_RUN_PAGE = "/v2/runs/flow-run/{id}"  # the default (V2) UI's page for one flow run
 
@@ -44,6 +49,7 @@ def server_env(root: Path, port: int) -> dict[str, str]:
     api_url = f"http://127.0.0.1:{port}/api"
     return {
         **quiet_env(),
+        **LEASES_ON_DISK,
         "PREFECT_HOME": str(root),
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),

@@ -59,6 +59,9 @@ RENEW_SECONDS = 15.0
 POLL_SECONDS = 1.0
 REMIND_SECONDS = 30.0
 
+STUCK_SECONDS = 2 * LEASE_SECONDS + 30
+"""A holder that has not named itself for this long holds no lease a server still knows."""
+
 Say = Callable[[str], None]
 
 
@@ -231,13 +234,25 @@ def _acquire(
         now = time.monotonic()
         if current != told or now - told_at >= REMIND_SECONDS:
             who = current.describe() if current else "a change that has not named itself yet"
-            say(
-                f"{env} is locked by {who}; waiting for it to finish "
-                f"(waited {now - waiting_since:.0f}s)"
-            )
+            waited = now - waiting_since
+            say(f"{env} is locked by {who}; waiting for it to finish (waited {waited:.0f}s)")
+            if current is None and waited > STUCK_SECONDS:
+                say(stuck_hint(name))
             told, told_at = current, now
         time.sleep(POLL_SECONDS)
         ensure_limit(client, name)  # put back to 1 if someone raised it while we waited
+
+
+def stuck_hint(name: str) -> str:
+    """What to do about a slot no lease accounts for: a Prefect server that keeps leases in
+    memory (its default) and restarted while a change held the lock never frees it."""
+    return (
+        f"if nothing is changing this environment, its slot is stuck (a Prefect server "
+        f"restarted with leases kept in memory?): `prefect gcl inspect {name}` shows it, "
+        f"`prefect gcl update {name} --active-slots 0` frees it; run the server with "
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect.server.concurrency.lease_storage."
+        "filesystem"
+    )
 
 
 def _renew(lease_id: UUID, current: Hold) -> None:

@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -124,3 +126,42 @@ def test_another_machines_identity_is_never_taken_for_ours() -> None:
         host="elsewhere", boot_id="b", pid_namespace="pid:[2]", pid=os.getpid(), started=1
     )
     assert not provably_dead(foreign)
+
+
+def test_the_server_keeps_leases_on_disk_so_a_restart_cannot_strand_a_slot() -> None:
+    """Prefect keeps leases in memory by default: a server restarted while a change holds
+    the lock forgets the lease but not the occupied slot, and the environment stays locked
+    for good (checked by hand on 3.9.1). The server releasegate starts keeps them on disk."""
+    name = app()
+    with hold(name, "production", "deploy v9", "dave", say=print) as held:
+        leases = Path(os.environ["PREFECT_HOME"]) / "prefect" / "concurrency_leases"
+        assert (leases / f"{held.holder.lease_id}.json").is_file()
+
+
+def test_a_slot_held_by_nobody_who_names_itself_gets_a_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lock, "STUCK_SECONDS", 0.0)
+    monkeypatch.setattr(lock, "REMIND_SECONDS", 0.0)
+    name, said = app(), []
+    with get_client(sync_client=True) as client:
+        lock.ensure_limit(client, limit_name(name, "production"))
+        stuck = client.increment_concurrency_slots_with_lease(
+            names=[limit_name(name, "production")], slots=1, mode="concurrency", lease_duration=60
+        ).json()["lease_id"]
+
+    def wait_for_it() -> None:
+        with hold(name, "production", "deploy v2", "dave", say=said.append):
+            pass
+
+    waiter = threading.Thread(target=wait_for_it)
+    waiter.start()
+    processes.wait_until(
+        lambda: any("--active-slots 0" in s for s in said), timeout=30, what="hint"
+    )
+    with get_client(sync_client=True) as client:
+        client.release_concurrency_slots_with_lease(UUID(stuck))
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert "production is locked by a change that has not named itself yet" in said[0]
+    assert f"prefect gcl update {limit_name(name, 'production')} --active-slots 0" in said[1]
