@@ -50,7 +50,7 @@ def run(path: str | None, out: Console) -> None:
     for version in ("v1", "v2"):
         out.rule(f"deploy {version}")
         asked = Asked(request="deploy", version=version, branch="main", commit=f"demo-{version}")
-        run = _in_background(
+        run = in_background(
             deploy,
             **asked.model_dump(include={"version", "branch", "commit"}),
             actor=DEVELOPER,
@@ -78,7 +78,7 @@ def _key(folder: Path | None, name: str) -> Path | None:
     return folder / name if folder else None
 
 
-def _in_background(fn: Callable[..., T], **kwargs: Any) -> Future[T]:
+def in_background(fn: Callable[..., T], **kwargs: Any) -> Future[T]:
     """Run `fn` in a daemon thread: the reviewers act meanwhile, and if they fail the
     process can still exit (the paused run then expires on the server)."""
     future: Future[T] = Future()

@@ -185,6 +185,16 @@ class Reviewers:
         return self.answered
 
 
+def broken_source(folder: Path, good: Setup) -> Path:
+    """The example app's source with its /version answer misspelt: it starts and answers
+    /health, but every version check fails."""
+    broken = folder / "broken"
+    broken.mkdir()
+    app = (Path(good.load().app.source) / "app.py").read_text()
+    (broken / "app.py").write_text(app.replace('"version"', '"versoin"'))
+    return broken
+
+
 def approve_all(version: str, *names: str) -> Reviewers:
     return Reviewers(version, [Step(n) for n in names]).start()
 

@@ -8,36 +8,20 @@ import itertools
 import logging
 import os
 import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
 
 from releasegate import processes
 from releasegate.audit.record import AuditRecord
+from releasegate.demo import in_background
 from releasegate.errors import DeployFailed
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.tasks.lock import Holder, hold, holder_variable
 from releasegate.wiring import open_store
-from tests.flows.conftest import SMOKE, Setup, serving
-
-
-def in_background(fn: Callable[..., Any], **kwargs: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-
-    def work() -> None:
-        try:
-            future.set_result(fn(**kwargs))
-        except BaseException as exc:  # handed to the test by future.result()
-            future.set_exception(exc)
-
-    threading.Thread(target=work, daemon=True).start()
-    return future
+from tests.flows.conftest import SMOKE, Setup, broken_source, serving
 
 
 def holder(environment: str = "production") -> Holder | None:
@@ -160,13 +144,8 @@ def test_the_automatic_rollback_happens_inside_the_failed_deploys_hold(
     automatic rollback, and the rollback does not try to take the lock a second time."""
     good = make_setup()
     deploy(version="v1", actor="dave", config=str(good.path))
-    broken_source = tmp_path / "broken"
-    broken_source.mkdir()
-    (broken_source / "app.py").write_text(
-        (Path(good.load().app.source) / "app.py").read_text().replace('"version"', '"versoin"')
-    )
     broken = make_setup(
-        app={"source": str(broken_source)},
+        app={"source": str(broken_source(tmp_path, good))},
         production={"smoke_timeout": "3s"},
         name="broken.toml",
         urls=good.urls,

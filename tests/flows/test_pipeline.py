@@ -14,7 +14,7 @@ from releasegate.errors import DeployFailed, UsageError
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.wiring import open_store
-from tests.flows.conftest import KEYS, approve_all, proof, serving
+from tests.flows.conftest import KEYS, approve_all, broken_source, proof, serving
 from tests.support.traffic import Traffic
 
 SIGNED = {
@@ -122,12 +122,9 @@ def test_failed_rollout_rolls_back_automatically_and_is_recorded(
 ) -> None:
     good = make_setup()
     deploy(version="v1", actor="dave")
-    broken_source = tmp_path / "broken"
-    broken_source.mkdir()
-    (broken_source / "app.py").write_text(
-        (Path(good.load().app.source) / "app.py").read_text().replace('"version"', '"versoin"')
+    broken = make_setup(
+        app={"source": str(broken_source(tmp_path, good))}, name="broken.toml", urls=good.urls
     )
-    broken = make_setup(app={"source": str(broken_source)}, name="broken.toml", urls=good.urls)
     with broken.pinned(), pytest.raises(DeployFailed, match="v2 to production failed"):
         deploy(version="v2", actor="dave")
     assert serving(good.urls["production"]) == "v1"

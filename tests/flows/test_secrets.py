@@ -10,9 +10,8 @@ import json
 import logging
 import os
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from releasegate import processes
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.logs import Redact
 from tests.flows.conftest import Setup, serving
+from tests.support.jsonhttp import JsonServer
 
 HEADER_ENV = "RELEASEGATE_TEST_STATUSPAGE_KEY"
 PLACES = (
@@ -40,44 +40,30 @@ class StatusPage:
     the header's value back (as a careless server might)."""
 
     def __init__(self, user: str, password: str, query: str, header: str) -> None:
-        self.mode = "quiet"
-        self.authorised = 0
-        page = self
+        self.mode, self.authorised = "quiet", 0
+        self._basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._query, self._header = query, header
+        self._server = JsonServer(self.answer, self.check)
+        self.port = int(self._server.url.rsplit(":", 1)[1])
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                basic = base64.b64encode(f"{user}:{password}".encode()).decode()
-                ok = (
-                    self.headers.get("Authorization") == f"Basic {basic}"
-                    and self.headers.get("X-Api-Key") == f"Key {header}"
-                    and self.path.endswith(f"?api_key={query}")
-                )
-                page.authorised += ok
-                status, body = (200, page.answer(header)) if ok else (401, {"error": "no"})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def check(self, path: str, headers: Message) -> bool:
+        ok = (
+            headers.get("Authorization") == self._basic
+            and headers.get("X-Api-Key") == f"Key {self._header}"
+            and path.endswith(f"?api_key={self._query}")
+        )
+        self.authorised += ok
+        return ok
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.port = self._server.server_address[1]
-
-    def answer(self, header: str) -> Any:
+    def answer(self, path: str) -> tuple[int, Any]:
         if self.mode == "incident":
-            return {"incidents": [{"name": "database down", "impact": "critical"}]}
+            return 200, {"incidents": [{"name": "database down", "impact": "critical"}]}
         if self.mode == "echo":
-            return {"incidents": [{"name": {"you sent": header}, "impact": "major"}]}
-        return {"incidents": []}
+            return 200, {"incidents": [{"name": {"you sent": self._header}, "impact": "major"}]}
+        return 200, {"incidents": []}
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 def run(setup: Setup, log: Path, env: dict[str, str], *command: str) -> tuple[int, str]:

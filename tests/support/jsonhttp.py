@@ -5,20 +5,27 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Respond = Callable[[str], tuple[int, Any]]
 """Given the request path, the status and the JSON body to answer with."""
+Authorise = Callable[[str, Message], bool]
+"""Given the request path and headers, whether to answer at all (else 401)."""
 
 
 class JsonServer:
-    """Serves `respond(path)` on a free loopback port until `close()`."""
+    """Serves `respond(path)` on a free loopback port until `close()`; with `authorise`,
+    only to requests it accepts."""
 
-    def __init__(self, respond: Respond) -> None:
+    def __init__(self, respond: Respond, authorise: Authorise | None = None) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                status, payload = respond(self.path)
+                if authorise is None or authorise(self.path, self.headers):
+                    status, payload = respond(self.path)
+                else:
+                    status, payload = 401, {"error": "unauthorised"}
                 body = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
