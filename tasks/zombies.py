@@ -12,13 +12,16 @@ held an environment is also marked at once by the next change there (tasks/recon
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import timedelta
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
 
 NAME = "releasegate: crash flow runs without heartbeats"
@@ -62,8 +65,19 @@ def zombie_automation(
 
 
 def ensure_zombie_detection(automation: AutomationCore | None = None) -> None:
-    """Create the automation unless one of its name exists (idempotent, cheap: one read)."""
+    """Create the automation unless it exists: one read when it does.
+
+    Automation names are not unique: two runs starting at once may both create it. Each
+    creator then keeps the one with the smallest id and deletes the others, so all agree.
+    """
     wanted = automation or zombie_automation()
     with get_client(sync_client=True) as client:
-        if not client.read_automations_by_name(wanted.name):
+        made = client.read_automations_by_name(wanted.name)
+        if len(made) == 1:
+            return
+        if not made:
             client.create_automation(wanted)
+            made = client.read_automations_by_name(wanted.name)
+        for extra in sorted(made, key=lambda a: a.id)[1:]:
+            with suppress(ObjectNotFound, httpx.HTTPStatusError):  # another creator was first
+                client.delete_automation(extra.id)

@@ -88,3 +88,15 @@ def test_releasegates_automation_is_created_once_and_waits_three_heartbeats() ->
     assert len(made) == 1
     every = get_current_settings().flows.heartbeat_frequency or 180
     assert made[0].trigger.within == timedelta(seconds=3 * every)  # type: ignore[union-attr]
+
+
+def test_automations_created_twice_by_runs_starting_together_end_as_one() -> None:
+    automation = zombie_automation(name=f"test: twice {uuid.uuid4().hex[:8]}", flows=["none"])
+    with get_client(sync_client=True) as client:
+        for _ in range(3):  # as three runs that each found none would have
+            client.create_automation(automation)
+    ensure_zombie_detection(automation)
+    with get_client(sync_client=True) as client:
+        left = client.read_automations_by_name(automation.name)
+        assert len(left) == 1
+        client.delete_automation(left[0].id)
