@@ -48,7 +48,6 @@ from releasegate.vocabulary import (
     BaseUrl,
     CanarySteps,
     EnvironmentName,
-    HttpUrl,
     Name,
     OutdatedPolicy,
     Strategy,

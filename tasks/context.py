@@ -13,9 +13,9 @@ from releasegate.config import Config
 from releasegate.redaction import redact_data
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
-from releasegate.trigger import Trigger
 from releasegate.tasks.logs import redact_logs
 from releasegate.tasks.zombies import ensure_zombie_detection
+from releasegate.trigger import Trigger
 from releasegate.wiring import open_store
 
 
@@ -101,4 +101,3 @@ SIGNED_FIELDS = {
     "trigger": frozenset({"reason", "details"}),
 }
 """Per record kind, the fields holding what a person signed, byte for byte."""
-

@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from releasegate.errors import ReleasegateError, UsageError
-from releasegate.vocabulary import Name
 from releasegate.redaction import redact_text
+from releasegate.vocabulary import Name
 
 if TYPE_CHECKING:  # the configuration is imported when a command runs, not for --help
     from releasegate.config import Config

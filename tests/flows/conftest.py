@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -24,6 +24,7 @@ from tests.conftest import REPO
 from tests.support.toml import table
 
 KEYS = REPO / "examples" / "keys"
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +63,12 @@ class Setup:
                 os.environ.pop("RELEASEGATE_CONFIG", None)
             else:
                 os.environ["RELEASEGATE_CONFIG"] = before
+
+    def call(self, flow: Callable[..., T], **parameters: Any) -> T:
+        """`flow(**parameters)` reading this configuration, in any thread (several setups'
+        flows may run at once in one test, as in a process serving several apps)."""
+        with configuration.pinned(self.path):
+            return flow(**parameters)
 
     def records(self, kind: str, environment: str = "production") -> list[AuditRecord]:
         """The environment's audit records of one kind, newest first."""

@@ -71,7 +71,7 @@ def test_kill_9_during_a_production_deploy(
     setup = make_setup()
     prod = setup.urls["production"]
     for version in ("v1", "v2"):
-        deploy(version=version, actor="dave", config=str(setup.path))
+        setup.call(deploy, version=version, actor="dave")
     with Traffic(prod, max_seconds=120).running() as load:
         killed(setup, tmp_path / "deploy.log", point, "deploy", "v3")
         died = time.monotonic()
@@ -87,13 +87,11 @@ def test_kill_9_during_a_production_deploy(
 
         if then == "rollback":
             # The previous good version of what is live: not two releases back.
-            restored = rollback(
-                environment="production", reason="after the crash", config=str(setup.path)
-            )
+            restored = setup.call(rollback, environment="production", reason="after the crash")
             expected = {"v2": "v1", "v3": "v2"}[live]
             assert restored == expected
         else:
-            deploy(version="v4", actor="dave", config=str(setup.path))
+            setup.call(deploy, version="v4", actor="dave")
             expected = "v4"
         load.more(20)
     assert load.failures == [] and serving(prod) == expected
@@ -113,7 +111,7 @@ def test_kill_9_during_a_production_deploy(
     assert after["agrees"] and after["unfinished"] is None
     if then == "deploy":
         # v3 never verified: the default rollback from v4 goes to v2.
-        assert rollback(environment="production", reason="v4", config=str(setup.path)) == "v2"
+        assert setup.call(rollback, environment="production", reason="v4") == "v2"
 
 
 def test_kill_9_during_a_rollback_then_finish_it(make_setup, tmp_path: Path) -> None:
@@ -122,7 +120,7 @@ def test_kill_9_during_a_rollback_then_finish_it(make_setup, tmp_path: Path) -> 
     setup = make_setup()
     prod = setup.urls["production"]
     for version in ("v1", "v2"):
-        deploy(version=version, actor="dave", config=str(setup.path))
+        setup.call(deploy, version=version, actor="dave")
     with Traffic(prod, max_seconds=120).running() as load:
         killed(setup, tmp_path / "rollback.log", "after-switch", "rollback", "production",
                "--reason", "v2 is slow")  # fmt: skip

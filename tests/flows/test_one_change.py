@@ -72,12 +72,11 @@ def test_two_deploys_racing_for_production_change_it_one_at_a_time(
     arrive); exactly one changes it at a time and each records the right "before" state."""
     caplog.set_level(logging.INFO, logger="prefect.flow_runs")
     setup = make_setup()
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    setup.call(deploy, version="v1", actor="dave")
     said: list[str] = []
     with hold("webapp", "production", "a test's hold", "tester", say=said.append):
         runs = [
-            in_background(deploy, version=v, actor="dave", config=str(setup.path))
-            for v in ("v2", "v3")
+            in_background(setup.call, flow=deploy, version=v, actor="dave") for v in ("v2", "v3")
         ]
         processes.wait_until(
             lambda: len(waiting_runs(caplog, "production is locked by a test's hold")) == 2,
@@ -112,18 +111,16 @@ def test_a_rollback_started_during_a_deploy_waits_and_the_deploy_verifies(make_s
     its verification fails and it rolls back a healthy version."""
     setup = make_setup()
     for version in ("v1", "v2"):
-        deploy(version=version, actor="dave", config=str(setup.path))
+        setup.call(deploy, version=version, actor="dave")
     # v3's checks take a while: a slow request against each candidate and the live URL.
     slow = make_setup(
         production={"smoke": [*SMOKE, {"path": "/slow?ms=1500", "status": 200}]},
         name="slow.toml",
         urls=setup.urls,
     )
-    running = in_background(deploy, version="v3", actor="dave", config=str(slow.path))
+    running = in_background(slow.call, flow=deploy, version="v3", actor="dave")
     wait_for_holder("deploy v3")
-    restored = rollback(
-        environment="production", reason="v3 is bad", actor="carol", config=str(setup.path)
-    )
+    restored = setup.call(rollback, environment="production", reason="v3 is bad", actor="carol")
     running.result(timeout=120)
     operations = changes(setup)
     assert [(op[0].kind, op[0].version, op[-1].status) for op in operations][-2:] == [
@@ -143,16 +140,16 @@ def test_the_automatic_rollback_happens_inside_the_failed_deploys_hold(
     """A deploy waiting for production cannot slip in between a failed deploy and its
     automatic rollback, and the rollback does not try to take the lock a second time."""
     good = make_setup()
-    deploy(version="v1", actor="dave", config=str(good.path))
+    good.call(deploy, version="v1", actor="dave")
     broken = make_setup(
         app={"source": str(broken_source(tmp_path, good))},
         production={"smoke_timeout": "3s"},
         name="broken.toml",
         urls=good.urls,
     )
-    failing = in_background(deploy, version="v2", actor="dave", config=str(broken.path))
+    failing = in_background(broken.call, flow=deploy, version="v2", actor="dave")
     wait_for_holder("deploy v2")
-    waiting = in_background(deploy, version="v3", actor="erin", config=str(good.path))
+    waiting = in_background(good.call, flow=deploy, version="v3", actor="erin")
     with pytest.raises(DeployFailed, match="v2 to production failed"):
         failing.result(timeout=120)
     waiting.result(timeout=120)
@@ -173,8 +170,8 @@ def test_a_waiting_cli_says_who_holds_the_environment_and_since_when(
     make_setup, tmp_path: Path
 ) -> None:
     setup = make_setup()
-    deploy(version="v1", actor="dave", config=str(setup.path))
-    deploy(version="v2", actor="dave", config=str(setup.path))
+    setup.call(deploy, version="v1", actor="dave")
+    setup.call(deploy, version="v2", actor="dave")
     log = tmp_path / "rollback.log"
     cli = str(Path(sys.executable).with_name("releasegate"))
     argv = [cli, "rollback", "production", "--reason", "r", "--config", str(setup.path)]

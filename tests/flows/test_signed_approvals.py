@@ -43,6 +43,9 @@ def signers(tmp_path: Path) -> dict[str, Path]:
     return keys
 
 
+LINKED = "looks good, see https://tickets.example/T-1?id=42"
+
+
 def signed(reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any):
     """A signature by `key` over this run's request, with some fields changed."""
 
@@ -115,7 +118,9 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
                 ),
             ),
         ),
-        (None, Step("alice", comment="looks good")),  # genuine: counts
+        # Genuine: counts. A URL with a query in a signed comment is kept as signed (the
+        # trail's redaction would otherwise break the signature `audit verify` re-checks).
+        (None, Step("alice", comment=LINKED)),
         ("duplicate", Step("alice")),
         ("self-review", Step("carol", key=signers["carol"])),  # carol triggered the run
         ("not-a-member", Step("dave", key=signers["dave"])),  # valid key, not in the group
@@ -136,7 +141,7 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
     # Zero forged approvals accepted: the deploy relied on exactly the two genuine ones.
     deployed = setup.records("deploy")[0]
     assert deployed.status == "succeeded" and deployed.approvers == ["alice", "bob"]
-    assert {a.name: a.comment for a in deployed.approvals} == {"alice": "looks good", "bob": ""}
+    assert {a.name: a.comment for a in deployed.approvals} == {"alice": LINKED, "bob": ""}
     assert all(
         a.key_fingerprint and a.key_fingerprint.startswith("SHA256:") for a in deployed.approvals
     )

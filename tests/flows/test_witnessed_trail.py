@@ -23,7 +23,7 @@ def test_a_runs_records_are_witnessed_and_deleting_the_newest_is_named(
     make_setup: Any, prefect_api: str
 ) -> None:
     setup = make_setup()
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    setup.call(deploy, version="v1", actor="dave")
     store = FileAuditStore(setup.home / "audit")
     newest = next(store.newest("production"))
     head = PrefectWitness(store.url, api_url=prefect_api).newest("production")
@@ -78,7 +78,7 @@ def test_without_prefect_api_url_the_witness_is_releasegates_local_server_or_non
     make_setup: Any, prefect_api: str
 ) -> None:
     setup = make_setup()
-    deploy(version="v1", actor="dave", config=str(setup.path))
+    setup.call(deploy, version="v1", actor="dave")
 
     code, loaded_prefect, out = verify_without_api_url(setup.path)
     assert code == 0 and not loaded_prefect, out  # no client made, so no server started
