@@ -29,7 +29,7 @@ def test_a_runs_records_are_witnessed_and_deleting_the_newest_is_named(
     head = PrefectWitness(store.url, api_url=prefect_api).newest("production")
     assert head is not None and (head.seq, head.hash) == (newest.seq, newest.hash)
     code, out = setup.cli("audit", "verify")
-    assert (code, out) == (0, "audit trail intact: production\n")
+    assert (code, out) == (0, "audit trail intact: _triggers, production\n")
 
     store.record_path("production", newest.seq).unlink()
     code, out = setup.cli("audit", "verify")
@@ -82,7 +82,7 @@ def test_without_prefect_api_url_the_witness_is_releasegates_local_server_or_non
 
     code, loaded_prefect, out = verify_without_api_url(setup.path)
     assert code == 0 and not loaded_prefect, out  # no client made, so no server started
-    assert "hash chains and signatures intact, tail unwitnessed: production" in out
+    assert "hash chains and signatures intact, tail unwitnessed: _triggers, production" in out
     assert "no Prefect server: PREFECT_API_URL is unset and releasegate runs none" in out
 
     # The session's server was started by releasegate (`prefect_server.start`): recorded
@@ -93,4 +93,4 @@ def test_without_prefect_api_url_the_witness_is_releasegates_local_server_or_non
     shutil.copy(started, setup.home / "prefect" / "server.json")
     code, loaded_prefect, out = verify_without_api_url(setup.path)
     assert (code, loaded_prefect) == (0, True), out
-    assert "audit trail intact: production" in out
+    assert "audit trail intact: _triggers, production" in out
