@@ -1,8 +1,10 @@
 """A change that happened is recorded as having happened, whatever fails afterwards.
 
-The audit store below is an S3 bucket the pipeline may list and write but not read (a real
-identity on the real server): every record is stored, but publishing the history table,
-which reads the trail back after the change, fails for real.
+A run reads the trail before it changes anything (the trigger order, the outdated gate,
+what a crash left), so a store that cannot be read stops a run before any change: shown
+with an S3 identity that may list and write but not read (real, on the real server). A
+read that fails *after* the change (the history table) is injected into releasegate's own
+reader for the history table, the one place it can be made to fail alone.
 """
 
 from __future__ import annotations
@@ -10,17 +12,38 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.logging.configuration import ensure_logging_setup
 
 from releasegate.audit.s3 import S3AuditStore
+from releasegate.audit.store import AuditUnavailable
 from tests.flows.conftest import serving
 
 # Prefect configures logging once, on first use, replacing the root logger's handlers (and
 # with them pytest's log capture): done now, before the test's capture starts.
 ensure_logging_setup()
+
+
+def test_a_trail_that_cannot_be_read_stops_a_run_before_any_change(
+    make_setup: Any, seaweedfs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = f"audit-{uuid.uuid4().hex[:12]}"
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    for name, value in seaweedfs.env(blind=True).items():
+        monkeypatch.setenv(name, value)
+    setup = make_setup(top={"audit": f"s3://{bucket}/trail"})
+
+    code, out = setup.cli("deploy", "v1", "--actor", "dave")
+
+    assert code == 1 and "access denied" in out and "Traceback" not in out
+    trail = S3AuditStore(bucket, "trail", client=seaweedfs.client())  # full rights, to read
+    assert [r for r in trail.newest("production") if r.kind == "deploy"] == []
+    for url in setup.urls.values():  # nothing was started anywhere
+        with pytest.raises(httpx.ConnectError):
+            serving(url)
 
 
 def test_a_failing_history_table_after_the_change_leaves_a_completed_run(
@@ -31,10 +54,16 @@ def test_a_failing_history_table_after_the_change_leaves_a_completed_run(
 ) -> None:
     bucket = f"audit-{uuid.uuid4().hex[:12]}"
     seaweedfs.client().create_bucket(Bucket=bucket)
-    for name, value in seaweedfs.env(blind=True).items():
+    for name, value in seaweedfs.env().items():
         monkeypatch.setenv(name, value)
     setup = make_setup(top={"audit": f"s3://{bucket}/trail"})
 
+    def unreadable(*_: Any, **__: Any) -> Any:
+        raise AuditUnavailable(
+            f"audit store s3://{bucket}/trail/: cannot read a record: access denied"
+        )
+
+    monkeypatch.setattr("releasegate.tasks.audit.latest", unreadable)
     code, out = setup.cli("deploy", "v1", "--actor", "dave")
 
     assert code == 0, out

@@ -71,7 +71,8 @@ def test_two_deploys_racing_for_production_change_it_one_at_a_time(
     """Both runs reach the final check together (a third party holds production while they
     arrive); exactly one changes it at a time and each records the right "before" state."""
     caplog.set_level(logging.INFO, logger="prefect.flow_runs")
-    setup = make_setup()
+    # The outdated gate would block v2 if v3 went first: allowed here, to test the lock alone.
+    setup = make_setup(production={"outdated": "allow"})
     setup.call(deploy, version="v1", actor="dave")
     said: list[str] = []
     with hold("webapp", "production", "a test's hold", "tester", say=said.append):

@@ -195,11 +195,12 @@ def test_log_records_are_redacted_message_arguments_and_traceback_alike() -> Non
 
 def test_an_audit_entry_is_redacted_whatever_field_carries_a_url(make_setup) -> None:
     setup = make_setup()
-    ctx = RunContext.open(setup.load(), "dave")
+    ctx = RunContext.open(setup.load())
     entry = ctx._entry(
         "gate",
         "production",
         "blocked",
+        actor="dave",
         reason="cannot read https://u:hunter22@status/x?api_key=K3Y",
         details={"results": [{"rule": "from https://status/y?api_key=K3Y"}]},
     )
