@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # ssh-keygen signs and verifies approvals; the registry serves images to the Kubernetes tests;
 # Chromium (with fonts for legible screenshots) runs the Prefect UI in the browser tests,
-# driven by Playwright's Python package (never `playwright install`: no download works here).
+# driven by Playwright's Python package (never `playwright install`: no download works here);
+# PostgreSQL holds the Prefect server of the end-to-end push test (tests/webhook/).
 RUN_DEBS := openssh-client
-TEST_DEBS := openssh-client docker-registry chromium fonts-dejavu-core
+TEST_DEBS := openssh-client docker-registry chromium fonts-dejavu-core postgresql
 
 .PHONY: demo test lint bench down clean
 

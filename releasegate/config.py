@@ -46,6 +46,7 @@ from releasegate.targets.local.settings import DEFAULT_COMMAND, Command
 from releasegate.vocabulary import (
     AuditLocation,
     BaseUrl,
+    Branch,
     CanarySteps,
     EnvironmentName,
     Name,
@@ -123,6 +124,24 @@ class Environment(BaseModel):
         return self
 
 
+class Webhook(BaseModel):
+    """What the GitHub receiver (`releasegate webhook serve`) acts on. Its secret is never
+    here: it comes from RELEASEGATE_WEBHOOK_SECRET (`secret.webhook_secret`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    branches: tuple[Branch, ...] = ("main",)
+    """A push to another branch is acknowledged and ignored."""
+    repository: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
+    )
+    """`owner/name`: a push from any other repository is ignored (one secret may serve an
+    organisation's hooks). Unset: any repository the secret's deliveries come from."""
+    max_body: int = Field(default=5 * 1024 * 1024, ge=1024, le=25 * 1024 * 1024)
+    """Bytes; a larger delivery is refused (413) before it is read whole. GitHub caps a
+    payload at 25 MB."""
+
+
 class Config(BaseSettings):
     """The whole configuration, as loaded from one file plus RELEASEGATE_* overrides."""
 
@@ -140,6 +159,7 @@ class Config(BaseSettings):
     """OpenSSH allowed_signers file for signed approvals (relative to the config file)."""
     home: Path = Path(".releasegate")
     """State directory: releases, running processes, logs, the default audit store."""
+    webhook: Webhook = Webhook()
 
     @classmethod
     def settings_customise_sources(

@@ -71,3 +71,15 @@ def header_secrets(headers: Any) -> Any:
 def reveal_all(headers: dict[str, EnvSecret]) -> dict[str, str]:
     """The headers to send."""
     return {name: secret.reveal() for name, secret in headers.items()}
+
+
+WEBHOOK_SECRET = "RELEASEGATE_WEBHOOK_SECRET"
+"""The GitHub webhook's secret: the receiver verifies deliveries with it, and the processes
+running the flows check the receiver's attestations with it (`signing.webhook`)."""
+
+
+def webhook_secret() -> EnvSecret | None:
+    """The webhook secret from RELEASEGATE_WEBHOOK_SECRET, or None when it is unset."""
+    if not os.environ.get(WEBHOOK_SECRET):
+        return None
+    return EnvSecret(env=WEBHOOK_SECRET)

@@ -56,24 +56,38 @@ def run(config: Path, settings: Config) -> None:
     os.environ["RELEASEGATE_CONFIG"] = str(config)
     ensure_limits(settings)
     ensure_zombie_detection()
-    production = settings.pipeline()[-1]
     serve(
-        _deployment(
-            deploy,
-            triggers=[push_trigger()],
-            description="Build and promote a version through every environment.",
-        ),
-        _deployment(
-            rollback,
-            parameters={"environment": production},
-            description="Restore the previous good version (or `to`: a version or run id). "
-            "A reason is required.",
-        ),
+        *(_made(flow.to_deployment(name=NAME, **options)) for flow, _, options in specs(settings))
     )
 
 
-def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
-    made = flow.to_deployment(name=NAME, **options)
-    # Called from synchronous code, Prefect's dual sync/async method returns the value.
+def specs(settings: Config) -> list[tuple[Flow[..., Any], str, dict[str, Any]]]:
+    """Each deployment: its flow, its entrypoint in a checkout, and its options. `serve`
+    runs them here; `releasegate setup` registers them for a worker; `prefect.yaml`
+    declares the same (a test keeps the three in agreement)."""
+    production = settings.pipeline()[-1]
+    return [
+        (
+            deploy,
+            "flows/deploy.py:deploy",
+            {
+                "triggers": [push_trigger()],
+                "description": "Build and promote a version through every environment.",
+            },
+        ),
+        (
+            rollback,
+            "flows/rollback.py:rollback",
+            {
+                "parameters": {"environment": production},
+                "description": "Restore the previous good version (or `to`: a version or "
+                "run id). A reason is required.",
+            },
+        ),
+    ]
+
+
+def _made(made: Any) -> RunnerDeployment:
+    # Called from synchronous code, Prefect's dual sync/async methods return the value.
     assert isinstance(made, RunnerDeployment)
     return made

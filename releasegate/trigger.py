@@ -8,9 +8,13 @@ only the outcome of that check decides how the actor is recorded (`Trigger.proof
   against allowed_signers in the `releasegate-trigger` namespace, fresh and never used
   before (the audit store remembers every nonce a run has used);
 - `claimed`: no evidence: a name typed on the CLI, in the UI or an event;
-- `webhook` (to come, with the GitHub receiver): the receiver attests, with a secret the
-  serving process also holds, that a verified push delivery named the pusher; the run
-  checks that attestation itself. No parameter ever says which kind a proof is.
+- `webhook`: the GitHub receiver (`releasegate webhook serve`) attests, with a key derived
+  from the webhook secret that the serving process also holds, that a push delivery whose
+  signature verified named the pusher for exactly this request (`signing.webhook`); the run
+  recomputes the attestation itself, and checks freshness and the nonce as for `signed`.
+
+No parameter ever says which kind a proof is: the evidence given is checked, and only the
+outcome of that check is recorded.
 
 The run records a `trigger` record first, in a chain of its own (`TRIGGERS`); its sequence
 number is the run's place in the trigger order, carried on every later record of the run.
@@ -21,7 +25,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from releasegate.errors import UsageError
 from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
@@ -34,14 +38,27 @@ letter or digit)."""
 
 
 class TriggerProof(BaseModel):
-    """Evidence that the actor asked for this run: their SSH signature over the request,
-    issued at `issued_at` with a fresh `nonce` (what `releasegate deploy --sign` makes)."""
+    """Evidence that the actor asked for this run, issued at `issued_at` with a fresh
+    `nonce`: either their SSH `signature` over the request (what `releasegate deploy
+    --sign` makes), or the webhook receiver's `attestation` that push delivery `delivery`
+    named them (what `releasegate webhook serve` makes)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     issued_at: AwareDatetime
     nonce: Nonce
-    signature: str = Field(max_length=MAX_SIGNATURE_CHARS)
+    signature: str | None = Field(default=None, max_length=MAX_SIGNATURE_CHARS)
+    attestation: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    delivery: Nonce | None = None
+    """The push delivery's id (`X-GitHub-Delivery`), covered by the attestation."""
+
+    @model_validator(mode="after")
+    def _one_kind_of_evidence(self) -> TriggerProof:
+        if (self.signature is None) == (self.attestation is None):
+            raise ValueError("a proof carries either a signature or an attestation")
+        if (self.attestation is None) != (self.delivery is None):
+            raise ValueError("an attestation names its delivery, and only an attestation does")
+        return self
 
 
 class Trigger(BaseModel):

@@ -3,9 +3,11 @@ known, recorded first; the record's sequence number is the run's place in the tr
 
 The proof kind is the outcome of a check made here, never a parameter: no evidence is a
 claim; a signature is `signed` only once it verifies against allowed_signers for exactly
-this request, is fresh, and no run has used it before. Refused evidence ends the run
-(exit 3), recorded. A retried run (Prefect's Retry keeps the run id) finds the trigger it
-recorded the first time and keeps its place in the order.
+this request, an attestation is `webhook` only once it matches this request under the
+webhook secret this process holds (RELEASEGATE_WEBHOOK_SECRET); either must be fresh and
+unused by any other run. Refused evidence ends the run (exit 3), recorded. A retried run
+(Prefect's Retry keeps the run id) finds the trigger it recorded the first time and keeps
+its place in the order.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from prefect.runtime import flow_run
 from releasegate.audit.record import AuditRecord, Status
 from releasegate.errors import Blocked
 from releasegate.policy.triggers import Refusal, earlier_use, own_trigger, timing
-from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, issued
+from releasegate.secret import WEBHOOK_SECRET, webhook_secret
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload, issued
 from releasegate.signing.verifier import SignatureRefused
+from releasegate.signing.webhook import attested
 from releasegate.tasks.context import RunContext
 from releasegate.trigger import TRIGGERS, Trigger, TriggerProof, default_actor
 from releasegate.vocabulary import ProofKind
@@ -44,17 +48,16 @@ def establish(
     if proof is None:
         claimed = _record(ctx, asked, name, "claimed", "accepted")
         return ctx.triggered(Trigger(actor=name, proof="claimed", seq=claimed.seq))
+    kind: ProofKind = "webhook" if proof.attestation is not None else "signed"
     refusal, fingerprint = _check(ctx, asked, name, proof)
     if refusal is None:
-        signed = _record(ctx, asked, name, "signed", "accepted", proof, fingerprint)
+        accepted = _record(ctx, asked, name, kind, "accepted", proof, fingerprint)
         # Two runs may have started on one request at the same moment: the lowest number wins.
         first_use = earlier_use(
-            ctx.store.newest(TRIGGERS), proof.nonce, now=_now(), before=signed.seq
+            ctx.store.newest(TRIGGERS), proof.nonce, now=_now(), before=accepted.seq
         )
         if first_use is None:
-            trigger = Trigger(
-                actor=name, proof="signed", seq=signed.seq, key_fingerprint=fingerprint
-            )
+            trigger = Trigger(actor=name, proof=kind, seq=accepted.seq, key_fingerprint=fingerprint)
             return ctx.triggered(trigger)
         refusal = _replayed(first_use)
     _record(ctx, asked, name, "claimed", "refused", proof, refusal=refusal)
@@ -64,30 +67,62 @@ def establish(
 def _check(
     ctx: RunContext, asked: Asked, actor: str, proof: TriggerProof
 ) -> tuple[Refusal | None, str | None]:
-    """(None, key fingerprint) when `proof` proves that `actor` asked for exactly this run."""
-    verifier = signature_verifier(ctx.config)
-    if verifier is None:
-        reason = "the configuration names no allowed_signers: no signature can be checked"
-        return Refusal(code="no-allowed-signers", reason=reason), None
+    """(None, key fingerprint or None) when `proof` proves that `actor` asked for exactly
+    this run."""
     payload = asked.payload(actor, ctx.config.app.name, proof.issued_at, proof.nonce)
-    try:
-        verified = verifier.verify(
-            payload.message(), proof.signature, signer=actor, namespace=TRIGGER_NAMESPACE
-        )
-    except SignatureRefused as exc:
-        return Refusal(code=str(exc.code), reason=exc.reason), None
+    if proof.attestation is not None and proof.delivery is not None:
+        refusal, fingerprint = _webhook(payload, proof.delivery, proof.attestation), None
+    else:
+        refusal, fingerprint = _signature(ctx, payload, proof.signature or "")
+    if refusal is not None:
+        return refusal, None
     now = _now()
     if (late := timing(proof.issued_at, now)) is not None:
         return late, None
     if (used := earlier_use(ctx.store.newest(TRIGGERS), proof.nonce, now=now)) is not None:
         return _replayed(used), None
+    return None, fingerprint
+
+
+def _signature(
+    ctx: RunContext, payload: TriggerPayload, signature: str
+) -> tuple[Refusal | None, str | None]:
+    """The actor's SSH signature over the request: (None, key fingerprint) when it holds."""
+    verifier = signature_verifier(ctx.config)
+    if verifier is None:
+        reason = "the configuration names no allowed_signers: no signature can be checked"
+        return Refusal(code="no-allowed-signers", reason=reason), None
+    try:
+        verified = verifier.verify(
+            payload.message(), signature, signer=payload.actor, namespace=TRIGGER_NAMESPACE
+        )
+    except SignatureRefused as exc:
+        return Refusal(code=str(exc.code), reason=exc.reason), None
     return None, verified.fingerprint
+
+
+def _webhook(payload: TriggerPayload, delivery: str, given: str) -> Refusal | None:
+    """The receiver's attestation that a verified push named the actor for this request."""
+    secret = webhook_secret()
+    if secret is None:
+        return Refusal(
+            code="no-webhook-secret",
+            reason=f"{WEBHOOK_SECRET} is not set where this run runs: no webhook "
+            "attestation can be checked (set it for the worker or `releasegate serve`)",
+        )
+    if not attested(secret.reveal(), payload, delivery, given):
+        return Refusal(
+            code="forged",
+            reason="the webhook attestation does not match this request: it was not made "
+            "by a receiver holding this webhook secret for these parameters",
+        )
+    return None
 
 
 def _replayed(first_use: AuditRecord) -> Refusal:
     return Refusal(
         code="replayed",
-        reason=f"this signed request was already used by flow run {first_use.flow_run_id} "
+        reason=f"this request was already used by flow run {first_use.flow_run_id} "
         f"(trigger #{first_use.seq}): a request is good for one run; sign a new one",
     )
 
@@ -114,6 +149,8 @@ def _record(
             "issued_at": issued(proof.issued_at),
             "nonce": proof.nonce,
             "signature": proof.signature,
+            "attestation": proof.attestation,
+            "delivery": proof.delivery,
         }
     return ctx.record(
         "trigger",

@@ -27,7 +27,8 @@ MODULES = modules()
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
     ("entry", ("releasegate.cli", "releasegate.demo", "releasegate.serving", "releasegate.views",
                "releasegate.timeline", "releasegate.ics", "releasegate.review",
-               "releasegate.status", "releasegate.request")),
+               "releasegate.status", "releasegate.request", "releasegate.receiver",
+               "releasegate.provision")),
     ("flows", ("releasegate.flows",)),
     ("tasks", ("releasegate.tasks",)),
     ("wiring", ("releasegate.wiring",)),

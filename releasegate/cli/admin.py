@@ -1,6 +1,10 @@
-"""Running releasegate itself: serve the flows, run the demo, stop what was started."""
+"""Running releasegate itself: serve the flows (or set a server up for workers), run the
+demo, stop what was started."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -22,6 +26,33 @@ def serve(config: ConfigOption = None) -> None:
             f"{prefect_server.ui_url()}"
         )
         serving.run(config_path(config).resolve(), settings)
+
+
+@app.command()
+def setup(
+    config: ConfigOption = None,
+    pool: Annotated[
+        str, typer.Option(help="The process work pool to create or use.")
+    ] = "releasegate",
+    checkout: Annotated[
+        Path | None,
+        typer.Option(help="Where workers find flows/ [default: this installation's]"),
+    ] = None,
+) -> None:
+    """Set the Prefect server up for workers (idempotent): the process work pool, every
+    environment's lock, the deploy and rollback deployments. Then run
+    `prefect worker start --pool POOL` where RELEASEGATE_CONFIG names this configuration."""
+    with on_prefect(config) as settings:
+        from releasegate import prefect_server, provision
+        from releasegate.config import config_path
+
+        for name in provision.run(settings, pool, checkout.resolve() if checkout else None):
+            out.print(f"deployment {name} on work pool {pool}")
+        out.print(f"environment locks: {', '.join(settings.environments)}")
+        out.print(
+            f"next: RELEASEGATE_CONFIG={config_path(config).resolve()} "
+            f"prefect worker start --pool {pool}   (Prefect: {prefect_server.ui_url()})"
+        )
 
 
 @app.command()

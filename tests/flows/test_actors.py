@@ -21,6 +21,7 @@ from releasegate.flows.rollback import rollback
 from releasegate.request import signed
 from releasegate.signing.keygen import sign
 from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked
+from releasegate.signing.webhook import attestation
 from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
 from tests.flows.conftest import KEYS, keypair, proof, serving
@@ -203,3 +204,69 @@ def test_a_rollback_takes_any_provenance_and_records_which(make_setup) -> None:
     open_store(setup.load()).append(AuditEntry(**{**fields, "version": "v9"}))
     code, out = setup.cli("audit", "verify")
     assert code == 1 and "request signature does not verify" in out
+
+
+WEBHOOK_SECRET = "actors-test-webhook-secret-0123456789"
+
+
+def attested(**change: Any) -> TriggerProof:
+    """The receiver's attestation of `deploy v1` pushed by dave, made with the given changes."""
+    issued_at: datetime = change.pop("issued_at", datetime.now(UTC).replace(microsecond=0))
+    delivery: str = change.pop("delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+    asked = Asked(request="deploy", version=change.pop("version", "v1"), branch="main")
+    payload = asked.payload(change.pop("pusher", "dave"), "webapp", issued_at, "w" * 64)
+    made = attestation(change.pop("secret", WEBHOOK_SECRET), payload, delivery)
+    return TriggerProof(
+        issued_at=issued_at,
+        nonce="w" * 64,
+        attestation=made,
+        delivery=change.pop("as_delivery", delivery),
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda: attested(secret="another-secret-of-32-characters!"), "forged"),
+        (lambda: attested(version="v0"), "forged"),  # attested for another version
+        (lambda: attested(pusher="erin"), "forged"),  # erin pushed; the run claims dave
+        (lambda: attested(as_delivery="0" * 36), "forged"),  # another delivery's id
+        (lambda: attested(issued_at=datetime.now(UTC) - timedelta(minutes=11)), "stale"),
+        (lambda: attested(issued_at=datetime.now(UTC) + timedelta(minutes=5)), "future"),
+        (lambda: attested(), "no-webhook-secret"),  # this process holds no secret
+    ],
+    ids=[
+        "other-secret",
+        "other-version",
+        "other-pusher",
+        "other-delivery",
+        "stale",
+        "future",
+        "no-secret",
+    ],
+)
+def test_a_webhook_attestation_that_does_not_hold_is_refused_and_nothing_changes(
+    make_setup, monkeypatch: pytest.MonkeyPatch, make: Any, code: str
+) -> None:
+    setup = make_setup()
+    monkeypatch.delenv("RELEASEGATE_WEBHOOK_SECRET", raising=False)
+    if code != "no-webhook-secret":
+        monkeypatch.setenv("RELEASEGATE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    with pytest.raises(Blocked, match=f"trigger refused: {code}: "):
+        setup.call(deploy, version="v1", actor="dave", proof=make())
+    refused = trigger_records(setup)[0]
+    assert (refused.status, refused.details["refusal"], refused.actor_proof) == (
+        "refused",
+        code,
+        "claimed",
+    )
+    assert refused.details["delivery"] and refused.details["attestation"]
+    assert setup.records("deploy") == [] and setup.records("gate") == []
+
+
+def test_a_proof_carries_one_kind_of_evidence() -> None:
+    good = attested()
+    with pytest.raises(ValueError, match="either a signature or an attestation"):
+        TriggerProof(**{**good.model_dump(), "signature": "x"})
+    with pytest.raises(ValueError, match="names its delivery"):
+        TriggerProof(**{**good.model_dump(), "delivery": None})

@@ -4,7 +4,6 @@ deployment) and a push event starting `deploy`, with `releasegate serve` running
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from uuid import UUID
@@ -18,7 +17,6 @@ from prefect.states import AwaitingRetry
 from releasegate import processes
 from releasegate.flows.deploy import deploy
 from releasegate.wiring import open_store
-from tests.conftest import REPO
 from tests.flows.conftest import serving
 
 
@@ -124,24 +122,6 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
         assert run.state is not None and (run.state.is_failed() or run.state.is_crashed())
     assert list(open_store(setup.load()).newest("_triggers")) == before  # no run even began
     assert serving(setup.urls["production"]) == "v3"
-
-
-def test_prefect_yaml_registers_both_deployments_for_a_worker() -> None:
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    env = {**os.environ, "RELEASEGATE_CHECKOUT": str(REPO)}
-    for argv in (
-        [prefect, "work-pool", "create", "releasegate", "--type", "process", "--overwrite"],
-        [prefect, "--no-prompt", "deploy", "--all"],
-    ):
-        done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stdout + done.stderr
-    with get_client(sync_client=True) as client:
-        rollback = client.read_deployment_by_name("rollback/releasegate")
-        deploy_ = client.read_deployment_by_name("deploy/releasegate")
-    assert rollback.work_pool_name == "releasegate" and rollback.parameters == {
-        "environment": "production"
-    }
-    assert deploy_.entrypoint == "flows/deploy.py:deploy"
 
 
 def retrying_an_older_run_does_not_go_back(setup) -> None:  # type: ignore[no-untyped-def]
