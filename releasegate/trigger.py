@@ -37,6 +37,11 @@ is one order for all of them. No environment can be called this (names start wit
 letter or digit)."""
 
 
+PUSH_TAG = "github-push"
+"""The Prefect tag of the runs the webhook receiver creates: pushes in arrival order
+(`tasks/push_order.py`)."""
+
+
 class TriggerProof(BaseModel):
     """Evidence that the actor asked for this run, issued at `issued_at` with a fresh
     `nonce`: either their SSH `signature` over the request (what `releasegate deploy

@@ -28,6 +28,7 @@ from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload
 from releasegate.signing.verifier import SignatureRefused
 from releasegate.signing.webhook import attested
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.push_order import wait_for_earlier_pushes
 from releasegate.trigger import TRIGGERS, Trigger, TriggerProof, default_actor
 from releasegate.vocabulary import ProofKind
 from releasegate.wiring import signature_verifier
@@ -45,6 +46,8 @@ def establish(
         get_run_logger().info("retried run: keeping trigger #%s of its first attempt", first.seq)
         return ctx.triggered(_trigger_of(first))
     name = actor or default_actor()
+    if proof is not None and proof.attestation is not None:
+        wait_for_earlier_pushes(ctx.store)  # a push takes its place in arrival order
     if proof is None:
         claimed = _record(ctx, asked, name, "claimed", "accepted")
         return ctx.triggered(Trigger(actor=name, proof="claimed", seq=claimed.seq))

@@ -85,3 +85,15 @@ def own_trigger(
         if is_accepted(record) and record.flow_run_id == flow_run_id:
             return record
     return None
+
+
+def recorded(newest: Iterable[AuditRecord], flow_run_ids: set[str], *, since: datetime) -> set[str]:
+    """Which of `flow_run_ids` have a trigger record (accepted or refused), reading back to
+    `since` (the earliest of those runs' creation, less a margin for clocks)."""
+    found: set[str] = set()
+    for record in newest:
+        if record.started_at < since - CLOCK_MARGIN or found == flow_run_ids:
+            break
+        if record.kind == "trigger" and record.flow_run_id in flow_run_ids:
+            found.add(record.flow_run_id)
+    return found

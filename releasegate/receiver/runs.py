@@ -28,7 +28,7 @@ from releasegate.errors import ConfigError
 from releasegate.receiver.push import Push
 from releasegate.signing.trigger import Asked
 from releasegate.signing.webhook import attestation
-from releasegate.trigger import TriggerProof
+from releasegate.trigger import PUSH_TAG, TriggerProof
 
 DEPLOYMENT = "deploy/releasegate"
 """The deployment pushes start (see `releasegate.serving` and `prefect.yaml`)."""
@@ -101,7 +101,10 @@ class Starter:
     async def _create(self, deployment: UUID, parameters: dict[str, Any], digest: str) -> Any:
         assert self._client is not None
         return await self._client.create_flow_run_from_deployment(
-            deployment, parameters=parameters, idempotency_key=f"github-push-{digest}"
+            deployment,
+            parameters=parameters,
+            idempotency_key=f"{PUSH_TAG}-{digest}",
+            tags=[PUSH_TAG],  # pushes take their places in arrival order (tasks/push_order.py)
         )
 
     async def _deployment_id(self) -> UUID:

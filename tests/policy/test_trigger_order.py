@@ -10,7 +10,7 @@ import pytest
 
 from releasegate.audit.record import GENESIS, AuditRecord, seal
 from releasegate.policy.order import live_change
-from releasegate.policy.triggers import MAX_AGE, earlier_use, own_trigger, timing
+from releasegate.policy.triggers import MAX_AGE, earlier_use, own_trigger, recorded, timing
 from tests.support.records import make_entry
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -123,3 +123,17 @@ def test_a_retried_run_finds_its_first_trigger() -> None:
     found = own_trigger(records, "r1", since=created)
     assert found is not None and found.seq == 0
     assert own_trigger(records, "r3", since=created) is None
+
+
+def test_which_earlier_push_runs_have_taken_their_place() -> None:
+    early = NOW - timedelta(hours=2)
+    records = chain(
+        trigger("n1", run="r1", at=early),
+        trigger("n2", run="r2", status="refused"),
+        trigger("n3", run="r3"),
+    )
+    # Refused or accepted, a run that recorded its trigger has its place in the order.
+    assert recorded(records, {"r2", "r3", "r9"}, since=NOW) == {"r2", "r3"}
+    # The search stops at `since` (less the clock margin): r1 is older than that.
+    assert recorded(records, {"r1"}, since=NOW) == set()
+    assert recorded(records, {"r1"}, since=early) == {"r1"}

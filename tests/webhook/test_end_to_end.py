@@ -166,7 +166,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             **prefect.env(),
             "RELEASEGATE_CONFIG": str(config),
             "RELEASEGATE_WEBHOOK_SECRET": SECRET,
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            # Two pushes a second apart then usually land in one poll and start together:
+            # their runs race for their places in the trigger order (tasks/push_order.py).
+            "PREFECT_WORKER_QUERY_SECONDS": "3",
         }
         try:
             done = run_cli(env, "setup", "--config", str(config))
@@ -320,6 +322,12 @@ def test_two_pushes_a_second_apart_reach_staging_in_order_one_at_a_time(stack: S
         (second[:12], "succeeded"),
     ], changes
     assert serving(stack.staging) == second[:12]
+    order = {
+        r.version: r.seq
+        for r in open_store(configuration.load(stack.config)).newest("_triggers")
+        if r.version in (first[:12], second[:12])
+    }
+    assert order[first[:12]] < order[second[:12]], order
 
 
 def test_setup_is_idempotent_and_prefect_yaml_declares_the_same_deployments(stack: Stack) -> None:
