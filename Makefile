@@ -30,6 +30,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/audit_scale.py --s3
+	$(BIN)/python bench/webhook.py
 
 down: $(VENV)/.installed
 	$(BIN)/releasegate down
