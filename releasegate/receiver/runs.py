@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, ConfigDict
@@ -59,7 +60,9 @@ class Starter:
     async def __aenter__(self) -> Starter:
         self._client = get_client()
         await self._client.__aenter__()
-        with suppress(NotDeployed):  # said on each push until deployed; the receiver starts
+        # Not deployed yet, or the server not up yet: said on each push (503) until it is;
+        # the receiver starts all the same.
+        with suppress(NotDeployed, httpx.HTTPError):
             await self._deployment_id()
         return self
 
