@@ -29,7 +29,7 @@ from tests.conftest import REPO
 from tests.support.postgres import PostgreSQL, PrefectOnPostgres
 from tests.support.toml import table
 
-SECRET = "e2e-webhook-secret-" + uuid.uuid4().hex
+SECRET = uuid.uuid4().hex + uuid.uuid4().hex  # random: no piece of it is a word
 SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 BIN = Path(sys.executable).parent
 
@@ -375,3 +375,20 @@ def deployments(stack: Stack) -> dict[str, Any]:
         }
     assert len(seen) == 2, seen
     return seen
+
+
+def test_the_webhook_secret_reaches_no_record_parameter_or_log(stack: Stack) -> None:
+    """After the pushes above: the trail, every flow run (parameters included), every log
+    line the Prefect API holds and the processes' own logs hold no piece of the secret."""
+    api = stack.prefect.api_url
+    trail = [
+        r.model_dump_json()
+        for environment in ("_triggers", "staging", "production")
+        for r in open_store(configuration.load(stack.config)).newest(environment)
+    ]
+    runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).text
+    logs = httpx.post(f"{api}/logs/filter", json={"limit": 200}, timeout=10).text
+    assert '"attestation"' in runs and len(trail) > 5  # the places searched are not empty
+    everything = "\n".join([*trail, runs, logs, stack.log()])
+    pieces = {SECRET[i : i + 10] for i in range(len(SECRET) - 9)}
+    assert not [piece for piece in pieces if piece in everything]
