@@ -6,15 +6,34 @@ Shared by the flow (which publishes it beside the pause) and by `releasegate app
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import Status
-from releasegate.signing.payload import DecisionPayload, sign_command
+from releasegate.signing.payload import DecisionPayload
 from releasegate.vocabulary import Decision, ProofKind
 
 REQUEST_PREFIX = "releasegate-request-"
 VERDICT_PREFIX = "releasegate-verdict-"
 PAUSE_PREFIX = "approval-"
+
+
+class Attempt(BaseModel):
+    """One decision given on a run, as judged: one row of the run's approvals artifact, and
+    (refused) the first thing the next Resume form says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    reviewer: str
+    decision: Decision
+    status: Status
+    """accepted, rejected (both count) or refused (did not count)."""
+    code: str | None = None
+    """Why it was refused: the approval policy's or the signature check's stable code."""
+    reason: str = ""
+    comment: str = ""
 
 
 class ApprovalRequest(BaseModel):
@@ -39,11 +58,13 @@ class ApprovalRequest(BaseModel):
     """One line per upstream smoke check, for the reviewer's eyes."""
     deadline: str = ""
     eligible: list[str] = []
-    """Who may still give a decision that counts (signed mode shows each one's command)."""
+    """Who may still give a decision that counts."""
     serving: str = ""
     """What the environment runs now (or is being changed to), and in which trigger order."""
     newer: list[str] = []
     """Runs triggered after this one that have not finished: they may overtake it."""
+    refused: Attempt | None = None
+    """The decision given last, when it did not count: the form starts by saying why."""
 
     def payload(self, reviewer: str, decision: Decision, comment: str = "") -> DecisionPayload:
         """The exact facts a signed decision binds (raises ValueError on unusable text)."""
@@ -57,60 +78,6 @@ class ApprovalRequest(BaseModel):
             digest=self.digest,
             comment=comment,
         )
-
-    def describe(self) -> str:
-        """Markdown shown beside the Resume form in the Prefect UI."""
-        needs = ", ".join(f"{n} more from {group}" for group, n in self.missing.items())
-        smoke = "\n".join(f"  - {line}" for line in self.smoke) or "  - (no upstream checks)"
-        lines = [
-            f"## Approve {self.app} {self.version} for **{self.environment}**?",
-            "",
-            f"- **Environment:** {self.environment}",
-            f"- **Version:** {self.version}",
-            f"- **Artifact digest:** `{self.digest}`",
-            f"- **Triggered by:** {self.actor} ({_PROOFS[self.actor_proof]}; "
-            "cannot approve this run)",
-            f"- **Runs now:** {self.serving or 'nothing yet'}",
-            f"- **Newer runs in flight:** {'; '.join(self.newer) or 'none'} (if one goes live "
-            "first, this run ends: it never replaces a newer version)",
-            f"- **Still needed:** {needs}",
-            f"- **Approved so far:** {', '.join(self.approved_by) or 'nobody'}",
-            f"- **Decide before:** {self.deadline}",
-            "- **Staging smoke results:**",
-            smoke,
-            "",
-            f"From a terminal: `releasegate approve {self.flow_run_id} --as YOUR_NAME"
-            + (" --key ~/.ssh/id_ed25519`" if self.signed else "`")
-            + " (add `--reject` to reject).",
-        ]
-        if self.signed:
-            lines += ["", *self._signing_help()]
-        return "\n".join(lines)
-
-    def _signing_help(self) -> list[str]:
-        out = [
-            "### Signed approval",
-            "Paste the signature into the form's *signature* field. It covers exactly this "
-            "message (for a rejection, `decision: reject`; a comment must be signed too):",
-        ]
-        for reviewer in self.eligible:
-            payload = self.payload(reviewer, "approve")
-            out += [
-                "",
-                f"**{reviewer}**:",
-                "```",
-                payload.message().decode().rstrip("\n"),
-                "```",
-                f"`{sign_command(payload, '~/.ssh/id_ed25519')}`",
-            ]
-        return out
-
-
-_PROOFS = {
-    "signed": "signed: proven by their SSH key",
-    "webhook": "webhook: proven by a verified push delivery",
-    "claimed": "claimed: typed, not proven",
-}
 
 
 class Verdict(BaseModel):

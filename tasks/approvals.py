@@ -18,14 +18,23 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput, create_flow_run_input
 from pydantic import Field
 
-from releasegate.approval import PAUSE_PREFIX, ApprovalRequest, Verdict, request_key, verdict_key
+from releasegate.approval import (
+    PAUSE_PREFIX,
+    ApprovalRequest,
+    Attempt,
+    Verdict,
+    request_key,
+    verdict_key,
+)
 from releasegate.audit.record import ApprovalEntry
 from releasegate.errors import Blocked
 from releasegate.policy.approvals import decision_status, eligible, judge, stale, tally
 from releasegate.release import Release
+from releasegate.resume_form import describe, refusal
 from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
 from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
+from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_order, now_running
 from releasegate.tasks.overtaken import newer_in_flight, watched
@@ -58,7 +67,19 @@ class ApprovalInput(RunInput):
     signature: str = Field(
         default="",
         max_length=MAX_SIGNATURE_CHARS,
-        description="Signed mode: the SSH signature printed by the signing command",
+        description="Not needed here: this environment takes unsigned decisions",
+    )
+
+
+class SignedApprovalInput(ApprovalInput):
+    """The Resume form in signed mode: the signature is required by the schema, so the UI
+    refuses an empty one before anything reaches the run (the wake-up answer carries a
+    placeholder: `tasks.overtaken.WAKE_UP`)."""
+
+    signature: str = Field(
+        min_length=1,
+        max_length=MAX_SIGNATURE_CHARS,
+        description="The whole output of the signing recipe beside this form",
     )
 
 
@@ -81,6 +102,8 @@ def await_approvals(
     run_id = str(FlowRunContext.get().flow_run.id)  # type: ignore[union-attr]
     logger = get_run_logger()
     round_ = 0
+    log = ApprovalLog(ctx.config.app.name, environment, release.version)
+    form = SignedApprovalInput if policy.signed else ApprovalInput
     while (state := tally(counted, policy=policy, groups=groups)).state == "pending":
         pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{datetime.now(UTC):%H%M%S%f}"
         round_ += 1
@@ -102,6 +125,7 @@ def await_approvals(
             smoke=_smoke_lines(upstream_smoke),
             deadline=f"{deadline:%Y-%m-%d %H:%M:%S} UTC",
             eligible=eligible(policy, groups, actor=ctx.actor, counted=counted),
+            refused=log.refused(),
         )
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
         remaining = (deadline - datetime.now(UTC)).total_seconds()
@@ -109,8 +133,8 @@ def await_approvals(
         try:
             with watched(ctx, environment, release, run_id):
                 answer = pause_flow_run(
-                    wait_for_input=ApprovalInput.with_initial_data(
-                        description=request.describe(), decision="approve"
+                    wait_for_input=form.with_initial_data(
+                        description=describe(request), decision="approve"
                     ),
                     timeout=max(1, int(remaining)),
                     poll_interval=POLL_SECONDS,
@@ -162,7 +186,21 @@ def await_approvals(
             reason=verdict.reason,
         )
         create_flow_run_input(key=verdict_key(pause_key), value=published.model_dump(mode="json"))
-        logger.info("%s: %s from %r %s", environment, decision.decision, decision.name, status)
+        attempt = Attempt(
+            at=decision.at,
+            reviewer=decision.name,
+            decision=decision.decision,
+            status=status,
+            code=verdict.code,
+            reason=verdict.reason,
+            comment=decision.comment,
+        )
+        log.add(attempt)
+        if verdict.counts:
+            logger.info("%s: %s from %r %s", environment, decision.decision, decision.name, status)
+        else:
+            still = eligible(policy, groups, actor=ctx.actor, counted=counted)
+            logger.warning("%s: refused: %s", environment, refusal(attempt, still))
     if state.state == "rejected":
         raise Blocked(f"{environment}: approval rejected by {state.rejected_by}")
     return counted

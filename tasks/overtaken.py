@@ -29,8 +29,10 @@ from releasegate.tasks.gates import LOOKBACK, order_facts
 from releasegate.trigger import TRIGGERS
 
 WATCH_SECONDS = 2.0
-WAKE_UP = {"reviewer": "", "decision": "approve", "comment": "", "signature": ""}
-"""The answer that is not a decision: the run re-checks whether it is still current."""
+WAKE_UP = {"reviewer": "", "decision": "approve", "comment": "", "signature": "-"}
+"""The answer that is not a decision: the run re-checks whether it is still current. (An
+empty reviewer makes it one; the signature is a placeholder because a signed form
+requires one.)"""
 
 log = logging.getLogger(__name__)
 

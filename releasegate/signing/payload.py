@@ -114,13 +114,35 @@ def escape(text: str) -> str:
     return stripped + "\\x20" * (len(escaped) - len(stripped))
 
 
-def sign_command(payload: DecisionPayload, key_hint: str) -> str:
-    """One shell line that signs `payload` by hand, for the pause description. Never run.
+def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -> str:
+    """A POSIX shell recipe that signs a decision on `payload`'s run by hand, for any
+    reviewer, decision and comment: the Resume form shows one, not one per reviewer. Never
+    run by releasegate.
 
-    `printf '%s\\n'` prints each quoted line followed by a newline: exactly `message()`.
-    The signature is printed on stdout. `key_hint` may start with `~/`.
+    The person edits the variables at the top; the comment goes between the heredoc's
+    markers verbatim (no quoting to get wrong; an empty line is no comment), so whoever
+    types a comment in the form and here signs exactly what the run rebuilds. `sed` doubles
+    backslashes as `escape` does; the comment rule allows no other escaped character but
+    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them).
     """
-    lines = " ".join(shlex.quote(line) for line in payload.lines())
-    home, rest = ("~/", key_hint[2:]) if key_hint.startswith("~/") else ("", key_hint)
-    key = home + shlex.quote(rest)
-    return f"printf '%s\\n' {lines} | ssh-keygen -Y sign -n {NAMESPACE} -f {key}"
+    header, _, _, *fixed, _ = payload.lines()
+    key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
+    run, environment, app, version, digest = (shlex.quote(line) for line in fixed)
+    return "\n".join(
+        [
+            "REVIEWER=your-name     # exactly as in the form",
+            "DECISION=approve       # or reject, as in the form",
+            f"KEY={key}",
+            "# your comment exactly as in the form, on the empty line (none: leave it empty)",
+            "COMMENT=$(cat <<'END_OF_COMMENT'",
+            "",
+            "END_OF_COMMENT",
+            ")",
+            f'printf \'%s\\n\' {header} "decision: $DECISION" "reviewer: $REVIEWER" \\',
+            f"  {run} {environment} \\",
+            f"  {app} {version} \\",
+            f"  {digest} \\",
+            '  "comment:${COMMENT:+ }$(printf %s "$COMMENT" | sed \'s/\\\\/\\\\\\\\/g\')" |',
+            f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
+        ]
+    )

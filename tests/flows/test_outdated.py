@@ -18,6 +18,7 @@ from prefect.flow_runs import resume_flow_run
 
 from releasegate import review
 from releasegate.flows.deploy import deploy
+from releasegate.resume_form import describe
 from releasegate.tasks.overtaken import WAKE_UP
 from tests.flows.conftest import serving
 from tests.support import console
@@ -77,7 +78,7 @@ def test_a_run_waiting_for_approval_ends_blocked_when_overtaken(make_setup) -> N
     again = review.next_request("v1", "production", {first.pause_key}, timeout=60)
     assert again is not None and len(again.newer) == 1
     assert again.newer[0].startswith("deploy v2 by erin (claimed), trigger #")
-    assert "Newer runs in flight:** deploy v2 by erin" in again.describe()
+    assert "Newer runs in flight:** deploy v2 by erin" in describe(again)
 
     # The newer run is approved and goes live; nobody touches the older one again.
     review.decide(asked.flow_run_id, "alice")

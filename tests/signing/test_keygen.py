@@ -18,7 +18,7 @@ import pytest
 
 from releasegate.processes import wait_until
 from releasegate.signing.keygen import KeygenVerifier, sign, verify, verify_decision
-from releasegate.signing.payload import NAMESPACE, sign_command
+from releasegate.signing.payload import sign_recipe
 from releasegate.signing.sshsig import fingerprint_of
 from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
 from tests.signing.conftest import (
@@ -350,13 +350,37 @@ def test_sign_with_empty_agent(agent: str) -> None:
         sign(b"x")
 
 
-# --- the command shown in the pause description --------------------------------------------
+# --- the recipe shown in the Resume form's description ------------------------------------
 
 
-def test_sign_command_produces_a_valid_signature(keys: dict[str, Path]) -> None:
-    """Run the shown command in a real shell: it must sign exactly `message()`."""
-    p = payload(comment="it's 100% fine; $HOME `id` \\n\nsecond line ✓ \u202e")
-    cmd = sign_command(p, str(keys["alice"]))
-    assert "\n" not in cmd and f"-n {NAMESPACE}" in cmd
-    out = subprocess.run(["sh", "-c", cmd], capture_output=True, check=True)
-    assert verify_decision(p, out.stdout.decode(), allowed_signers=ALLOWED).signer == "alice"
+def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str = "approve") -> str:
+    """The recipe as a person follows it: their name, decision and key in the variables,
+    their comment on the heredoc's empty line. Returns the script."""
+    lines = recipe.split("\n")
+    at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
+    assert lines[at + 1] == ""  # no comment: the recipe works as shown
+    lines[at + 1] = comment
+    edits = {"REVIEWER=": reviewer, "DECISION=": decision, "KEY=": str(key)}
+    return "\n".join(
+        next((f"{k}{v}" for k, v in edits.items() if line.startswith(k)), line) for line in lines
+    )
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["", "checked staging", 'it\'s 100% "fine"; $HOME `id` \\n \\\\ ✓ END', "  indented"],
+)
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
+    keys: dict[str, Path], comment: str, shell: str
+) -> None:
+    """One recipe for every reviewer, decision and comment (any the comment rule allows
+    but trailing spaces): run in a real shell, it signs exactly `message()`."""
+    shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
+    for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
+        script = followed(shown, reviewer, keys[reviewer], comment, decision)
+        out = subprocess.run([shell, "-c", script], capture_output=True, check=True)
+        wanted = payload(reviewer=reviewer, decision=decision, comment=comment)
+        assert verify_decision(wanted, out.stdout.decode(), allowed_signers=ALLOWED).signer == (
+            reviewer
+        )

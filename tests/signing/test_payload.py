@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from releasegate.signing.payload import DecisionPayload, sign_command
+from releasegate.signing.payload import DecisionPayload, sign_recipe
 from tests.signing.conftest import payload
 
 
@@ -98,8 +98,7 @@ def test_comment_escaping_is_visible_and_injective() -> None:
     assert len({payload(comment=c).message() for c in distinct}) == len(distinct)
 
 
-def test_sign_command_keeps_tilde_and_quotes_the_rest() -> None:
-    assert sign_command(payload(), "~/.ssh/id_ed25519").endswith(
-        "ssh-keygen -Y sign -n releasegate -f ~/.ssh/id_ed25519"
-    )
-    assert sign_command(payload(), "/keys/my key").endswith("-f '/keys/my key'")
+def test_the_recipe_keeps_tilde_and_quotes_the_rest() -> None:
+    assert "KEY=~/.ssh/id_ed25519\n" in sign_recipe(payload())
+    assert "KEY='/keys/my key'\n" in sign_recipe(payload(), "/keys/my key")
+    assert sign_recipe(payload()).endswith('ssh-keygen -Y sign -n releasegate -f "$KEY"')
