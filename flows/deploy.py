@@ -43,8 +43,10 @@ def deploy(
         version: The version to build and deploy (a container-tag-like label).
         branch: The branch it was built from (branch gates read it).
         commit: The commit id, for the record.
-        actor: Who asks. Recorded as a claim unless `proof` proves it.
-        proof: The actor's signed request (`releasegate deploy --sign`), checked by the run.
+        actor: Who asks. Typed in a form it proves nothing: it is recorded and shown as
+            claimed, never as proven; `releasegate deploy --sign` proves it.
+        proof: Leave empty in the UI: `releasegate deploy --sign` fills it with a signed
+            request that the run verifies.
     """
     asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
     ctx = RunContext.open(configuration.load(), branch=branch, commit=commit)

@@ -33,11 +33,14 @@ def rollback(
     claim. The configuration is the serving process's own, never a parameter.
 
     Args:
-        environment: The environment to roll back.
-        reason: Why (recorded).
-        to: A version or a past flow-run id; empty: the previous good version.
-        actor: Who asks. Recorded as a claim unless `proof` proves it.
-        proof: The actor's signed request (`releasegate rollback --sign`), checked by the run.
+        environment: The environment to roll back (fixed by each rollback deployment).
+        reason: Why you roll back: recorded in the audit trail and shown in its history.
+        to: Empty: the previous good version. Or a version (v1) or a past flow-run id.
+        actor: Your name. Typed in a form it proves nothing: it is recorded and shown as
+            claimed ("carol (claimed)"), never as proven; `releasegate rollback --sign`
+            proves it.
+        proof: Leave empty in the UI: `releasegate rollback --sign` fills it with a signed
+            request that the run verifies.
     """
     settings = configuration.load()
     if environment not in settings.environments:

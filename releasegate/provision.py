@@ -6,14 +6,15 @@ On the Prefect server in use it creates (or leaves as they are, when already rig
   releasegate` serves: each flow run is a subprocess of the worker, in the checkout;
 - every environment's lock (a global concurrency limit of 1, `tasks/lock.py`) and the
   automation that marks dead runs Crashed (`tasks/zombies.py`);
-- the `deploy/releasegate` and `rollback/releasegate` deployments on that pool, with the
-  push trigger, from the same specs `releasegate serve` serves (`serving.specs`).
+- the `deploy/<app>` and `rollback/<app>-<environment>` deployments on that pool, with the
+  push trigger, from the same specs `releasegate serve` serves (`serving.specs`: names,
+  frozen environments, descriptions).
   `prefect.yaml` declares the same deployments for `prefect deploy --all`; a test keeps the
   three in agreement.
 
 The configuration stays the worker's (RELEASEGATE_CONFIG in its environment): no deployment
-carries it. Running setup again re-applies the deployments (a changed production
-environment name included) and changes nothing else.
+carries it. Running setup again re-applies the deployments and changes nothing else (an
+environment renamed since leaves its old rollback deployment behind: delete it).
 """
 
 from __future__ import annotations
@@ -52,13 +53,13 @@ def run(settings: Config, pool: str = POOL, where: Path | None = None) -> list[s
     ensure_zombie_detection()
     storage = LocalStorage(str(where or checkout()))
     applied = []
-    for flow, entrypoint, options in serving.specs(settings):
+    for spec in serving.specs(settings):
         deployment = RunnerDeployment.from_storage(
-            storage, entrypoint, serving.NAME, work_pool_name=pool, **options
+            storage, spec.entrypoint, spec.name, work_pool_name=pool, **spec.options
         )
         assert isinstance(deployment, RunnerDeployment)  # the sync call returns the value
         deployment.apply()
-        applied.append(f"{flow.name}/{serving.NAME}")
+        applied.append(spec.full_name)
     return applied
 
 

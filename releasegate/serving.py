@@ -1,9 +1,12 @@
 """`releasegate serve`: the flows as Prefect deployments, run by this process.
 
-This is what makes the Prefect UI a front door: a quick run of `rollback/releasegate`
-restores the previous good version of production (one click: only a reason is asked),
-and a `releasegate.push` event (from a webhook receiver, CI, or `prefect event emit`)
-starts `deploy/releasegate` for the pushed version.
+This is what makes the Prefect UI a front door: a quick run of
+`rollback/<app>-<environment>` restores that environment's previous good version (one
+click: only a reason is asked; the environment is frozen into the deployment), and a
+`releasegate.push` event (from a webhook receiver, CI, or `prefect event emit`) starts
+`deploy/<app>` for the pushed version. `specs` is the one place these are named and
+described: `serve` runs them here, `releasegate setup` (provision) registers them for
+workers.
 
 The configuration is pinned by this process: flows take no `config` parameter and read
 RELEASEGATE_CONFIG, which their runs (subprocesses of this one) inherit. Every parameter a
@@ -15,11 +18,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prefect import Flow, serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
+from prefect.utilities.annotations import freeze
 
 from releasegate.config import Config
 from releasegate.flows.deploy import deploy
@@ -27,7 +31,6 @@ from releasegate.flows.rollback import rollback
 from releasegate.tasks.lock import ensure_limits
 from releasegate.tasks.zombies import ensure_zombie_detection
 
-NAME = "releasegate"
 PUSH_EVENT = "releasegate.push"
 
 
@@ -46,8 +49,32 @@ def push_trigger() -> DeploymentEventTrigger:
     )
 
 
+def deploy_name(app: str) -> str:
+    """The deploy deployment of `app`, as Prefect names it (`flow/deployment`)."""
+    return f"{deploy.name}/{app}"
+
+
+def rollback_name(app: str, environment: str) -> str:
+    """The rollback deployment of one environment of `app` (`flow/deployment`)."""
+    return f"{rollback.name}/{app}-{environment}"
+
+
+class Spec(NamedTuple):
+    """One deployment: its flow, its entrypoint in a checkout, its full name, its options."""
+
+    flow: Flow[..., Any]
+    entrypoint: str
+    full_name: str
+    options: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The deployment's own name (after `flow/`)."""
+        return self.full_name.partition("/")[2]
+
+
 def run(config: Path, settings: Config) -> None:
-    """Serve both flows until interrupted (SIGTERM/Ctrl-C pauses their triggers), on
+    """Serve every deployment until interrupted (SIGTERM/Ctrl-C pauses their triggers), on
     `config` (pinned for every run: never a run parameter).
 
     First the server side is made ready: every environment's lock and the automation that
@@ -56,35 +83,47 @@ def run(config: Path, settings: Config) -> None:
     os.environ["RELEASEGATE_CONFIG"] = str(config)
     ensure_limits(settings)
     ensure_zombie_detection()
-    serve(
-        *(_made(flow.to_deployment(name=NAME, **options)) for flow, _, options in specs(settings))
-    )
+    serve(*(_made(s.flow.to_deployment(name=s.name, **s.options)) for s in specs(settings)))
 
 
-def specs(settings: Config) -> list[tuple[Flow[..., Any], str, dict[str, Any]]]:
-    """Each deployment: its flow, its entrypoint in a checkout, and its options. `serve`
-    runs them here; `releasegate setup` registers them for a worker; `prefect.yaml`
-    declares the same (a test keeps the three in agreement)."""
-    production = settings.pipeline()[-1]
-    return [
-        (
+def names(settings: Config) -> list[str]:
+    """The full names of every deployment of `settings`' app."""
+    return [spec.full_name for spec in specs(settings)]
+
+
+def specs(settings: Config) -> list[Spec]:
+    """Each deployment, named for what it does: `deploy/<app>`, and one
+    `rollback/<app>-<environment>` per environment whose environment is frozen (the form
+    shows it read-only and the server refuses any other), so a quick run asks only for a
+    reason. `serve` runs them here; `releasegate setup` registers them for a worker;
+    `prefect.yaml` declares the same for the demo app (a test keeps the three in agreement)."""
+    app = settings.app.name
+    made = [
+        Spec(
             deploy,
             "flows/deploy.py:deploy",
+            deploy_name(app),
             {
                 "triggers": [push_trigger()],
-                "description": "Build and promote a version through every environment.",
+                "description": f"Build {app} at a version and promote it through every "
+                "environment, behind their gates and approvals.",
             },
-        ),
-        (
-            rollback,
-            "flows/rollback.py:rollback",
-            {
-                "parameters": {"environment": production},
-                "description": "Restore the previous good version (or `to`: a version or "
-                "run id). A reason is required.",
-            },
-        ),
+        )
     ]
+    for environment in settings.pipeline():
+        made.append(
+            Spec(
+                rollback,
+                "flows/rollback.py:rollback",
+                rollback_name(app, environment),
+                {
+                    "parameters": {"environment": freeze(environment)},
+                    "description": f"Restore {app} on {environment} to its previous good "
+                    "version (or `to`: a version or run id). A reason is required.",
+                },
+            )
+        )
+    return made
 
 
 def _made(made: Any) -> RunnerDeployment:

@@ -50,11 +50,19 @@ class TriggerProof(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    issued_at: AwareDatetime
-    nonce: Nonce
-    signature: str | None = Field(default=None, max_length=MAX_SIGNATURE_CHARS)
-    attestation: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    delivery: Nonce | None = None
+    issued_at: AwareDatetime = Field(description="When the request was signed")
+    nonce: Nonce = Field(description="Random, used once")
+    signature: str | None = Field(
+        default=None,
+        max_length=MAX_SIGNATURE_CHARS,
+        description="The actor's SSH signature over the request",
+    )
+    attestation: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="A webhook receiver's attestation of a verified push",
+    )
+    delivery: Nonce | None = Field(default=None, description="The push delivery's id")
     """The push delivery's id (`X-GitHub-Delivery`), covered by the attestation."""
 
     @model_validator(mode="after")

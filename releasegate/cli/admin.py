@@ -20,11 +20,7 @@ def serve(config: ConfigOption = None) -> None:
         from releasegate import prefect_server, serving
         from releasegate.config import config_path
 
-        production = settings.pipeline()[-1]
-        out.print(
-            f"serving deploy/releasegate and rollback/releasegate ({production}) on "
-            f"{prefect_server.ui_url()}"
-        )
+        out.print(f"serving {', '.join(serving.names(settings))} on {prefect_server.ui_url()}")
         serving.run(config_path(config).resolve(), settings)
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
@@ -49,14 +50,14 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
     )
     try:
         processes.wait_until(
-            lambda: served("rollback/releasegate") and served("deploy/releasegate"),
+            lambda: served("rollback/webapp-production") and served("deploy/webapp"),
             timeout=60,
             interval=0.5,
             what="deployments registered by releasegate serve",
         )
         # One click: only the reason is asked; the target defaults to the previous good version.
         run = run_deployment(
-            "rollback/releasegate", parameters={"reason": "clicked in the UI"}, timeout=120
+            "rollback/webapp-production", parameters={"reason": "clicked in the UI"}, timeout=120
         )
         assert run.state is not None and run.state.is_completed(), (
             tmp_path / "serve.log"
@@ -97,10 +98,12 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
     """No deployment takes a configuration; a bad parameter is refused by the server when it
     can tell (the schema), and by the flow before anything changes when it cannot."""
     with get_client(sync_client=True) as client:
-        for name in ("deploy/releasegate", "rollback/releasegate"):
+        for name in ("deploy/webapp", "rollback/webapp-production"):
             schema = client.read_deployment_by_name(name).parameter_openapi_schema
             assert "config" not in schema["properties"], name
-        deploy_schema = client.read_deployment_by_name("deploy/releasegate")
+            # Every parameter explains itself in the form.
+            assert all(p.get("description") for p in schema["properties"].values()), name
+        deploy_schema = client.read_deployment_by_name("deploy/webapp")
     version = deploy_schema.parameter_openapi_schema["properties"]["version"]
     assert version["pattern"] == "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
     before = list(open_store(setup.load()).newest("_triggers"))
@@ -114,12 +117,19 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
         ({"version": "v9", "config": "/tmp/no-approvals.toml"}, "flow"),
     ):
         try:
-            run = run_deployment("deploy/releasegate", parameters=parameters, timeout=120)
+            run = run_deployment("deploy/webapp", parameters=parameters, timeout=120)
         except PrefectHTTPStatusError as exc:
             assert refused_by == "server" and exc.response.status_code == 409, parameters
             continue
         assert refused_by == "flow", parameters
         assert run.state is not None and (run.state.is_failed() or run.state.is_crashed())
+    # A rollback deployment's environment is frozen: the server refuses any other.
+    with pytest.raises(PrefectHTTPStatusError, match="409"):
+        run_deployment(
+            "rollback/webapp-production",
+            parameters={"reason": "elsewhere", "environment": "staging"},
+            timeout=0,
+        )
     assert list(open_store(setup.load()).newest("_triggers")) == before  # no run even began
     assert serving(setup.urls["production"]) == "v3"
 
@@ -130,7 +140,7 @@ def retrying_an_older_run_does_not_go_back(setup) -> None:  # type: ignore[no-un
     pushed = setup.records("deploy")[0]
     assert pushed.version == "v3" and pushed.status == "succeeded"
     newer = run_deployment(
-        "deploy/releasegate", parameters={"version": "v4", "actor": "erin"}, timeout=120
+        "deploy/webapp", parameters={"version": "v4", "actor": "erin"}, timeout=120
     )
     assert newer.state is not None and newer.state.is_completed()
     assert serving(setup.urls["production"]) == "v4"

@@ -373,7 +373,11 @@ def deployments(stack: Stack) -> dict[str, Any]:
                 for a in automations
             ),
         }
-    assert len(seen) == 2, seen
+    assert sorted(n.split("@")[0] for n in seen) == [
+        "webapp",
+        "webapp-production",
+        "webapp-staging",
+    ]
     return seen
 
 
