@@ -68,22 +68,22 @@ def describe(request: ApprovalRequest) -> str:
         lines += [f"> **Refused:** {refusal(request.refused, request.eligible)}", ""]
     needs = ", ".join(f"{n} more from {group}" for group, n in request.missing.items())
     lines += [
-        f"### {request.app} {request.version} → {request.environment}: {needs}",
+        f"### {request.app} {request.version} → {request.environment}",
         "",
         f"- **Digest:** {_wrapped(request.digest)}",
         f"- **Runs now:** {request.serving or 'nothing yet'}",
         f"- **Upstream checks:** {' · '.join(request.smoke) or 'none'}",
         f"- **Triggered by:** {request.actor} ({PROOFS[request.actor_proof]}), who cannot "
         "approve it",
-        f"- **Approved so far:** {', '.join(request.approved_by) or 'nobody'}; decide before "
-        f"{request.deadline}",
+        f"- **Needs:** {needs} (so far: {', '.join(request.approved_by) or 'nobody'}), "
+        f"before {request.deadline}",
     ]
     if request.newer:
         lines.append(
             f"- **Newer runs in flight:** {'; '.join(request.newer)} (if one goes live first, "
             "this run ends: it never replaces a newer version)"
         )
-    cli = f"`releasegate approve {request.flow_run_id} --as YOUR_NAME --comment '…'`"
+    cli = f"`releasegate approve {request.flow_run_id} --as YOUR_NAME`"
     if not request.signed:
         return "\n".join([*lines, "", f"Fill in the form, or from a terminal: {cli}."])
     recipe = sign_recipe(request.payload("your-name", "approve"))  # takes its own name
@@ -91,10 +91,8 @@ def describe(request: ApprovalRequest) -> str:
         [
             *lines,
             "",
-            "#### Sign, then paste the signature",
-            "Set your name, decision and comment as in the form; the output goes into "
-            "*Signature*. (Or in one step, from a terminal: "
-            f"{cli}.)",
+            "#### Sign, then paste the output into *Signature*",
+            f"Name, decision and comment as in the form. Or, in one step: {cli}.",
             "```sh",
             recipe,
             "```",

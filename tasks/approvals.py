@@ -10,6 +10,7 @@ one while it waits is woken and ends blocked (`tasks.overtaken`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from prefect import get_run_logger
 from prefect.context import FlowRunContext
@@ -255,4 +256,7 @@ def drop_stale(
 def _smoke_lines(report: SmokeReport | None) -> list[str]:
     if report is None:
         return []
-    return [f"{'PASS' if r.passed else 'FAIL'} {r.url}: {r.observed}" for r in report.results]
+    return [
+        f"{'PASS' if r.passed else 'FAIL'} {urlsplit(r.url).path or '/'}: {r.observed}"
+        for r in report.results
+    ]

@@ -123,26 +123,30 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
     markers verbatim (no quoting to get wrong; an empty line is no comment), so whoever
     types a comment in the form and here signs exactly what the run rebuilds. `sed` doubles
     backslashes as `escape` does; the comment rule allows no other escaped character but
-    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them).
+    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). Lines
+    stay under 60 characters, so the dialog shows every one whole.
     """
-    header, _, _, *fixed, _ = payload.lines()
+    header, _, _, run, environment, app, version, digest, _ = payload.lines()
     key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
-    run, environment, app, version, digest = (shlex.quote(line) for line in fixed)
+    half = len(digest) - 32  # two adjacent quoted halves: a narrow window shows both whole
     return "\n".join(
         [
             "REVIEWER=your-name     # exactly as in the form",
             "DECISION=approve       # or reject, as in the form",
             f"KEY={key}",
-            "# your comment exactly as in the form, on the empty line (none: leave it empty)",
+            "# the form's comment, exactly, on the empty line (or none)",
             "COMMENT=$(cat <<'END_OF_COMMENT'",
             "",
             "END_OF_COMMENT",
             ")",
-            f'printf \'%s\\n\' {header} "decision: $DECISION" "reviewer: $REVIEWER" \\',
-            f"  {run} {environment} \\",
-            f"  {app} {version} \\",
-            f"  {digest} \\",
-            '  "comment:${COMMENT:+ }$(printf %s "$COMMENT" | sed \'s/\\\\/\\\\\\\\/g\')" |',
+            "ESCAPED=$(printf %s \"$COMMENT\" | sed 's/\\\\/\\\\\\\\/g')",
+            f"printf '%s\\n' {header} \\",
+            '  "decision: $DECISION" "reviewer: $REVIEWER" \\',
+            f"  {shlex.quote(run)} \\",
+            f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
+            f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
+            f"'{digest[half:]}' \\",
+            '  "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]
     )

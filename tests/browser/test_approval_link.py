@@ -11,14 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from releasegate import prefect_server, processes
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from tests.flows.conftest import Setup
 from tests.support.browser import in_a_thread
-from tests.support.prefect_ui import PrefectUI
+from tests.support.prefect_ui import TIMEOUT_MS, PrefectUI
 
 APPROVALS = {"required": 1, "from": "release-managers", "timeout": "2m"}
 
@@ -57,13 +57,14 @@ def test_status_links_each_run_waiting_for_approval_to_its_page_in_the_ui(
                 text
             )
 
-            page.goto(link)  # what a release manager does with it
+            page.goto(link, timeout=TIMEOUT_MS)  # what a release manager does with it
             prefect = PrefectUI(page, ui_url)
-            prefect.state_badge().wait_for()
-            assert prefect.state() == "Paused"
-            described = prefect.open_resume().description()
-            described.wait_for()
-            assert "webapp" in described.inner_text() and "v1" in described.inner_text()
+            prefect.wait_for_state("Paused")
+            # The description renders after the form's fields (a skeleton first): wait for
+            # its text, never read it once.
+            expect(prefect.open_resume().description()).to_contain_text(
+                "webapp v1 → production", timeout=TIMEOUT_MS
+            )
         finally:
             if waiting and not run.done():  # a rejection ends the run (test or failure)
                 in_a_thread(
@@ -71,4 +72,6 @@ def test_status_links_each_run_waiting_for_approval_to_its_page_in_the_ui(
                 )
         with pytest.raises(Blocked, match="rejected by alice"):
             run.result(timeout=60)
-    assert awaiting(setup) == []
+    processes.wait_until(
+        lambda: awaiting(setup) == [], timeout=30, interval=0.5, what="no run listed as waiting"
+    )

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from uuid import UUID
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
@@ -25,7 +25,7 @@ from pydantic import Field
 
 from releasegate import prefect_server, processes
 from tests.support.browser import in_a_thread
-from tests.support.prefect_ui import UI, PrefectUI
+from tests.support.prefect_ui import TIMEOUT_MS, UI, PrefectUI
 
 SIGNATURE = "-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQ\n-----END SSH SIGNATURE-----"
 
@@ -78,13 +78,12 @@ def test_a_paused_run_is_resumed_through_its_form_in_the_browser(
     run_id, result = paused
     prefect = PrefectUI(page, prefect_server.ui_url(), ui)
     prefect.open_run(run_id)
-    assert prefect.state() == "Paused"
+    prefect.wait_for_state("Paused")
 
     form = prefect.open_resume()
     description = form.description()
-    description.wait_for()
-    assert "Approve webapp v7 for production?" in description.inner_text()
-    assert "sha256:abc" in description.inner_text()
+    expect(description).to_contain_text("Approve webapp v7 for production?", timeout=TIMEOUT_MS)
+    expect(description).to_contain_text("sha256:abc")
     form.fill("Reviewer", "alice")
     form.fill("Signature", SIGNATURE)  # an optional field, labelled "Signature (Optional)"
     toast = form.submit()
@@ -107,5 +106,5 @@ def test_a_form_the_server_refuses_says_why_and_the_run_stays_paused(
     assert not toast.ok
     assert "'reviewer' is a required property" in toast.text
     page.reload()
-    prefect.state_badge().wait_for()
-    assert prefect.state() == "Paused" and not result.done()
+    prefect.wait_for_state("Paused")
+    assert not result.done()

@@ -107,5 +107,5 @@ def test_with_4200_taken_the_ui_of_releasegates_server_shows_its_runs(
     ui.open_runs()
     ui.open_listed_run(name)
     assert page.url.split("?")[0] == ui.run_url(run_id)
-    assert ui.state() == "Completed"
+    ui.wait_for_state("Completed")
     assert called == []  # not one call to 4200, nor to the session's server

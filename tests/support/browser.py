@@ -16,6 +16,7 @@ unawaited coroutine instead of doing their work. Call them through `in_a_thread`
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
@@ -101,3 +102,17 @@ def save_pages(browser: Browser, name: str) -> list[Path]:
 def _pages(browser: Browser) -> Iterable[Page]:
     for context in browser.contexts:
         yield from context.pages
+
+
+DOCS = REPO / "docs"
+UPDATE_DOCS = "RELEASEGATE_UPDATE_SCREENSHOTS"
+
+
+def screenshot_for_docs(page: Page, name: str) -> Path:
+    """A screenshot the README shows, taken as the test sees the page: saved under
+    test-artifacts/docs/ on every run (to look at after a change in the UI), and over
+    docs/<name> when RELEASEGATE_UPDATE_SCREENSHOTS=1 (then committed by hand)."""
+    folder = DOCS if os.environ.get(UPDATE_DOCS) == "1" else ARTIFACTS / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=folder / name, timeout=10_000)
+    return folder / name

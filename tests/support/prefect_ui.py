@@ -13,8 +13,12 @@ Prefect 3.9 serves two UIs: V2 (the default: `/` redirects to `/v2/...`, React) 
 | form field  | textbox named by its label             | .schema-form-property: textarea  |
 | submit      | button "Resume"                        | button "Submit"                  |
 | toast       | [data-sonner-toast]: data-type, [data-title] | .p-toast__card: .p-toast__message |
+| deployment  | /v2/deployments/deployment/<id>: Run → Quick run → dialog (V2 only) |
 
 A field with a default is labelled "<label> (Optional)"; helpers take the bare label.
+Every read waits for its condition with a deadline (`expect`, `wait_for`): the pages render
+in steps (a skeleton, then the run, then its description) and poll the API, so a value
+read once, at once, is whatever step a busy machine had reached.
 """
 
 from __future__ import annotations
@@ -76,9 +80,6 @@ class PrefectUI:
             return self.page.locator("main [data-slot=badge]").first
         return self.page.locator(".state-badge").first
 
-    def state(self) -> str:
-        return self.state_badge().inner_text().strip()
-
     def wait_for_state(self, name: str, timeout: float = 60) -> None:
         """Wait until the run's page shows state `name` (the pages poll the API)."""
         expect(self.state_badge()).to_have_text(name, timeout=timeout * 1000)
@@ -98,22 +99,37 @@ class PrefectUI:
     def toasts(self) -> Locator:
         return self.page.locator(TOASTS[self.ui])
 
+    def open_deployment(self, deployment_id: str) -> None:
+        """A deployment's page (V2), once its Run button is there."""
+        assert self.ui == "v2", "deployment pages are driven in the default (V2) UI only"
+        self.page.goto(f"{self.base_url}/v2/deployments/deployment/{deployment_id}")
+        self.run_button().wait_for(timeout=TIMEOUT_MS)
+
+    def run_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Run", exact=True)
+
+    def quick_run(self) -> Form:
+        """Run → Quick run on a deployment's page: the parameter form of the deployment
+        (Prefect opens it when a parameter is required)."""
+        self.run_button().click()
+        self.page.get_by_role("menuitem", name="Quick run").click()
+        dialog = self.page.get_by_role("dialog")
+        form = Form(self.page, dialog, self.ui, submit_label="Run")
+        form.fields().first.wait_for(timeout=TIMEOUT_MS)
+        return form
+
 
 @dataclass(frozen=True)
-class ResumeForm:
-    """The Resume dialog of a paused run: the RunInput's fields beside its description."""
+class Form:
+    """A dialog with a schema form: a paused run's Resume form, a deployment's run form."""
 
     page: Page
     dialog: Locator
     ui: UI
+    submit_label: str = ""
 
     def fields(self) -> Locator:
         return self.dialog.locator("textarea, input")
-
-    def description(self) -> Locator:
-        """The rendered markdown given by `RunInput.with_initial_data(description=...)`
-        (read it with `.inner_text()`; measure it with `.bounding_box()`)."""
-        return self.dialog.locator(DESCRIPTION[self.ui]).first
 
     def field(self, label: str) -> Locator:
         """The text field labelled `label` (or `label (Optional)`)."""
@@ -133,7 +149,8 @@ class ResumeForm:
         """Submit the form; return the toast the UI shows for it (success or refusal)."""
         toasts = self.page.locator(TOASTS[self.ui])
         toasts.evaluate_all("els => els.forEach(e => e.setAttribute('data-rg-seen', ''))")
-        self.dialog.get_by_role("button", name="Resume" if self.ui == "v2" else "Submit").click()
+        label = self.submit_label or ("Resume" if self.ui == "v2" else "Submit")
+        self.dialog.get_by_role("button", name=label, exact=True).click()
         toast = toasts.and_(self.page.locator(":not([data-rg-seen])")).first
         toast.wait_for(timeout=TIMEOUT_MS)
         if self.ui == "v2":
@@ -141,3 +158,19 @@ class ResumeForm:
         else:
             ok = toast.locator(".p-toast__icon--success").count() > 0
         return Toast(text=toast.locator(TOAST_TEXT[self.ui]).inner_text().strip(), ok=ok)
+
+
+@dataclass(frozen=True)
+class ResumeForm(Form):
+    """The Resume dialog of a paused run: the RunInput's fields beside its description."""
+
+    def description(self) -> Locator:
+        """The rendered markdown given by `RunInput.with_initial_data(description=...)`
+        (wait on it with `expect(...).to_contain_text`; measure it with `.bounding_box()`)."""
+        return self.dialog.locator(DESCRIPTION[self.ui]).first
+
+    def recipe(self) -> str:
+        """The first code block of the description: the signing recipe, as shown."""
+        block = self.description().locator("pre").first
+        block.wait_for(timeout=TIMEOUT_MS)
+        return block.inner_text()
