@@ -93,7 +93,8 @@ def deploying(setup: Setup) -> Iterator[Deploying]:
     """A deploy of v1 for the test; if the test fails while it waits, carol rejects it
     (signed), so it ends now instead of at its approval timeout."""
     with ThreadPoolExecutor(1) as pool:
-        run = Deploying(pool.submit(setup.call, deploy, version="v1", actor="dave", proof=proof("v1")))
+        signed = proof("v1")  # dave's request, signed with his demo key
+        run = Deploying(pool.submit(setup.call, deploy, version="v1", actor="dave", proof=signed))
         try:
             yield run
         finally:
