@@ -26,6 +26,7 @@ from prefect.events import DeploymentEventTrigger
 from prefect.utilities.annotations import freeze
 
 from releasegate.config import Config
+from releasegate.deployment_names import deploy_name, rollback_name
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.tasks.lock import ensure_limits
@@ -49,16 +50,6 @@ def push_trigger() -> DeploymentEventTrigger:
     )
 
 
-def deploy_name(app: str) -> str:
-    """The deploy deployment of `app`, as Prefect names it (`flow/deployment`)."""
-    return f"{deploy.name}/{app}"
-
-
-def rollback_name(app: str, environment: str) -> str:
-    """The rollback deployment of one environment of `app` (`flow/deployment`)."""
-    return f"{rollback.name}/{app}-{environment}"
-
-
 class Spec(NamedTuple):
     """One deployment: its flow, its entrypoint in a checkout, its full name, its options."""
 
@@ -70,7 +61,9 @@ class Spec(NamedTuple):
     @property
     def name(self) -> str:
         """The deployment's own name (after `flow/`)."""
-        return self.full_name.partition("/")[2]
+        flow_name, _, name = self.full_name.partition("/")
+        assert flow_name == self.flow.name, (flow_name, self.flow.name)
+        return name
 
 
 def run(config: Path, settings: Config) -> None:

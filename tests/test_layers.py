@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
                   "releasegate.prefect_server")),
     ("models", ("releasegate.errors", "releasegate.release", "releasegate.vocabulary",
                 "releasegate.duration", "releasegate.redaction", "releasegate.secret",
-                "releasegate.failpoints", "releasegate")),
+                "releasegate.failpoints", "releasegate.deployment_names", "releasegate")),
 ]  # fmt: skip
 
 IMPLEMENTATIONS = {

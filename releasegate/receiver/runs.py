@@ -1,6 +1,6 @@
 """Starting the deploy run a verified push asks for, on the Prefect server in use.
 
-The run is created from the `deploy/releasegate` deployment (served by `releasegate serve`
+The run is created from the app's `deploy/<app>` deployment (served by `releasegate serve`
 or run by a worker after `releasegate setup`) with the push's version, branch, commit and
 pusher, and the receiver's attestation (`signing.webhook`) as the proof: the run checks it
 itself and records the pusher as `webhook`-proven.
@@ -25,13 +25,13 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, ConfigDict
 
+from releasegate.deployment_names import deploy_name
 from releasegate.errors import ConfigError
 from releasegate.receiver.push import Push
 from releasegate.signing.trigger import Asked
 from releasegate.signing.webhook import attestation
 from releasegate.trigger import PUSH_TAG, TriggerProof
 
-DEPLOYMENT = "deploy/releasegate"
 """The deployment pushes start (see `releasegate.serving` and `prefect.yaml`)."""
 
 
@@ -113,12 +113,13 @@ class Starter:
     async def _deployment_id(self) -> UUID:
         if self._deployment is None:
             assert self._client is not None
+            name = deploy_name(self._app)
             try:
-                found = await self._client.read_deployment_by_name(DEPLOYMENT)
+                found = await self._client.read_deployment_by_name(name)
             except ObjectNotFound:
                 raise NotDeployed(
-                    f"no deployment {DEPLOYMENT} on the Prefect server: run `releasegate "
-                    "setup` (workers) or `releasegate serve`"
+                    f"no deployment {name} on the Prefect server: run `releasegate setup` "
+                    "(workers) or `releasegate serve`"
                 ) from None
             self._deployment = found.id
         return self._deployment

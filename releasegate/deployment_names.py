@@ -1,0 +1,20 @@
+"""What the Prefect deployments of an app are called, in one place: `releasegate serve` and
+`releasegate setup` make them under these names (`serving.specs`), the push receiver
+starts runs of the deploy one, and the README and prefect.yaml spell them out for the demo
+app. Named for what they do, so a person can tell them apart in the Prefect UI."""
+
+from __future__ import annotations
+
+DEPLOY_FLOW = "deploy"
+ROLLBACK_FLOW = "rollback"
+
+
+def deploy_name(app: str) -> str:
+    """The deploy deployment of `app` as Prefect names it (`flow/deployment`):
+    `deploy/webapp`."""
+    return f"{DEPLOY_FLOW}/{app}"
+
+
+def rollback_name(app: str, environment: str) -> str:
+    """The rollback deployment of one environment of `app`: `rollback/webapp-production`."""
+    return f"{ROLLBACK_FLOW}/{app}-{environment}"
