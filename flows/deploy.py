@@ -10,7 +10,8 @@ from prefect import flow, get_run_logger
 from releasegate import config as configuration
 from releasegate.audit.record import release_of
 from releasegate.errors import DeployFailed
-from releasegate.policy.rollback import previous_good
+from releasegate.flows.rollback import put_back
+from releasegate.policy.rollback import AUTOMATIC, previous_good
 from releasegate.release import Release
 from releasegate.signing.trigger import Asked
 from releasegate.sources.base import SmokeReport
@@ -21,6 +22,7 @@ from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_gates
 from releasegate.tasks.reconcile import one_change
+from releasegate.tasks.rerun import went_live
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import Branch, Commit, Name, Version
@@ -36,6 +38,9 @@ def deploy(
 ) -> str:
     """Build `version` once and promote it through every environment. Returns its digest.
 
+    Rerun (Prefect's Retry) after it went live, it puts that release back where it went,
+    as a rollback; rerun after it failed or was blocked, it runs the pipeline again.
+
     The configuration is the serving process's own (`--config` / RELEASEGATE_CONFIG), never
     a parameter.
 
@@ -50,6 +55,8 @@ def deploy(
     """
     asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
     ctx = RunContext.open(configuration.load(), branch=branch, commit=commit)
+    if (reached := went_live(ctx)) is not None:
+        return put_back(ctx, reached)
     ctx = establish(ctx, asked, actor, proof)
     release = build(ctx.config, version, commit, branch)
     upstream: SmokeReport | None = None
@@ -114,5 +121,5 @@ def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) 
         environment,
         release_of(to),
         kind="rollback",
-        reason=f"automatic rollback: {failed.version} failed in {environment}",
+        reason=f"{AUTOMATIC}: {failed.version} failed in {environment}",
     )

@@ -13,6 +13,7 @@ from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.reconcile import one_change
+from releasegate.tasks.rerun import attempt, chosen_before
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
@@ -30,7 +31,9 @@ def rollback(
     successful version that differs from the current one. Returns the version restored.
 
     Any actor may roll back (on-call must act fast), but a claimed one is recorded as a
-    claim. The configuration is the serving process's own, never a parameter.
+    claim. Rerun (Prefect's Retry), it restores what its first attempt chose, recorded as
+    a new rollback by whoever serves it (a claim: Prefect does not say who pressed Retry).
+    The configuration is the serving process's own, never a parameter.
 
     Args:
         environment: The environment to roll back (fixed by each rollback deployment).
@@ -47,14 +50,35 @@ def rollback(
         known = ", ".join(settings.environments)
         raise UsageError(f"no environment {environment!r} (configured: {known})")
     asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
-    ctx = establish(RunContext.open(settings), asked, actor, proof)
+    ctx = RunContext.open(settings)
+    before = chosen_before(ctx, environment)
+    ctx = establish(ctx, asked, actor, proof)
     with one_change(ctx, environment, f"rollback of {environment}") as live:
-        # Chosen inside the hold, from what the target serves now.
-        change = choose(
+        # Chosen inside the hold, from what the target serves now (a rerun: as before).
+        change = before or choose(
             ctx.store.newest(environment), environment, to, live=live.digest if live else None
         )
-        restore(ctx, environment, change, reason)
+        restore(ctx, environment, change, reason if before is None else rerun(reason))
     return change.version or ""
+
+
+def put_back(ctx: RunContext, reached: dict[str, AuditRecord]) -> str:
+    """Prefect's Retry of a deploy run that went live: its release (the recorded digest, no
+    rebuild) back in every environment it reached, each as a rollback taking the path any
+    rollback takes (a trigger of its own, one change per environment). Returns the digest."""
+    first = next(iter(reached.values()))
+    reason = rerun(f"put back {first.version} as deployed by flow run {first.flow_run_id}")
+    asked = Asked(request="rollback", version=first.version, reason=reason)
+    ctx = establish(ctx, asked, None, None)
+    for environment, change in reached.items():
+        with one_change(ctx, environment, f"rollback of {environment}"):
+            restore(ctx, environment, change, reason)
+    return first.artifact or ""
+
+
+def rerun(reason: str) -> str:
+    """The reason a rerun records: the first attempt's, and that this is a rerun."""
+    return f"{reason} (rerun: attempt {attempt()} of this flow run, started by a Retry)"
 
 
 def restore(ctx: RunContext, environment: str, change: AuditRecord, reason: str) -> None:

@@ -76,6 +76,7 @@ class RunContext:
             "commit": self.commit,
             "flow_run_id": flow_run.get_id(),
             "flow_run_url": flow_run.get_flow_run_ui_url(),
+            "attempt": flow_run.get_run_count() or None,
         }
         if self.trigger is not None:
             base |= {

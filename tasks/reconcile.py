@@ -88,6 +88,7 @@ def close_interrupted(ctx: RunContext, started: AuditRecord, live: Deployed | No
         operation_id=started.operation_id,
         flow_run_id=started.flow_run_id,
         flow_run_url=started.flow_run_url,
+        attempt=started.attempt,
         branch=started.branch,
         commit=started.commit,
         started_at=started.started_at,

@@ -5,9 +5,12 @@ The proof kind is the outcome of a check made here, never a parameter: no eviden
 claim; a signature is `signed` only once it verifies against allowed_signers for exactly
 this request, an attestation is `webhook` only once it matches this request under the
 webhook secret this process holds (RELEASEGATE_WEBHOOK_SECRET); either must be fresh and
-unused by any other run. Refused evidence ends the run (exit 3), recorded. A retried run
-(Prefect's Retry keeps the run id) finds the trigger it recorded the first time and keeps
-its place in the order.
+unused by any other run. Refused evidence ends the run (exit 3), recorded. A retried
+deploy (Prefect's Retry keeps the run id) finds the trigger it recorded the first time and
+keeps its place in the order: it reruns that request, every gate and approval included. A
+retried run that rolls back is a new act by whoever pressed Retry, whom Prefect does not
+name: it takes a new place in the order, recorded as the serving process's claim and
+saying so.
 """
 
 from __future__ import annotations
@@ -42,7 +45,13 @@ def establish(
 
     Raises Blocked (recorded) when the evidence given does not prove the actor.
     """
-    if (first := _first_attempt(ctx)) is not None:
+    retried = flow_run.get_run_count() > 1
+    if retried and asked.request == "rollback":
+        # Whoever pressed Retry is unknown; the parameters name the first attempt's actor.
+        name = default_actor()
+        again = _record(ctx, asked, name, "claimed", "accepted", note=RETRIED_BY)
+        return ctx.triggered(Trigger(actor=name, proof="claimed", seq=again.seq))
+    if retried and (first := _first_attempt(ctx)) is not None:
         get_run_logger().info("retried run: keeping trigger #%s of its first attempt", first.seq)
         return ctx.triggered(_trigger_of(first))
     name = actor or default_actor()
@@ -65,6 +74,12 @@ def establish(
         refusal = _replayed(first_use)
     _record(ctx, asked, name, "claimed", "refused", proof, refusal=refusal)
     raise Blocked(f"trigger refused: {refusal.code}: {refusal.reason}")
+
+
+RETRIED_BY = (
+    "a Retry of a finished flow run: Prefect records no identity for whoever pressed it; "
+    "the actor is the serving process's claim (RELEASEGATE_ACTOR, else its OS user)"
+)
 
 
 def _check(
@@ -139,9 +154,11 @@ def _record(
     proof: TriggerProof | None = None,
     fingerprint: str | None = None,
     refusal: Refusal | None = None,
+    note: str | None = None,
 ) -> AuditRecord:
     details: dict[str, Any] = {
         "request": asked.request,
+        "retried": note,
         "environment": asked.environment,
         "reason": asked.reason,
         "refusal": refusal.code if refusal else None,
@@ -171,7 +188,7 @@ def _first_attempt(ctx: RunContext) -> AuditRecord | None:
     """On a retried run, the trigger its first attempt recorded."""
     context = FlowRunContext.get()
     run = context.flow_run if context else None
-    if flow_run.get_run_count() <= 1 or run is None:
+    if run is None:
         return None
     since = run.created or datetime.min.replace(tzinfo=UTC)
     return own_trigger(ctx.store.newest(TRIGGERS), str(run.id), since=since)

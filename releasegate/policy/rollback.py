@@ -9,6 +9,8 @@ from releasegate.audit.record import AuditRecord
 from releasegate.errors import UsageError
 
 CHANGES = frozenset({"deploy", "rollback"})
+AUTOMATIC = "automatic rollback"
+"""How the reason of a deploy run's automatic rollback (after a failed verify) begins."""
 
 
 def is_live_change(record: AuditRecord) -> bool:
@@ -32,8 +34,19 @@ def previous_good(newest: Iterable[AuditRecord], current: str | None) -> AuditRe
 
 
 def by_flow_run(newest: Iterable[AuditRecord], flow_run_id: str) -> AuditRecord | None:
-    """The successful change made by a past flow run (for "roll back to that run")."""
-    return next((r for r in newest if is_live_change(r) and r.flow_run_id == flow_run_id), None)
+    """The release a past flow run made live (for "roll back to that run"): its newest
+    successful change, on any attempt (a rerun restores the same release), but never the
+    automatic rollback of a deploy run (that put back *another* run's release)."""
+    return next(
+        (
+            r
+            for r in newest
+            if is_live_change(r)
+            and r.flow_run_id == flow_run_id
+            and not (r.reason or "").startswith(AUTOMATIC)
+        ),
+        None,
+    )
 
 
 def by_version(newest: Iterable[AuditRecord], version: str) -> AuditRecord | None:
@@ -56,8 +69,8 @@ def choose(
     if to is None:
         found = next((r for r in records if is_live_change(r) and r.artifact != live), None)
         wanted = "an earlier successful version"
-    elif _is_run_id(to):
-        found, wanted = by_flow_run(records, to), f"flow run {to}"
+    elif (run_id := _run_id(to)) is not None:
+        found, wanted = by_flow_run(records, run_id), f"flow run {run_id}"
     else:
         found, wanted = by_version(records, to), f"version {to}"
     if found is None:
@@ -65,9 +78,9 @@ def choose(
     return found
 
 
-def _is_run_id(text: str) -> bool:
+def _run_id(text: str) -> str | None:
+    """`text` as a flow-run id is recorded (Prefect's hyphenated form), if it is one."""
     try:
-        uuid.UUID(text)
+        return str(uuid.UUID(text))
     except ValueError:
-        return False
-    return True
+        return None

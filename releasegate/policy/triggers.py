@@ -76,13 +76,15 @@ def earlier_use(
 def own_trigger(
     newest: Iterable[AuditRecord], flow_run_id: str, *, since: datetime
 ) -> AuditRecord | None:
-    """The accepted trigger a flow run recorded on an earlier attempt (a Prefect retry keeps
-    the run's id): a retried run keeps its place in the trigger order. Reads back to `since`
-    (the run's creation, less a margin for clocks)."""
+    """The accepted trigger a flow run recorded on its first attempt (a Prefect retry keeps
+    the run's id): a retried run keeps its place in the trigger order. A rerun that rolls
+    back records a trigger of its own (attempt 2 and up), never this one. Reads back to
+    `since` (the run's creation, less a margin for clocks)."""
     for record in newest:
         if record.started_at < since - CLOCK_MARGIN:
             return None
-        if is_accepted(record) and record.flow_run_id == flow_run_id:
+        first = (record.attempt or 1) == 1
+        if is_accepted(record) and record.flow_run_id == flow_run_id and first:
             return record
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +74,67 @@ class Setup:
     def records(self, kind: str, environment: str = "production") -> list[AuditRecord]:
         """The environment's audit records of one kind, newest first."""
         return [r for r in open_store(self.load()).newest(environment) if r.kind == kind]
+
+
+@contextmanager
+def served_by_releasegate(setup: Setup, log: Path, **env: str) -> Iterator[None]:
+    """`releasegate serve` on `setup` (polling every second) until the block ends, its
+    deployments registered; stopped by its PID."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    def registered() -> bool:
+        with get_client(sync_client=True) as client:
+            try:
+                for name in ("deploy/releasegate", "rollback/releasegate"):
+                    client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                return False
+        return True
+
+    server = processes.spawn(
+        [str(Path(sys.executable).with_name("releasegate")), "serve", "--config", str(setup.path)],
+        log=log,
+        env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1", **env},
+    )
+    try:
+        processes.wait_until(
+            registered, timeout=60, interval=0.5, what="deployments registered by releasegate serve"
+        )
+        yield
+    finally:
+        processes.stop(server.pid)
+
+
+def retry_like_the_ui(flow_run_id: str) -> None:
+    """Press *Retry* on a finished flow run: exactly the call the Prefect UI makes
+    (ui-v2 `retry-flow-run-dialog.tsx`): the same run back to Scheduled, named AwaitingRetry."""
+    state = {"type": "SCHEDULED", "name": "AwaitingRetry", "message": "Retry from the UI"}
+    response = httpx.post(
+        f"{os.environ['PREFECT_API_URL']}/flow_runs/{flow_run_id}/set_state",
+        json={"state": state, "force": True},
+        timeout=10,
+    )
+    response.raise_for_status()
+    assert response.json()["status"] == "ACCEPT", response.text
+
+
+def rerun_finished(flow_run_id: str, attempt: int = 2) -> Any:
+    """Wait until `attempt` of the flow run has finished; the run as Prefect has it then."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    found: list[Any] = []
+
+    def finished() -> bool:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+        found[:] = [run]
+        return run.run_count >= attempt and run.state is not None and run.state.is_final()
+
+    processes.wait_until(finished, timeout=120, interval=0.3, what=f"attempt {attempt}")
+    return found[0]
 
 
 def serving(url: str) -> str:

@@ -3,31 +3,23 @@ deployment) and a push event starting `deploy`, with `releasegate serve` running
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.events import emit_event
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.states import AwaitingRetry
+from prefect.exceptions import PrefectHTTPStatusError
 
 from releasegate import processes
 from releasegate.flows.deploy import deploy
 from releasegate.wiring import open_store
-from tests.flows.conftest import serving
-
-
-def served(name: str) -> bool:
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_deployment_by_name(name)
-        except ObjectNotFound:
-            return False
-    return True
+from tests.flows.conftest import (
+    rerun_finished,
+    retry_like_the_ui,
+    served_by_releasegate,
+    serving,
+)
 
 
 def pushed_and_recorded(setup, version: str) -> bool:
@@ -43,25 +35,13 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
     prod = setup.urls["production"]
     for version in ("v1", "v2"):
         deploy(version=version, actor="dave")
-    server = processes.spawn(
-        [str(Path(sys.executable).with_name("releasegate")), "serve", "--config", str(setup.path)],
-        log=tmp_path / "serve.log",
-        env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "RELEASEGATE_ACTOR": "oncall"},
-    )
-    try:
-        processes.wait_until(
-            lambda: served("rollback/webapp-production") and served("deploy/webapp"),
-            timeout=60,
-            interval=0.5,
-            what="deployments registered by releasegate serve",
-        )
+    log = tmp_path / "serve.log"
+    with served_by_releasegate(setup, log, RELEASEGATE_ACTOR="oncall"):
         # One click: only the reason is asked; the target defaults to the previous good version.
         run = run_deployment(
             "rollback/webapp-production", parameters={"reason": "clicked in the UI"}, timeout=120
         )
-        assert run.state is not None and run.state.is_completed(), (
-            tmp_path / "serve.log"
-        ).read_text()
+        assert run.state is not None and run.state.is_completed(), log.read_text()
         assert serving(prod) == "v1"
 
         emit_event(
@@ -76,10 +56,7 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
             what="v3 deployed on push and recorded",
         )
         bad_parameters_change_nothing(setup)
-        retrying_an_older_run_does_not_go_back(setup)
-    finally:
-        processes.stop(server.pid)
-    assert serving(prod) == "v4"
+        retrying_past_runs_rolls_back(setup, str(run.id))
     # The push event's facts reached the record: who pushed what, from which commit.
     pushed = next(r for r in setup.records("deploy") if r.version == "v3")
     assert (pushed.version, pushed.actor, pushed.commit, pushed.status) == (
@@ -89,7 +66,7 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
         "succeeded",
     )
     assert pushed.actor_proof == "claimed"  # an event proves nothing about who pushed
-    rolled = setup.records("rollback")[0]
+    rolled = [r for r in setup.records("rollback") if r.flow_run_id == str(run.id)][-1]
     assert rolled.reason == "clicked in the UI" and rolled.actor == "oncall"
     assert rolled.actor_proof == "claimed"  # nobody proved who clicked
 
@@ -134,31 +111,54 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
     assert serving(setup.urls["production"]) == "v3"
 
 
-def retrying_an_older_run_does_not_go_back(setup) -> None:  # type: ignore[no-untyped-def]
-    """Prefect's Retry reruns a finished run under its own id: it keeps its place in the
-    trigger order, so an older run retried after a newer one went live is outdated."""
+def retrying_past_runs_rolls_back(setup, quick_run_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The Prefect UI's Retry on a finished run reruns it under its own id. A deploy that
+    went live puts its release back (its digest, no rebuild) as a rollback with a trigger of
+    its own; a rollback restores the release its first attempt chose."""
+    prod = setup.urls["production"]
     pushed = setup.records("deploy")[0]
     assert pushed.version == "v3" and pushed.status == "succeeded"
     newer = run_deployment(
         "deploy/webapp", parameters={"version": "v4", "actor": "erin"}, timeout=120
     )
     assert newer.state is not None and newer.state.is_completed()
-    assert serving(setup.urls["production"]) == "v4"
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(UUID(pushed.flow_run_id), AwaitingRetry(), force=True)
+    assert serving(prod) == "v4"
+    builds = len(list((setup.home / "releases").iterdir()))
 
-    def retried() -> bool:
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(UUID(pushed.flow_run_id))
-        return run.run_count > 1 and run.state is not None and run.state.is_final()
-
-    processes.wait_until(retried, timeout=120, interval=0.5, what="the retried v3 run")
-    gate = setup.records("gate")[0]
-    assert gate.flow_run_id == pushed.flow_run_id and gate.status == "blocked"
-    assert "blocked by outdated gate: v3 (trigger #" in (gate.reason or "")
-    assert gate.trigger_seq == pushed.trigger_seq  # the order of its first attempt
+    retry_like_the_ui(pushed.flow_run_id)
+    assert rerun_finished(pushed.flow_run_id).state.is_completed()
+    assert serving(prod) == "v3"
+    back = setup.records("rollback")[0]
+    assert (back.flow_run_id, back.status, back.version, back.artifact) == (
+        pushed.flow_run_id,
+        "succeeded",
+        "v3",
+        pushed.artifact,
+    )
+    assert (back.attempt, pushed.attempt) == (2, 1)  # told apart from the first attempt
+    assert back.previous_version == "v4" and f"flow run {pushed.flow_run_id}" in (back.reason or "")
+    # Who pressed Retry is unknown: the serving process's actor, as a claim, saying so.
+    assert (back.actor, back.actor_proof) == ("oncall", "claimed")
     triggers = [
         r for r in setup.records("trigger", "_triggers") if r.flow_run_id == pushed.flow_run_id
     ]
-    assert len(triggers) == 1  # the retry recorded no new trigger
-    assert serving(setup.urls["production"]) == "v4"
+    assert [(t.attempt, t.details["request"]) for t in triggers] == [(2, "rollback"), (1, "deploy")]
+    assert "Prefect records no identity" in triggers[0].details["retried"]
+    # A rollback takes its own place in the trigger order, after v4's.
+    v4 = next(r for r in setup.records("deploy") if r.version == "v4")
+    assert back.trigger_seq == triggers[0].seq and back.trigger_seq > (v4.trigger_seq or 0)
+    assert len(list((setup.home / "releases").iterdir())) == builds  # nothing was rebuilt
+    # Looked up by its flow-run id, the run still means v3.
+    assert setup.cli("rollback", "production", "-r", "v4 again", "--to", newer.id.hex)[0] == 0
+    assert serving(prod) == "v4"
+    assert setup.cli("rollback", "production", "-r", "by run", "--to", pushed.flow_run_id)[0] == 0
+    assert serving(prod) == "v3"
+
+    # The first quick run restored v1; retried, it restores v1 again (the default target
+    # today would be another version).
+    retry_like_the_ui(quick_run_id)
+    assert rerun_finished(quick_run_id).state.is_completed()
+    assert serving(prod) == "v1"
+    again = setup.records("rollback")[0]
+    assert (again.flow_run_id, again.attempt, again.version) == (quick_run_id, 2, "v1")
+    assert (again.actor, again.actor_proof) == ("oncall", "claimed")
