@@ -13,7 +13,7 @@ from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.reconcile import one_change
-from releasegate.tasks.rerun import attempt, chosen_before
+from releasegate.tasks.rerun import chosen_before
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
@@ -58,7 +58,7 @@ def rollback(
         change = before or choose(
             ctx.store.newest(environment), environment, to, live=live.digest if live else None
         )
-        restore(ctx, environment, change, reason if before is None else rerun(reason))
+        restore(ctx, environment, change, reason if before is None else rerun(ctx, reason))
     return change.version or ""
 
 
@@ -67,7 +67,7 @@ def put_back(ctx: RunContext, reached: dict[str, AuditRecord]) -> str:
     rebuild) back in every environment it reached, each as a rollback taking the path any
     rollback takes (a trigger of its own, one change per environment). Returns the digest."""
     first = next(iter(reached.values()))
-    reason = rerun(f"put back {first.version} as deployed by flow run {first.flow_run_id}")
+    reason = rerun(ctx, f"put back {first.version} as deployed by flow run {first.flow_run_id}")
     asked = Asked(request="rollback", version=first.version, reason=reason)
     ctx = establish(ctx, asked, None, None)
     for environment, change in reached.items():
@@ -76,9 +76,9 @@ def put_back(ctx: RunContext, reached: dict[str, AuditRecord]) -> str:
     return first.artifact or ""
 
 
-def rerun(reason: str) -> str:
+def rerun(ctx: RunContext, reason: str) -> str:
     """The reason a rerun records: the first attempt's, and that this is a rerun."""
-    return f"{reason} (rerun: attempt {attempt()} of this flow run, started by a Retry)"
+    return f"{reason} (rerun: attempt {ctx.attempt} of this flow run, started by a Retry)"
 
 
 def restore(ctx: RunContext, environment: str, change: AuditRecord, reason: str) -> None:

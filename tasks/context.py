@@ -29,13 +29,17 @@ class RunContext:
     """Who triggered the run and how that is known; set once the trigger is recorded."""
     branch: str | None = None
     commit: str | None = None
+    attempt: int = 1
+    """Prefect's run count when this attempt began: 1 on the first, more on a Retry (not
+    consecutive: in a retried run a resume from a pause raises the count too). Read once."""
 
     @classmethod
     def open(cls, config: Config, **facts: Any) -> RunContext:
         redact_logs()
         ensure_zombie_detection()
         store = open_store(config)
-        return cls(config=config, store=store, **facts)
+        attempt = max(1, flow_run.get_run_count())
+        return cls(config=config, store=store, attempt=attempt, **facts)
 
     def triggered(self, trigger: Trigger) -> RunContext:
         """This context, for a run whose trigger is established."""
@@ -76,7 +80,7 @@ class RunContext:
             "commit": self.commit,
             "flow_run_id": flow_run.get_id(),
             "flow_run_url": flow_run.get_flow_run_ui_url(),
-            "attempt": flow_run.get_run_count() or None,
+            "attempt": self.attempt if flow_run.get_id() else None,
         }
         if self.trigger is not None:
             base |= {

@@ -2,7 +2,7 @@
 attempts do? Read from the audit trail, back to the run's creation only.
 
 Prefect's Retry keeps the flow-run id and the parameters and raises the run count
-(`prefect.runtime.flow_run.get_run_count()`), so a first attempt costs no read at all.
+(`RunContext.attempt`), so a first attempt costs no read at all.
 """
 
 from __future__ import annotations
@@ -10,23 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prefect.context import FlowRunContext
-from prefect.runtime import flow_run
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.rerun import chosen, reached
 from releasegate.tasks.context import RunContext
 
 
-def attempt() -> int:
-    """1 on a run's first attempt, 2 and up on each Retry (Prefect's run count)."""
-    return max(1, flow_run.get_run_count())
-
-
 def went_live(ctx: RunContext) -> dict[str, AuditRecord] | None:
     """On a rerun of a deploy run whose release reached the pipeline's last environment:
     its successful deploy record in each environment it reached, in pipeline order. None on
     a first attempt, and for a run that never went all the way (it runs the pipeline again)."""
-    if attempt() <= 1:
+    if ctx.attempt <= 1:
         return None
     run_id, since = _run()
     found = {}
@@ -39,7 +33,7 @@ def went_live(ctx: RunContext) -> dict[str, AuditRecord] | None:
 def chosen_before(ctx: RunContext, environment: str) -> AuditRecord | None:
     """On a rerun of a rollback run: the change its earlier attempt chose to restore (None on
     a first attempt, or when no attempt got as far as choosing)."""
-    if attempt() <= 1:
+    if ctx.attempt <= 1:
         return None
     run_id, since = _run()
     return chosen(ctx.store.newest(environment), run_id, since=since)

@@ -21,7 +21,6 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
-from prefect.runtime import flow_run
 
 from releasegate.audit.record import AuditRecord, Status
 from releasegate.errors import Blocked
@@ -45,7 +44,7 @@ def establish(
 
     Raises Blocked (recorded) when the evidence given does not prove the actor.
     """
-    retried = flow_run.get_run_count() > 1
+    retried = ctx.attempt > 1
     if retried and asked.request == "rollback":
         # Whoever pressed Retry is unknown; the parameters name the first attempt's actor.
         name = default_actor()

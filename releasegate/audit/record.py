@@ -93,9 +93,10 @@ class AuditEntry(BaseModel):
     """The run's place in the trigger order: the sequence number of its `trigger` record
     (None on the trigger record itself, and on records written before it was recorded)."""
     attempt: int | None = None
-    """Which attempt of its flow run wrote the record: 1 the first, 2 and up a rerun
-    (Prefect's Retry keeps the flow-run id). None outside a flow run, and on records written
-    before it was recorded."""
+    """Which attempt of its flow run wrote the record: 1 the first; on a rerun (Prefect's
+    Retry keeps the flow-run id) Prefect's run count when it began, above 1 and not
+    necessarily consecutive. None outside a flow run, and on records written before it was
+    recorded."""
 
 
 class AuditRecord(AuditEntry):

@@ -135,14 +135,17 @@ def retrying_past_runs_rolls_back(setup, quick_run_id: str) -> None:  # type: ig
         "v3",
         pushed.artifact,
     )
-    assert (back.attempt, pushed.attempt) == (2, 1)  # told apart from the first attempt
+    assert pushed.attempt == 1 and (back.attempt or 0) > 1  # told apart from the first attempt
     assert back.previous_version == "v4" and f"flow run {pushed.flow_run_id}" in (back.reason or "")
     # Who pressed Retry is unknown: the serving process's actor, as a claim, saying so.
     assert (back.actor, back.actor_proof) == ("oncall", "claimed")
     triggers = [
         r for r in setup.records("trigger", "_triggers") if r.flow_run_id == pushed.flow_run_id
     ]
-    assert [(t.attempt, t.details["request"]) for t in triggers] == [(2, "rollback"), (1, "deploy")]
+    assert [(t.attempt, t.details["request"]) for t in triggers] == [
+        (back.attempt, "rollback"),
+        (1, "deploy"),
+    ]
     assert "Prefect records no identity" in triggers[0].details["retried"]
     # A rollback takes its own place in the trigger order, after v4's.
     v4 = next(r for r in setup.records("deploy") if r.version == "v4")
@@ -160,5 +163,6 @@ def retrying_past_runs_rolls_back(setup, quick_run_id: str) -> None:  # type: ig
     assert rerun_finished(quick_run_id).state.is_completed()
     assert serving(prod) == "v1"
     again = setup.records("rollback")[0]
-    assert (again.flow_run_id, again.attempt, again.version) == (quick_run_id, 2, "v1")
+    assert (again.flow_run_id, again.version) == (quick_run_id, "v1")
+    assert (again.attempt or 0) > 1 and "(rerun: attempt" in (again.reason or "")
     assert (again.actor, again.actor_proof) == ("oncall", "claimed")
