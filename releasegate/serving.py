@@ -16,14 +16,20 @@ run with a bad one (the schema) and the flow refuses it again (pydantic) before 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from prefect import Flow, serve
-from prefect.deployments.runner import RunnerDeployment
+from prefect import Flow
 from prefect.events import DeploymentEventTrigger
+<<<<<<< HEAD
 from prefect.utilities.annotations import freeze
+=======
+from prefect.exceptions import TerminationSignal
+from prefect.runner import Runner
+>>>>>>> 2a33d56 (releasegate serve runs its flows through a Runner that holds them (add_flow), so runs start from the warm fork server instead of 'python -m prefect.engine'; flows travel to the run's process by name (cloudpickle by value loses their string annotations); bench/oncall.py measures the on-call paths)
 
 from releasegate import warm_start
 from releasegate.config import Config
@@ -84,10 +90,22 @@ def run(config: Path, settings: Config) -> None:
     ensure_zombie_detection()
     warm_start.install()
     poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or POLL_SECONDS)
+<<<<<<< HEAD
     serve(
         *(_made(s.flow.to_deployment(name=s.name, **s.options)) for s in specs(settings)),
         query_seconds=poll,
     )
+=======
+    # `Runner.add_flow`, not `serve(flow.to_deployment(...))`: only a runner that holds the
+    # flow object starts its runs in a forked process (`run_flow_in_subprocess`); a
+    # deployment alone is run by `python -m prefect.engine`, a fresh interpreter per run.
+    runner = Runner(query_seconds=poll, pause_on_shutdown=True)
+    for flow, _, options in specs(settings):
+        runner.add_flow(flow, name=NAME, **options)
+    # Stopped by a signal: the runner pauses the deployments' triggers on its way out.
+    with contextlib.suppress(KeyboardInterrupt, TerminationSignal):
+        asyncio.run(runner.start())
+>>>>>>> 2a33d56 (releasegate serve runs its flows through a Runner that holds them (add_flow), so runs start from the warm fork server instead of 'python -m prefect.engine'; flows travel to the run's process by name (cloudpickle by value loses their string annotations); bench/oncall.py measures the on-call paths)
 
 
 def names(settings: Config) -> list[str]:
@@ -114,6 +132,7 @@ def specs(settings: Config) -> list[Spec]:
             },
         )
     ]
+<<<<<<< HEAD
     for environment in settings.pipeline():
         made.append(
             Spec(
@@ -134,3 +153,5 @@ def _made(made: Any) -> RunnerDeployment:
     # Called from synchronous code, Prefect's dual sync/async methods return the value.
     assert isinstance(made, RunnerDeployment)
     return made
+=======
+>>>>>>> 2a33d56 (releasegate serve runs its flows through a Runner that holds them (add_flow), so runs start from the warm fork server instead of 'python -m prefect.engine'; flows travel to the run's process by name (cloudpickle by value loses their string annotations); bench/oncall.py measures the on-call paths)

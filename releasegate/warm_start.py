@@ -11,16 +11,23 @@ imported those modules once, so a run's process is ready in milliseconds.
 
 Prefect has no setting for the start method; `install` makes its function take the
 forkserver context, and nothing else changes: the same function pickles the same call
-with the same environment. `tests/flows/test_warm_start.py` fails if Prefect stops
-asking `multiprocessing` for a context there.
+with the same environment, except that a flow travels by name (`_by_name`).
+`tests/flows/test_warm_start.py` fails if Prefect stops asking `multiprocessing` for a
+context there.
 """
 
 from __future__ import annotations
 
+import copyreg
+import importlib
 import multiprocessing
 import multiprocessing.context
+import pickle
+import sys
 from types import ModuleType
 from typing import Any
+
+from prefect import Flow
 
 PRELOAD = [
     "prefect",
@@ -53,6 +60,23 @@ def forkserver() -> multiprocessing.context.BaseContext:
     return context
 
 
+def _by_name(flow: Flow[..., Any]) -> str | tuple[Any, ...]:
+    """Pickle a flow that its module names as that name: the run's process takes the one it
+    already imported. (By value, as cloudpickle otherwise sends the function of a decorated
+    flow, its string annotations, `from __future__ import annotations`, no longer resolve:
+    "`RollbackModel` is not fully defined".)"""
+    module, name = flow.fn.__module__, flow.fn.__name__
+    if getattr(sys.modules.get(module), name, None) is flow:
+        return (named_flow, (module, name))
+    return flow.__reduce_ex__(pickle.DEFAULT_PROTOCOL)
+
+
+def named_flow(module: str, name: str) -> Flow[..., Any]:
+    flow = getattr(importlib.import_module(module), name)
+    assert isinstance(flow, Flow), f"{module}.{name} is not a flow"
+    return flow
+
+
 def install() -> None:
     """Start this process's served flow runs from the warm fork server (idempotent), and
     start that server now, so that the first run does not wait for its imports either."""
@@ -62,5 +86,6 @@ def install() -> None:
 
     if not isinstance(flow_engine.multiprocessing, _ForkServerMultiprocessing):
         flow_engine.multiprocessing = _ForkServerMultiprocessing()
+    copyreg.pickle(Flow, _by_name)
     forkserver()
     server.ensure_running()
