@@ -31,6 +31,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/audit_scale.py --s3
 	$(BIN)/python bench/webhook.py
+	$(BIN)/python bench/oncall.py
 
 down: $(VENV)/.installed
 	$(BIN)/releasegate down

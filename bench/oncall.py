@@ -34,9 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
+from tests.support.answering import seconds_until  # noqa: E402
 from tests.support.toml import table  # noqa: E402
 
 SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
@@ -77,31 +75,6 @@ def serving(url: str) -> str | None:
     except (httpx.HTTPError, ValueError, KeyError):
         return None
     return str(version)
-
-
-def timed(url: str, expect: str, action: Callable[[], Any]) -> float:
-    """Seconds from starting `action` until `url` answers version `expect`."""
-    answered: list[float] = []
-    started = time.perf_counter()
-
-    def watch() -> None:
-        with httpx.Client(timeout=5) as client:
-            while time.perf_counter() - started < 120:
-                try:
-                    if client.get(f"{url}/version").json()["version"] == expect:
-                        answered.append(time.perf_counter() - started)
-                        return
-                except (httpx.HTTPError, ValueError, KeyError):
-                    pass
-                time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    action()
-    watcher.join(timeout=120)
-    if not answered:
-        raise SystemExit(f"{url} never answered {expect}")
-    return answered[0]
 
 
 def other(url: str, versions: tuple[str, str]) -> str:
@@ -154,7 +127,7 @@ def push(deployment_id: Any | None, version: str) -> None:
 
 def pushed(urls: dict[str, str], deployment_id: Any | None, version: str) -> float:
     """Seconds until staging answers `version`; returns once production does too."""
-    seconds = timed(urls["staging"], version, lambda: push(deployment_id, version))
+    seconds = seconds_until(urls["staging"], version, lambda: push(deployment_id, version))
     processes.wait_until(
         lambda: serving(urls["production"]) == version, timeout=180, interval=0.1, what=version
     )
@@ -163,7 +136,7 @@ def pushed(urls: dict[str, str], deployment_id: Any | None, version: str) -> flo
 
 def quick_rollback(prod: str, pair: tuple[str, str], deployment_id: Any) -> float:
     run: list[Any] = []
-    seconds = timed(
+    seconds = seconds_until(
         prod, other(prod, pair), lambda: run.append(run_of(deployment_id, reason="on-call bench"))
     )
     settle(run[0])
@@ -223,14 +196,14 @@ def main() -> None:
         for version in pair:
             deploy(version=version, actor="dave")
         results[INPROCESS] = [
-            timed(prod, other(prod, pair), lambda: rollback("production", "on-call bench"))
+            seconds_until(prod, other(prod, pair), lambda: rollback("production", "on-call bench"))
             for _ in rounds
         ]
         server, ids = serve(config, work / "serve.log")
         settle(run_of(ids["rollback"], reason="warm-up"))
         results[SERVED] = [quick_rollback(prod, pair, ids["rollback"]) for _ in rounds]
         results[CLI] = [
-            timed(
+            seconds_until(
                 prod,
                 other(prod, pair),
                 lambda: subprocess.run(cli, check=True, capture_output=True),

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
+from tests.support.answering import seconds_until  # noqa: E402
 from tests.support.toml import table  # noqa: E402
 from tests.support.traffic import Traffic  # noqa: E402
 
@@ -163,14 +164,14 @@ def main() -> None:
                 walls.append(parts)
             with Traffic(prod, max_seconds=300).running() as load:
                 rollbacks_flow.append(
-                    timed_rollback(
+                    seconds_until(
                         prod,
                         f"r{i}a",
                         lambda: rollback(environment="production", reason="bench"),
                     )
                 )
                 rollbacks_cli.append(
-                    timed_rollback(
+                    seconds_until(
                         prod,
                         f"r{i}b",
                         lambda: subprocess.run(
@@ -211,31 +212,6 @@ def main() -> None:
     print("\nContinuous load on the production URL across every deploy and rollback above")
     print(f"  {'requests':<44} {requests:8d}")
     print(f"  {'failed requests':<44} {failures:8d}")
-
-
-def timed_rollback(url: str, expect: str, action: Any) -> float:
-    """Seconds from starting `action` until `url` answers version `expect`."""
-    import httpx
-
-    answered: list[float] = []
-    started = time.perf_counter()
-
-    def watch() -> None:
-        with httpx.Client(timeout=5) as client:
-            while time.perf_counter() - started < 300:
-                try:
-                    if client.get(f"{url}/version").json()["version"] == expect:
-                        answered.append(time.perf_counter() - started)
-                        return
-                except (httpx.HTTPError, ValueError, KeyError):
-                    pass
-                time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    action()
-    watcher.join(timeout=300)
-    return answered[0]
 
 
 if __name__ == "__main__":

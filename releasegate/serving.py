@@ -24,12 +24,9 @@ from typing import Any, NamedTuple
 
 from prefect import Flow
 from prefect.events import DeploymentEventTrigger
-<<<<<<< HEAD
 from prefect.utilities.annotations import freeze
-=======
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
->>>>>>> 2a33d56 (releasegate serve runs its flows through a Runner that holds them (add_flow), so runs start from the warm fork server instead of 'python -m prefect.engine'; flows travel to the run's process by name (cloudpickle by value loses their string annotations); bench/oncall.py measures the on-call paths)
 
 from releasegate import warm_start
 from releasegate.config import Config
@@ -90,22 +87,15 @@ def run(config: Path, settings: Config) -> None:
     ensure_zombie_detection()
     warm_start.install()
     poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or POLL_SECONDS)
-<<<<<<< HEAD
-    serve(
-        *(_made(s.flow.to_deployment(name=s.name, **s.options)) for s in specs(settings)),
-        query_seconds=poll,
-    )
-=======
     # `Runner.add_flow`, not `serve(flow.to_deployment(...))`: only a runner that holds the
     # flow object starts its runs in a forked process (`run_flow_in_subprocess`); a
     # deployment alone is run by `python -m prefect.engine`, a fresh interpreter per run.
     runner = Runner(query_seconds=poll, pause_on_shutdown=True)
-    for flow, _, options in specs(settings):
-        runner.add_flow(flow, name=NAME, **options)
+    for spec in specs(settings):
+        runner.add_flow(spec.flow, name=spec.name, **spec.options)
     # Stopped by a signal: the runner pauses the deployments' triggers on its way out.
     with contextlib.suppress(KeyboardInterrupt, TerminationSignal):
         asyncio.run(runner.start())
->>>>>>> 2a33d56 (releasegate serve runs its flows through a Runner that holds them (add_flow), so runs start from the warm fork server instead of 'python -m prefect.engine'; flows travel to the run's process by name (cloudpickle by value loses their string annotations); bench/oncall.py measures the on-call paths)
 
 
 def names(settings: Config) -> list[str]:
@@ -132,7 +122,6 @@ def specs(settings: Config) -> list[Spec]:
             },
         )
     ]
-<<<<<<< HEAD
     for environment in settings.pipeline():
         made.append(
             Spec(
@@ -148,10 +137,3 @@ def specs(settings: Config) -> list[Spec]:
         )
     return made
 
-
-def _made(made: Any) -> RunnerDeployment:
-    # Called from synchronous code, Prefect's dual sync/async methods return the value.
-    assert isinstance(made, RunnerDeployment)
-    return made
-=======
->>>>>>> 2a33d56 (releasegate serve runs its flows through a Runner that holds them (add_flow), so runs start from the warm fork server instead of 'python -m prefect.engine'; flows travel to the run's process by name (cloudpickle by value loses their string annotations); bench/oncall.py measures the on-call paths)
