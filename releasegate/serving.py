@@ -28,7 +28,7 @@ from prefect.utilities.annotations import freeze
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
 
-from releasegate import warm_start
+from releasegate import handoff, warm_start
 from releasegate.config import Config
 from releasegate.deployment_names import deploy_name, rollback_name
 from releasegate.flows.deploy import deploy
@@ -91,8 +91,11 @@ def run(config: Path, settings: Config) -> None:
     # flow object starts its runs in a forked process (`run_flow_in_subprocess`); a
     # deployment alone is run by `python -m prefect.engine`, a fresh interpreter per run.
     runner = Runner(query_seconds=poll, pause_on_shutdown=True)
+    # Which configuration this process pins: `releasegate rollback` on the same one hands
+    # its rollback to this process (releasegate/handoff.py).
+    tags = [handoff.config_tag(config)]
     for spec in specs(settings):
-        runner.add_flow(spec.flow, name=spec.name, **spec.options)
+        runner.add_flow(spec.flow, name=spec.name, tags=tags, **spec.options)
     # Stopped by a signal: the runner pauses the deployments' triggers on its way out.
     with contextlib.suppress(KeyboardInterrupt, TerminationSignal):
         asyncio.run(runner.start())

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
     ("entry", ("releasegate.cli", "releasegate.demo", "releasegate.serving", "releasegate.views",
                "releasegate.timeline", "releasegate.ics", "releasegate.review",
                "releasegate.status", "releasegate.request", "releasegate.receiver",
-               "releasegate.provision", "releasegate.warm_start")),
+               "releasegate.provision", "releasegate.warm_start", "releasegate.handoff")),
     ("flows", ("releasegate.flows",)),
     ("tasks", ("releasegate.tasks",)),
     ("wiring", ("releasegate.wiring",)),

@@ -138,9 +138,11 @@ def load(path: str | None) -> Config:
 
 
 @contextmanager
-def on_prefect(config: str | None) -> Iterator[Config]:
+def on_prefect(config: str | None, *, imports_prefect: bool = True) -> Iterator[Config]:
     """For commands that talk to Prefect: exit codes, the configuration, and the server
-    (starting a local one if needed) set up before Prefect is imported.
+    (starting a local one if needed) set up before Prefect is imported. With
+    `imports_prefect=False` the command imports Prefect only if it needs to, and then calls
+    `one_line_errors()` first.
 
     A flow run in this process reads the configuration as a served one does: from
     RELEASEGATE_CONFIG (flows take no `config` parameter), set here to the file loaded.
@@ -153,7 +155,8 @@ def on_prefect(config: str | None) -> Iterator[Config]:
         os.environ["RELEASEGATE_CONFIG"] = str(config_path(config).resolve())
         with err.status("Connecting to the Prefect server…"):
             prefect_server.ensure(settings.home)
-        _one_line_errors()
+        if imports_prefect:
+            one_line_errors()
         yield settings
 
 
@@ -175,7 +178,9 @@ class _OneLine(logging.Filter):
         return not any(text in message for text in self.seen)
 
 
-def _one_line_errors() -> None:
+def one_line_errors() -> None:
+    """Prefect's console output of a run in this process: errors releasegate raised on
+    purpose as one line (`_OneLine`)."""
     from prefect.logging.configuration import ensure_logging_setup
     from prefect.logging.handlers import PrefectConsoleHandler
 

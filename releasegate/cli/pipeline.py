@@ -7,6 +7,7 @@ and checked before anything runs (`at_the_door`): a bad version never starts a r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from releasegate.cli.common import (
     SignOption,
     at_the_door,
     on_prefect,
+    one_line_errors,
     out,
 )
 from releasegate.signing.trigger import Asked
@@ -27,6 +29,9 @@ from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import Branch, Comment, Commit, EnvironmentName, Name, Reason, Version
 
 app = typer.Typer()
+HANDOFF_TIMEOUT = 600.0
+"""How long `rollback` follows a run it handed to `releasegate serve` (it may wait for the
+environment's lock while another change finishes)."""
 
 
 @app.command()
@@ -85,12 +90,31 @@ def rollback(
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Restore an earlier version of ENVIRONMENT (default: the previous good one)."""
-    with on_prefect(config) as settings:
-        from releasegate.flows.rollback import rollback as rollback_flow
+    """Restore an earlier version of ENVIRONMENT (default: the previous good one). When
+    `releasegate serve` runs for the same configuration, it runs the rollback (warm); else
+    this process does."""
+    with on_prefect(config, imports_prefect=False) as settings:
+        from releasegate import handoff
+        from releasegate.config import config_path
+        from releasegate.trigger import default_actor
 
         asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
         actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
+        api = os.environ["PREFECT_API_URL"]
+        served = handoff.served_rollback(api, config_path(config))
+        # The serving process's own default actor is not whoever is at this terminal.
+        who = actor or default_actor()
+        run_id = served and handoff.rollback(api, served, asked, who, proof, HANDOFF_TIMEOUT)
+        if run_id is not None:
+            version = handoff.restored(settings, environment, run_id)
+            out.print(
+                f"[green]rolled back[/green] {environment} to {version} "
+                f"(flow run {run_id}, run by releasegate serve)"
+            )
+            return
+        one_line_errors()
+        from releasegate.flows.rollback import rollback as rollback_flow
+
         version = rollback_flow(
             environment=environment, reason=reason, to=to, actor=actor, proof=proof
         )

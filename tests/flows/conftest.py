@@ -79,18 +79,19 @@ class Setup:
 @contextmanager
 def served_by_releasegate(setup: Setup, log: Path, **env: str) -> Iterator[None]:
     """`releasegate serve` on `setup` (polling every second) until the block ends, its
-    deployments registered; stopped by its PID."""
+    deployments registered and polled for; stopped by its PID."""
+    names = ("deploy", "rollback")
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     def registered() -> bool:
+        """Both deployments exist and the runner has polled for their runs (READY)."""
         with get_client(sync_client=True) as client:
             try:
-                for name in ("deploy/releasegate", "rollback/releasegate"):
-                    client.read_deployment_by_name(name)
+                found = [client.read_deployment_by_name(f"{n}/releasegate") for n in names]
             except ObjectNotFound:
                 return False
-        return True
+        return all(d.status is not None and d.status.value == "READY" for d in found)
 
     server = processes.spawn(
         [str(Path(sys.executable).with_name("releasegate")), "serve", "--config", str(setup.path)],

@@ -1,0 +1,129 @@
+"""`releasegate rollback` through a running `releasegate serve`: when a serving process pins
+the same configuration, the terminal asks it to run the rollback (a flow run of its
+`rollback/releasegate` deployment, what a UI quick run creates) and follows that run,
+instead of importing Prefect and running the flow itself. The serving process starts the
+run from a warm process; a terminal's fresh Python spends seconds importing Prefect first.
+
+Plain HTTP to Prefect's REST API (httpx), no Prefect import: that import is most of a new
+process's start-up. The run is the same flow with the same parameters (actor, signed
+proof), judged by the run itself, so nothing is proven or refused differently; its failure
+comes back as the same error, hence the same exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from releasegate.config import Config
+from releasegate.errors import Blocked, ConfigError, DeployFailed, Failed, UsageError
+from releasegate.signing.trigger import Asked
+from releasegate.trigger import TriggerProof
+from releasegate.wiring import open_store
+
+DEPLOYMENT = "rollback/releasegate"
+TAG = "releasegate-config-"
+PICKUP = 15.0
+"""Seconds a served runner has to take the run (it polls every 0.5 s; a serving process
+told to poll every PREFECT_RUNNER_POLL_FREQUENCY=10 s still makes it)."""
+FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+ERRORS = {cls.__name__: cls for cls in (Blocked, ConfigError, DeployFailed, Failed, UsageError)}
+
+
+def config_tag(path: Path) -> str:
+    """The tag a serving process puts on its deployments: which configuration it pins."""
+    return TAG + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+
+
+def served_rollback(api: str, config: Path) -> str | None:
+    """The id of a `rollback/releasegate` deployment served right now (Prefect's READY: its
+    runner polled within the last minute) for `config`; None if there is none."""
+    try:
+        response = httpx.get(f"{api}/deployments/name/{DEPLOYMENT}", timeout=5)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    deployment = response.json()
+    if config_tag(config) not in (deployment.get("tags") or []):
+        return None
+    return str(deployment["id"]) if deployment.get("status") == "READY" else None
+
+
+def rollback(
+    api: str,
+    deployment_id: str,
+    asked: Asked,
+    actor: str,
+    proof: TriggerProof | None,
+    timeout: float,
+) -> str | None:
+    """Run the served rollback `asked` for, as `actor` (with their signed request, if any),
+    and wait for it; its flow-run id when it completed. Raises the error the run failed
+    with (same class, same exit code).
+
+    None if no runner picked the run up within PICKUP seconds (the serving process has
+    just stopped): the run is cancelled, so that it never runs later, and the caller rolls
+    back itself.
+    """
+    parameters: dict[str, Any] = {
+        "environment": asked.environment,
+        "reason": asked.reason,
+        "to": asked.version,
+        "actor": actor,
+    }
+    if proof is not None:
+        parameters["proof"] = proof.model_dump(mode="json")
+    with httpx.Client(base_url=api, timeout=10) as client:
+        created = client.post(
+            f"/deployments/{deployment_id}/create_flow_run", json={"parameters": parameters}
+        )
+        if created.status_code == 409:  # the deployment's schema refused a parameter
+            raise UsageError(f"the served rollback refused its parameters: {created.text}")
+        created.raise_for_status()
+        run_id = str(created.json()["id"])
+        started = time.monotonic()
+        while True:
+            state = client.get(f"/flow_runs/{run_id}").raise_for_status().json()["state"] or {}
+            waited = time.monotonic() - started
+            if state.get("type") in FINAL:
+                break
+            if state.get("type") == "SCHEDULED" and waited > PICKUP and _cancel(client, run_id):
+                return None
+            if waited > timeout:
+                raise Failed(f"the served rollback (flow run {run_id}) did not finish in time")
+            time.sleep(0.1)
+    if state["type"] == "COMPLETED":
+        return run_id
+    raise _error(run_id, state.get("message") or state["type"])
+
+
+def _cancel(client: httpx.Client, run_id: str) -> bool:
+    """Cancel a run nobody has picked up; False if a runner took it meanwhile."""
+    cancelled = {"type": "CANCELLED", "message": "releasegate rollback: no runner took it"}
+    answer = client.post(f"/flow_runs/{run_id}/set_state", json={"state": cancelled})
+    return answer.is_success and answer.json().get("status") == "ACCEPT"
+
+
+def _error(run_id: str, message: str) -> Failed | Blocked | UsageError | ConfigError:
+    """The releasegate error a failed run's state message names (`Flow run encountered an
+    exception: Blocked: ...`); a Failed for anything else (a crash)."""
+    _, _, raised = message.partition("exception: ")
+    name, _, text = raised.partition(": ")
+    if name in ERRORS:
+        return ERRORS[name](text)
+    return Failed(f"the served rollback (flow run {run_id}) ended: {message}")
+
+
+def restored(config: Config, environment: str, run_id: str) -> str:
+    """The version the served rollback `run_id` made live, as it recorded it."""
+    records = open_store(config).newest(environment)
+    done = next(
+        (r for r in records if r.flow_run_id == run_id and r.kind == "rollback"),
+        None,
+    )
+    return (done.version if done else None) or "?"
