@@ -84,14 +84,20 @@ def served_by_releasegate(setup: Setup, log: Path, **env: str) -> Iterator[None]
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
+    from releasegate.handoff import config_tag
+
     def registered() -> bool:
-        """Both deployments exist and the runner has polled for their runs (READY)."""
+        """Both deployments are this process's (tagged with this configuration: an earlier
+        test's serve left deployments of the same names) and polled for (READY)."""
         with get_client(sync_client=True) as client:
             try:
                 found = [client.read_deployment_by_name(f"{n}/releasegate") for n in names]
             except ObjectNotFound:
                 return False
-        return all(d.status is not None and d.status.value == "READY" for d in found)
+        return all(
+            config_tag(setup.path) in d.tags and d.status is not None and d.status.value == "READY"
+            for d in found
+        )
 
     server = processes.spawn(
         [str(Path(sys.executable).with_name("releasegate")), "serve", "--config", str(setup.path)],

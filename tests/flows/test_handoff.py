@@ -21,7 +21,9 @@ def test_a_terminal_rollback_is_run_by_the_serving_process(make_setup, tmp_path:
     with served_by_releasegate(setup, tmp_path / "serve.log", RELEASEGATE_ACTOR="oncall"):
         code, out = setup.cli("rollback", "production", "-r", "paged at 3am", "--actor", "carol")
         assert code == 0, out
-        assert "rolled back production to v2" in out and "run by releasegate serve" in out
+        assert "rolled back production to v2" in out and "run by releasegate serve" in out, (
+            out + (tmp_path / "serve.log").read_text()[-3000:]
+        )
         # A failure inside the served run comes back as the same error and exit code.
         code, out = setup.cli("rollback", "production", "-r", "typo", "--to", "v9")
         assert code == 2 and "no successful deploy of version v9" in out, out
