@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
+from releasegate.deployment_names import deploy_name, rollback_name  # noqa: E402
 from tests.support.answering import seconds_until  # noqa: E402
 from tests.support.toml import table  # noqa: E402
 
@@ -51,7 +52,8 @@ RELEASEGATE = str(Path(sys.executable).with_name("releasegate"))
 INPROCESS = "rollback: flow called in-process"
 SERVED = "rollback: UI quick run, served"
 CLI = "rollback: `releasegate rollback`, new process"
-PUSH = "push: run of deploy/releasegate -> staging"
+PUSH = "push: run of deploy/webapp -> staging"
+NAMES = {"deploy": deploy_name("webapp"), "rollback": rollback_name("webapp", "production")}
 EVENT = "push: releasegate.push event -> staging"
 
 
@@ -153,8 +155,8 @@ def serve(config: Path, log: Path) -> tuple[Any, dict[str, Any]]:
     def registered() -> bool:
         with get_client(sync_client=True) as client:
             try:
-                for name in ("deploy", "rollback"):
-                    ids[name] = client.read_deployment_by_name(f"{name}/releasegate").id
+                for kind, name in NAMES.items():
+                    ids[kind] = client.read_deployment_by_name(name).id
             except Exception:
                 return False
         return True

@@ -1,6 +1,6 @@
 """`releasegate rollback` through a running `releasegate serve`: when a serving process pins
 the same configuration, the terminal asks it to run the rollback (a flow run of its
-`rollback/releasegate` deployment, what a UI quick run creates) and follows that run,
+`rollback/<app>-<environment>` deployment, what a UI quick run creates) and follows that run,
 instead of importing Prefect and running the flow itself. The serving process starts the
 run from a warm process; a terminal's fresh Python spends seconds importing Prefect first.
 
@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 
 from releasegate.config import Config
+from releasegate.deployment_names import rollback_name
 from releasegate.errors import Blocked, ConfigError, DeployFailed, Failed, UsageError
 from releasegate.signing.trigger import Asked
 from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
 
-DEPLOYMENT = "rollback/releasegate"
 TAG = "releasegate-config-"
 PICKUP = 15.0
 """Seconds a served runner has to take the run (it polls every 0.5 s; a serving process
@@ -39,11 +39,12 @@ def config_tag(path: Path) -> str:
     return TAG + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
 
 
-def served_rollback(api: str, config: Path) -> str | None:
-    """The id of a `rollback/releasegate` deployment served right now (Prefect's READY: its
-    runner polled within the last minute) for `config`; None if there is none."""
+def served_rollback(api: str, config: Path, app: str, environment: str) -> str | None:
+    """The id of the `rollback/<app>-<environment>` deployment served right now (Prefect's
+    READY: its runner polled within the last minute) for `config`; None if there is none."""
+    name = rollback_name(app, environment)
     try:
-        response = httpx.get(f"{api}/deployments/name/{DEPLOYMENT}", timeout=5)
+        response = httpx.get(f"{api}/deployments/name/{name}", timeout=5)
     except httpx.HTTPError:
         return None
     if response.status_code != 200:
@@ -71,7 +72,7 @@ def rollback(
     back itself.
     """
     parameters: dict[str, Any] = {
-        "environment": asked.environment,
+        # The environment is frozen into the deployment (rollback_name): not sent.
         "reason": asked.reason,
         "to": asked.version,
         "actor": actor,

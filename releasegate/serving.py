@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 
 from prefect import Flow
 from prefect.events import DeploymentEventTrigger
-from prefect.utilities.annotations import freeze
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
+from prefect.utilities.annotations import freeze
 
 from releasegate import handoff, warm_start
 from releasegate.config import Config
@@ -139,4 +139,3 @@ def specs(settings: Config) -> list[Spec]:
             )
         )
     return made
-

@@ -101,7 +101,7 @@ def rollback(
         asked = Asked(request="rollback", environment=environment, version=to, reason=reason)
         actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
         api = os.environ["PREFECT_API_URL"]
-        served = handoff.served_rollback(api, config_path(config))
+        served = handoff.served_rollback(api, config_path(config), settings.app.name, environment)
         # The serving process's own default actor is not whoever is at this terminal.
         who = actor or default_actor()
         run_id = served and handoff.rollback(api, served, asked, who, proof, HANDOFF_TIMEOUT)

@@ -80,18 +80,20 @@ class Setup:
 def served_by_releasegate(setup: Setup, log: Path, **env: str) -> Iterator[None]:
     """`releasegate serve` on `setup` (polling every second) until the block ends, its
     deployments registered and polled for; stopped by its PID."""
-    names = ("deploy", "rollback")
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     from releasegate.handoff import config_tag
+    from releasegate.serving import names
+
+    wanted = names(setup.load())
 
     def registered() -> bool:
-        """Both deployments are this process's (tagged with this configuration: an earlier
+        """Its deployments are this process's (tagged with this configuration: an earlier
         test's serve left deployments of the same names) and polled for (READY)."""
         with get_client(sync_client=True) as client:
             try:
-                found = [client.read_deployment_by_name(f"{n}/releasegate") for n in names]
+                found = [client.read_deployment_by_name(name) for name in wanted]
             except ObjectNotFound:
                 return False
         return all(
