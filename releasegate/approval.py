@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import Status
 from releasegate.signing.payload import DecisionPayload
@@ -44,6 +44,8 @@ class ApprovalRequest(BaseModel):
     flow_run_id: str
     pause_key: str
     """Which pause of the run this is: each decision answers exactly one."""
+    opened_at: AwareDatetime
+    """When this pause (approval round) began: a decision signed before it is refused."""
     environment: str
     app: str
     version: str
@@ -66,12 +68,17 @@ class ApprovalRequest(BaseModel):
     refused: Attempt | None = None
     """The decision given last, when it did not count: the form starts by saying why."""
 
-    def payload(self, reviewer: str, decision: Decision, comment: str = "") -> DecisionPayload:
-        """The exact facts a signed decision binds (raises ValueError on unusable text)."""
+    def payload(
+        self, reviewer: str, decision: Decision, comment: str, issued_at: datetime
+    ) -> DecisionPayload:
+        """The exact facts a signed decision given at `issued_at` binds (raises ValueError
+        on unusable text)."""
         return DecisionPayload(
             decision=decision,
             reviewer=reviewer,
             flow_run_id=self.flow_run_id,
+            pause_key=self.pause_key,
+            issued_at=issued_at,
             environment=self.environment,
             app=self.app,
             version=self.version,

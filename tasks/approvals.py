@@ -27,9 +27,19 @@ from releasegate.approval import (
     request_key,
     verdict_key,
 )
-from releasegate.audit.record import ApprovalEntry
+from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.errors import Blocked
-from releasegate.policy.approvals import decision_status, eligible, judge, stale, tally
+from releasegate.policy.approvals import (
+    decision_status,
+    earlier_use,
+    eligible,
+    given_at,
+    judge,
+    signed_timing,
+    stale,
+    tally,
+)
+from releasegate.policy.triggers import CLOCK_MARGIN
 from releasegate.release import Release
 from releasegate.resume_form import describe, refusal
 from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
@@ -43,6 +53,7 @@ from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
 from releasegate.wiring import signature_verifier
 
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
+ISSUED_AT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
 
 
 class ApprovalInput(RunInput):
@@ -70,6 +81,12 @@ class ApprovalInput(RunInput):
         max_length=MAX_SIGNATURE_CHARS,
         description="Not needed here: this environment takes unsigned decisions",
     )
+    issued_at: str = Field(
+        default="",
+        max_length=20,
+        description="Not needed here: this environment takes unsigned decisions",
+        json_schema_extra={"pattern": f"^({ISSUED_AT})?$"},
+    )
 
 
 class SignedApprovalInput(ApprovalInput):
@@ -80,7 +97,14 @@ class SignedApprovalInput(ApprovalInput):
     signature: str = Field(
         min_length=1,
         max_length=MAX_SIGNATURE_CHARS,
-        description="The whole output of the signing recipe beside this form",
+        description="The whole signature the recipe beside this form printed",
+    )
+    issued_at: str = Field(
+        default="",
+        max_length=20,
+        description="The time the recipe printed first (issued_at: ...); the run refuses a "
+        "signature without it",
+        json_schema_extra={"pattern": f"^({ISSUED_AT})?$"},
     )
 
 
@@ -106,12 +130,14 @@ def await_approvals(
     log = ApprovalLog(ctx.config.app.name, environment, release.version)
     form = SignedApprovalInput if policy.signed else ApprovalInput
     while (state := tally(counted, policy=policy, groups=groups)).state == "pending":
-        pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{datetime.now(UTC):%H%M%S%f}"
+        opened_at = datetime.now(UTC)
+        pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{opened_at:%H%M%S%f}"
         round_ += 1
         serving = now_running(ctx, environment)
         request = ApprovalRequest(
             flow_run_id=run_id,
             pause_key=pause_key,
+            opened_at=opened_at,
             environment=environment,
             app=ctx.config.app.name,
             version=release.version,
@@ -149,7 +175,10 @@ def await_approvals(
             # Not a decision: woken because a newer run may have overtaken this one.
             check_order(ctx, environment, release, "waiting for approval")
             continue
-        fingerprint, proof_error = _prove(ctx, request, answer) if policy.signed else (None, None)
+        signed_at = _issued_at(answer) if policy.signed else None
+        fingerprint, proof_error = (
+            _prove(ctx, request, answer, signed_at) if policy.signed else (None, None)
+        )
         decision = ApprovalEntry(
             name=answer.reviewer.strip(),
             decision=answer.decision,
@@ -157,6 +186,8 @@ def await_approvals(
             comment=answer.comment,
             signature=answer.signature.strip() or None,
             key_fingerprint=fingerprint,
+            pause_key=pause_key if policy.signed else None,
+            issued_at=signed_at,
         )
         verdict = judge(
             decision,
@@ -180,7 +211,9 @@ def await_approvals(
             details={"refusal": verdict.code} if verdict.code else {},
         )
         published = Verdict(
-            submitted=answer.model_dump(include={"reviewer", "decision", "comment", "signature"}),
+            submitted=answer.model_dump(
+                include={"reviewer", "decision", "comment", "signature", "issued_at"}
+            ),
             status=status,
             counts=verdict.counts,
             code=verdict.code,
@@ -207,27 +240,76 @@ def await_approvals(
     return counted
 
 
+def _issued_at(answer: ApprovalInput) -> datetime | None:
+    """The signed issue time as submitted; None if absent or not a time (refused by _prove)."""
+    try:
+        return datetime.strptime(answer.issued_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _prove(
-    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput
+    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput, issued_at: datetime | None
 ) -> tuple[str | None, tuple[str, str] | None]:
     """Check the decision's SSH signature: (key fingerprint, None) or (None, (code, reason)).
 
-    The signed message is rebuilt here from this run's own facts, so a signature made for
-    another run, digest, decision or comment cannot match.
+    The signed message is rebuilt here from this run's own facts and this pause's key, so a
+    signature made for another run, digest, decision, comment or round cannot match; one
+    this run has already received (from the trail, the run's inputs) is named a replay; and
+    the decision's own signed time must fall in this round and within max_age.
     """
     verifier = signature_verifier(ctx.config)
     assert verifier is not None  # the config requires allowed_signers for signed mode
+    if issued_at is None and answer.signature.strip():
+        reason = "a signed decision states when it was signed (issued_at: YYYY-MM-DDTHH:MM:SSZ)"
+        return None, ("malformed", reason)
     try:
-        payload = request.payload(answer.reviewer.strip(), answer.decision, answer.comment)
+        # No signature at all: the verifier names it unsigned, whatever the time.
+        payload = request.payload(
+            answer.reviewer.strip(), answer.decision, answer.comment, issued_at or request.opened_at
+        )
     except ValueError as exc:
         return None, ("malformed", f"the decision cannot be signed as given: {exc}")
+    if (used := _earlier_use(ctx, request, answer.signature)) is not None:
+        return None, ("replayed", _replayed(used))
     try:
         verified = verifier.verify_decision(payload, answer.signature)
     except SignatureRefused as exc:
         return None, (str(exc.code), exc.reason)
     except SignatureError as exc:
         return None, ("unverifiable", str(exc))
+    policy = ctx.config.environments[request.environment].approvals
+    assert policy is not None
+    now = datetime.now(UTC)
+    if late := signed_timing(
+        payload.issued_at, opened_at=request.opened_at, now=now, policy=policy
+    ):
+        return None, (late.code, late.reason)
     return verified.fingerprint, None
+
+
+def _earlier_use(ctx: RunContext, request: ApprovalRequest, signature: str) -> AuditRecord | None:
+    if not signature.strip():
+        return None
+    context = FlowRunContext.get()
+    created = context.flow_run.created if context and context.flow_run else None
+    since = created - CLOCK_MARGIN if created else datetime.min.replace(tzinfo=UTC)
+    return earlier_use(
+        ctx.store.newest(request.environment),
+        signature,
+        flow_run_id=request.flow_run_id,
+        since=since,
+    )
+
+
+def _replayed(used: AuditRecord) -> str:
+    first = used.approvals[0]
+    answered = f"pause {first.pause_key}" if first.pause_key else "an earlier pause"
+    return (
+        f"this signature was already given to this run ({used.environment} #{used.seq}, "
+        f"{first.name}'s decision on {answered}, {used.status}): a signature answers one "
+        "pause once; sign this round's request"
+    )
 
 
 def drop_stale(
@@ -239,7 +321,7 @@ def drop_stale(
         return counted
     void = stale(counted, policy=policy, now=datetime.now(UTC))
     for decision in void:
-        age = datetime.now(UTC) - decision.at
+        age = datetime.now(UTC) - given_at(decision)
         ctx.record(
             "approval",
             environment,

@@ -26,7 +26,8 @@ from releasegate.audit.record import AuditRecord, Status
 from releasegate.errors import Blocked
 from releasegate.policy.triggers import Refusal, earlier_use, own_trigger, timing
 from releasegate.secret import WEBHOOK_SECRET, webhook_secret
-from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload, issued
+from releasegate.signing.payload import issued
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload
 from releasegate.signing.verifier import SignatureRefused
 from releasegate.signing.webhook import attested
 from releasegate.tasks.context import RunContext

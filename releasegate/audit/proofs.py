@@ -3,9 +3,9 @@ deploy or roll back that the audit trail relies on."""
 
 from __future__ import annotations
 
-from releasegate.audit.record import AuditRecord
+from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.audit.store import RecordCheck
-from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.payload import DecisionPayload, DecisionPayloadV1
 from releasegate.signing.trigger import TRIGGER_NAMESPACE, TriggerPayload
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verifier
 
@@ -16,7 +16,8 @@ def signature_check(verifier: Verifier) -> RecordCheck:
 
     Only decisions that counted are checked (accepted/rejected approvals, and the approvals
     a deploy relied on): a refused decision was refused because its proof did not hold.
-    Each is verified as of the time it was given, so a key retired since still verifies.
+    Each is verified as of the time it was given, so a key retired since still verifies,
+    against the message version it was signed in (`signed_message`).
     """
 
     def check(rec: AuditRecord) -> list[str]:
@@ -30,16 +31,7 @@ def signature_check(verifier: Verifier) -> RecordCheck:
                 continue
             where = f"{rec.environment} #{rec.seq} ({rec.id}) {approval.name}"
             try:
-                payload = DecisionPayload(
-                    decision=approval.decision,
-                    reviewer=approval.name,
-                    flow_run_id=rec.flow_run_id or "",
-                    environment=rec.environment,
-                    app=rec.app,
-                    version=rec.version or "",
-                    digest=rec.artifact or "",
-                    comment=approval.comment,
-                )
+                payload = signed_message(rec, approval)
                 verified = verifier.verify_decision(payload, approval.signature, at=approval.at)
             except (ValueError, SignatureRefused, SignatureError) as exc:
                 problems.append(f"{where}: signature does not verify: {exc}")
@@ -49,6 +41,27 @@ def signature_check(verifier: Verifier) -> RecordCheck:
         return problems
 
     return check
+
+
+def signed_message(rec: AuditRecord, approval: ApprovalEntry) -> DecisionPayloadV1:
+    """What `approval`, recorded in `rec`, was signed over: the version 2 message when the
+    decision records its pause and issue time, else version 1 (decisions recorded before
+    version 2; a run accepts only version 2, so a record claiming version 1 after that was
+    written by hand, and its hash chain says whether the trail was edited)."""
+    facts: dict[str, object] = {
+        "decision": approval.decision,
+        "reviewer": approval.name,
+        "flow_run_id": rec.flow_run_id or "",
+        "environment": rec.environment,
+        "app": rec.app,
+        "version": rec.version or "",
+        "digest": rec.artifact or "",
+        "comment": approval.comment,
+    }
+    if approval.pause_key is None and approval.issued_at is None:
+        return DecisionPayloadV1.model_validate(facts)
+    signed = {"pause_key": approval.pause_key, "issued_at": approval.issued_at}
+    return DecisionPayload.model_validate(facts | signed)
 
 
 def _request_problems(rec: AuditRecord, verifier: Verifier) -> list[str]:

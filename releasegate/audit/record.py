@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Set
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -56,6 +56,11 @@ class ApprovalEntry(BaseModel):
     comment: str = ""
     signature: str | None = None
     key_fingerprint: str | None = None
+    pause_key: str | None = None
+    """Signed decisions: the pause it answered, and when the reviewer signed (both signed:
+    `payload.DecisionPayload`). None on decisions recorded before they were signed (the
+    version 1 message)."""
+    issued_at: datetime | None = None
 
 
 class AuditEntry(BaseModel):
@@ -131,9 +136,11 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _body(record: AuditEntry, fields: Set[str], seq: int, prev_hash: str) -> dict[str, Any]:
+def _body(record: AuditEntry, *, held: bool, seq: int, prev_hash: str) -> dict[str, Any]:
+    """The hashed body: every field of an entry, or (`held`) only those a record holds."""
+    fields = record.model_fields_set - _SEALING if held else _ENTRY_FIELDS
     return {
-        **record.model_dump(mode="json", include=set(fields)),
+        **record.model_dump(mode="json", include=set(fields), exclude_unset=held),
         "seq": seq,
         "prev_hash": prev_hash,
     }
@@ -141,18 +148,19 @@ def _body(record: AuditEntry, fields: Set[str], seq: int, prev_hash: str) -> dic
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
     """Give `entry` its place in the chain: every field of today's entry is hashed."""
-    body = _body(entry, _ENTRY_FIELDS, seq, prev_hash)
+    body = _body(entry, held=False, seq=seq, prev_hash=prev_hash)
     return AuditRecord.model_validate({**body, "hash": _digest(body)})
 
 
 def content_hash(record: AuditRecord) -> str:
     """The hash `record` must carry, over the fields it holds as stored.
 
-    Only the fields the stored JSON has count (pydantic's `model_fields_set`), not the
-    defaults of fields it lacks: a field added to `AuditEntry` later is absent from older
-    records, so adding one never changes the hash of a record written before it.
+    Only the fields the stored JSON has count (pydantic's fields-set, at every level: an
+    approval inside a record too), not the defaults of fields it lacks: a field added to
+    `AuditEntry` or `ApprovalEntry` later is absent from older records, so adding one never
+    changes the hash of a record written before it.
     """
-    return _digest(_body(record, record.model_fields_set - _SEALING, record.seq, record.prev_hash))
+    return _digest(_body(record, held=True, seq=record.seq, prev_hash=record.prev_hash))
 
 
 class NotARecord(Failed):

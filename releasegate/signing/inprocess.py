@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from releasegate.signing.allowed_signers import AllowedSigners
-from releasegate.signing.payload import NAMESPACE, DecisionPayload
+from releasegate.signing.payload import NAMESPACE, DecisionPayloadV1
 from releasegate.signing.sshkeys import PublicKey, Unsupported, parse_public_key
 from releasegate.signing.sshsig import Wire, check_addressed, parse
 from releasegate.signing.verifier import (
@@ -60,7 +60,7 @@ class InProcessVerifier:
             self._unreadable = str(exc.strerror or exc)
 
     def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
+        self, payload: DecisionPayloadV1, signature: str | None, *, at: datetime | None = None
     ) -> Verified:
         """`verify` with the message and signer taken from `payload` (the usual call)."""
         return self.verify(

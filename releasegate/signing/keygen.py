@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releasegate.signing import sshsig
-from releasegate.signing.payload import NAMESPACE, DecisionPayload
+from releasegate.signing.payload import NAMESPACE, DecisionPayloadV1
 from releasegate.signing.verifier import (
     RefusalCode,
     SignatureError,
@@ -43,7 +43,7 @@ class KeygenVerifier:
         self.allowed_signers = allowed_signers
 
     def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
+        self, payload: DecisionPayloadV1, signature: str | None, *, at: datetime | None = None
     ) -> Verified:
         return verify_decision(payload, signature, allowed_signers=self.allowed_signers, at=at)
 
@@ -158,7 +158,7 @@ def _agent_key() -> str:
 
 
 def verify_decision(
-    payload: DecisionPayload,
+    payload: DecisionPayloadV1,
     signature: str | None,
     *,
     allowed_signers: Path,

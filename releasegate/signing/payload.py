@@ -4,16 +4,18 @@ A reviewer signs the canonical text of one `DecisionPayload` with their SSH key,
 namespace `releasegate` (see `keygen`); it is verified against an OpenSSH `allowed_signers`
 file that maps reviewer names to keys.
 
-Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing else)::
+Canonical message, version 2 (UTF-8, `\\n` line ends, a final `\\n`, nothing else)::
 
-    releasegate-approval-v1
+    releasegate-approval-v2
     decision: approve
     reviewer: alice
     flow-run-id: 0b6f9c1e-...
+    pause-key: approval-production-0-120102123456
     environment: production
     app: webapp
     version: 1.4.2
     digest: sha256:<64 hex>
+    issued-at: 2026-11-27T12:01:02Z
     comment: looks good\\nship it
 
 - Fields appear exactly once, in this order, as `key: value`. An empty comment is the
@@ -26,24 +28,31 @@ Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
   `\\uHHHH`; trailing spaces -> `\\x20` (editors strip them). The escaped set is a fixed
   list, not a Unicode category, so the message never changes with the Python version:
   a stored signature must re-verify years later (`releasegate audit verify`).
-- Changing this format invalidates every stored signature: add `-v2` instead.
+- Changing this format invalidates every stored signature: add `-v3` instead, and keep
+  the old version here for `audit verify` (as version 1 is kept: `DecisionPayloadV1`).
 
 The message binds decision, reviewer, run, environment, app, version and digest, so a
 signature replayed from another run, for another digest, with the decision flipped or
-the comment edited no longer matches (`bad-signature`). The namespace is bound by the
-SSHSIG format itself: a signature made for git (`-n git`) is refused (`wrong-namespace`).
+the comment edited no longer matches (`bad-signature`). Version 2 adds the pause it
+answers (each approval round of a run is a new pause, with a new key) and the time the
+reviewer signed: a signature copied from the audit trail or the run's inputs cannot answer
+a later round, and its own signed time says how old it is (`max_age`). Version 1 lacked
+both; a run accepts only version 2, `audit verify` re-checks both. The namespace is bound
+by the SSHSIG format itself: a signature made for git (`-n git`) is refused
+(`wrong-namespace`).
 """
 
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from releasegate.vocabulary import NAME_RULE, Decision
 
 NAMESPACE = "releasegate"
-MESSAGE_HEADER = "releasegate-approval-v1"
 
 PRINCIPAL = f"^{NAME_RULE.regex.pattern}$"
 """A reviewer name as it appears in allowed_signers: no spaces, commas or glob characters."""
@@ -51,10 +60,25 @@ _TOKEN = r"^[A-Za-z0-9][A-Za-z0-9._:+@/-]{0,255}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
-class DecisionPayload(BaseModel):
-    """Exactly what a reviewer's signature covers. See the module docstring for the format."""
+def issued(moment: datetime) -> str:
+    """An issue time as signed: UTC, whole seconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+IssuedAt = Annotated[AwareDatetime, AfterValidator(_whole_seconds)]
+"""A signed issue time: aware, held as it is signed (UTC, whole seconds)."""
+
+
+class DecisionPayloadV1(BaseModel):
+    """The version 1 message (no pause, no issue time): only re-verified by `audit verify`
+    for records written before version 2. A run accepts only `DecisionPayload`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    HEADER: ClassVar[str] = "releasegate-approval-v1"
 
     decision: Decision
     reviewer: str = Field(pattern=PRINCIPAL)
@@ -65,9 +89,9 @@ class DecisionPayload(BaseModel):
     digest: str = Field(pattern=_DIGEST)
     comment: str = Field(default="", max_length=4000)
 
-    def lines(self) -> list[str]:
-        """The message's lines, header first, without line ends."""
-        fields = [
+    def fields(self) -> list[tuple[str, str]]:
+        """The message's fields in order, values as signed."""
+        return [
             ("decision", self.decision),
             ("reviewer", self.reviewer),
             ("flow-run-id", self.flow_run_id),
@@ -77,11 +101,40 @@ class DecisionPayload(BaseModel):
             ("digest", self.digest),
             ("comment", escape(self.comment)),
         ]
-        return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
+
+    def lines(self) -> list[str]:
+        """The message's lines, header first, without line ends."""
+        return _render(self.HEADER, self.fields())
 
     def message(self) -> bytes:
         """The canonical bytes that get signed."""
         return ("\n".join(self.lines()) + "\n").encode("utf-8")
+
+
+class DecisionPayload(DecisionPayloadV1):
+    """Exactly what a reviewer's signature covers today. See the module docstring."""
+
+    HEADER: ClassVar[str] = "releasegate-approval-v2"
+
+    pause_key: str = Field(pattern=_TOKEN)
+    """The pause (approval round) of the run this decision answers."""
+    issued_at: IssuedAt
+    """When the reviewer signed, by their clock."""
+
+    def fields(self) -> list[tuple[str, str]]:
+        v1 = dict(super().fields())
+        return [
+            ("decision", v1["decision"]),
+            ("reviewer", v1["reviewer"]),
+            ("flow-run-id", v1["flow-run-id"]),
+            ("pause-key", self.pause_key),
+            ("environment", v1["environment"]),
+            ("app", v1["app"]),
+            ("version", v1["version"]),
+            ("digest", v1["digest"]),
+            ("issued-at", issued(self.issued_at)),
+            ("comment", v1["comment"]),
+        ]
 
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -114,19 +167,30 @@ def escape(text: str) -> str:
     return stripped + "\\x20" * (len(escaped) - len(stripped))
 
 
+def _render(header: str, fields: list[tuple[str, str]]) -> list[str]:
+    return [header] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
+
+
+ISSUED_AT_LINE = "issued_at: "
+"""What the recipe prints before the signature: the time to paste into the Resume form's
+*Issued At* field (`releasegate approve` submits it itself)."""
+
+
 def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -> str:
-    """A POSIX shell recipe that signs a decision on `payload`'s run by hand, for any
-    reviewer, decision and comment: the Resume form shows one, not one per reviewer. Never
-    run by releasegate.
+    """A POSIX shell recipe that signs a decision on `payload`'s pause by hand, for any
+    reviewer, decision and comment, as of the moment it runs: the Resume form shows one,
+    not one per reviewer. Never run by releasegate.
 
     The person edits the variables at the top; the comment goes between the heredoc's
     markers verbatim (no quoting to get wrong; an empty line is no comment), so whoever
     types a comment in the form and here signs exactly what the run rebuilds. `sed` doubles
     backslashes as `escape` does; the comment rule allows no other escaped character but
-    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). Lines
-    stay under 60 characters, so the dialog shows every one whole.
+    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). The
+    shell fills in the issue time (UTC, whole seconds) and prints it first
+    (`issued_at: <time>`), then the signature. Lines stay under 60 characters, so the
+    dialog shows every one whole.
     """
-    header, _, _, run, environment, app, version, digest, _ = payload.lines()
+    header, _, _, run, pause, environment, app, version, digest, _, _ = payload.lines()
     key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
     half = len(digest) - 32  # two adjacent quoted halves: a narrow window shows both whole
     return "\n".join(
@@ -140,13 +204,16 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
             "END_OF_COMMENT",
             ")",
             "ESCAPED=$(printf %s \"$COMMENT\" | sed 's/\\\\/\\\\\\\\/g')",
+            "AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+            f'echo "{ISSUED_AT_LINE}$AT"  # into the form\'s Issued At',
             f"printf '%s\\n' {header} \\",
             '  "decision: $DECISION" "reviewer: $REVIEWER" \\',
             f"  {shlex.quote(run)} \\",
+            f"  {shlex.quote(pause)} \\",
             f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
             f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
             f"'{digest[half:]}' \\",
-            '  "comment:${ESCAPED:+ }$ESCAPED" |',
+            '  "issued-at: $AT" "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]
     )

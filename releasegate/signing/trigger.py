@@ -31,12 +31,12 @@ Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from releasegate.signing.payload import escape
+from releasegate.signing.payload import escape, issued
 from releasegate.vocabulary import Branch, Commit, EnvironmentName, Name, Nonce, Reason, Version
 
 TRIGGER_NAMESPACE = "releasegate-trigger"
@@ -90,8 +90,3 @@ class TriggerPayload(Asked):
     def message(self) -> bytes:
         """The canonical bytes that get signed."""
         return ("\n".join(self.lines()) + "\n").encode("utf-8")
-
-
-def issued(moment: datetime) -> str:
-    """An issue time as signed: UTC, whole seconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.errors import Failed
-from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.payload import DecisionPayloadV1
 
 
 class SignatureError(Failed):
@@ -94,7 +94,7 @@ class Verifier(Protocol):
     and actors' requests to deploy or roll back."""
 
     def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
+        self, payload: DecisionPayloadV1, signature: str | None, *, at: datetime | None = None
     ) -> Verified:
         """Prove that `payload.reviewer` signed exactly `payload`; `at` judges key validity
         at that time instead of now. Raises SignatureRefused (with its code) or

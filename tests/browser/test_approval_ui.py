@@ -1,6 +1,7 @@
 """Approving in the Prefect UI, as a release manager does it: open the paused run, read the
 Resume form's description, sign with the recipe it shows (run as shown, in a real shell,
-with the person's own name, decision, key and comment), paste the signature, Resume.
+with the person's own name, decision, key and comment), paste the time it printed and the
+signature, Resume.
 
 - Two reviewers approve through the form, one with a comment and one without, each on
   the first try, and production goes live.
@@ -33,6 +34,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from releasegate import prefect_server, review
 from releasegate.approval import ApprovalRequest
 from releasegate.flows.deploy import deploy
+from releasegate.signing.payload import ISSUED_AT_LINE
 from tests.flows.conftest import KEYS, Setup, proof, serving
 from tests.support.browser import in_a_thread, screenshot_for_docs
 from tests.support.prefect_ui import TIMEOUT_MS, PrefectUI, ResumeForm
@@ -104,9 +106,18 @@ def deploying(setup: Setup) -> Iterator[Deploying]:
                 )
 
 
-def sign_as_shown(recipe: str, reviewer: str, key: Path, comment: str = "") -> str:
+@dataclass(frozen=True)
+class Signed:
+    """What the recipe printed: the time it signed at (its first line, for the form's
+    Issued At), then the signature."""
+
+    issued_at: str
+    signature: str
+
+
+def sign_as_shown(recipe: str, reviewer: str, key: Path, comment: str = "") -> Signed:
     """The recipe as a person follows it: name and key in its variables, the comment on
-    its empty line; run in a real shell. Returns what it prints: the signature."""
+    its empty line; run in a real shell. Returns what it prints."""
     lines = recipe.split("\n")
     at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
     lines[at + 1] = comment
@@ -114,7 +125,9 @@ def sign_as_shown(recipe: str, reviewer: str, key: Path, comment: str = "") -> s
     lines = [f"KEY={key}" if line.startswith("KEY=") else line for line in lines]
     done = subprocess.run(["sh", "-c", "\n".join(lines)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    stamp, signature = done.stdout.split("\n", 1)
+    assert stamp.startswith(ISSUED_AT_LINE), done.stdout
+    return Signed(stamp.removeprefix(ISSUED_AT_LINE), signature)
 
 
 def open_form(prefect: PrefectUI, request: ApprovalRequest) -> ResumeForm:
@@ -127,11 +140,14 @@ def open_form(prefect: PrefectUI, request: ApprovalRequest) -> ResumeForm:
     return form
 
 
-def decide(form: ResumeForm, reviewer: str, signature: str, comment: str = "") -> None:
+def decide(form: ResumeForm, reviewer: str, signed: Signed, comment: str = "") -> None:
+    """Fill in the form as the recipe's output says: time into Issued At, the signature
+    into Signature."""
     form.fill("Reviewer", reviewer)
     if comment:
         form.fill("Comment", comment)
-    form.fill("Signature", signature)
+    form.fill("Issued At", signed.issued_at)
+    form.fill("Signature", signed.signature)
 
 
 def test_two_reviewers_approve_through_the_resume_form_and_production_goes_live(

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -212,8 +213,9 @@ class Step:
     reject: bool = False
     comment: str = ""
     key: Path | None = None
-    signature: Callable[[Any], str] | None = None
-    """Given the ApprovalRequest being answered, the signature text to submit."""
+    signature: Callable[[Any], tuple[str, datetime | None]] | None = None
+    """Given the ApprovalRequest being answered, the signature text to submit and the
+    issue time it claims."""
 
 
 @dataclass
@@ -242,13 +244,15 @@ class Reviewers:
                 asked = review.next_request(self.version, self.environment, seen, timeout=60)
                 assert asked is not None
                 seen.add(asked.pause_key)
+                signature, issued_at = step.signature(asked) if step.signature else (None, None)
                 _, verdict = review.decide(
                     asked.flow_run_id,
                     step.reviewer,
                     reject=step.reject,
                     comment=step.comment,
                     key=step.key if step.key else KEYS / step.reviewer,
-                    signature=step.signature(asked) if step.signature else None,
+                    signature=signature,
+                    issued_at=issued_at,
                 )
                 self.answered.append(asked)
                 self.verdicts.append(verdict)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,13 @@ LINKED = "looks good, see https://tickets.example/T-1?id=42"
 
 
 def signed(reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any):
-    """A signature by `key` over this run's request, with some fields changed."""
+    """A signature by `key` over this run's request (signed now), with some fields changed;
+    submitted with the issue time it was signed with."""
 
-    def make(asked: ApprovalRequest) -> str:
-        payload = asked.payload(reviewer, decision, comment).model_copy(update=change)
-        return sign(payload.message(), key=key)
+    def make(asked: ApprovalRequest) -> tuple[str, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        payload = asked.payload(reviewer, decision, comment, now).model_copy(update=change)
+        return sign(payload.message(), key=key), payload.issued_at
 
     return make
 
@@ -63,15 +66,16 @@ def wrong_namespace(key: Path, scratch: Path):
     shutil.copyfile(key, private)
     private.chmod(0o600)
 
-    def make(asked: ApprovalRequest) -> str:
-        message = asked.payload("alice", "approve").message()
+    def make(asked: ApprovalRequest) -> tuple[str, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        message = asked.payload("alice", "approve", "", now).message()
         result = subprocess.run(
             ["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(private)],
             input=message,
             capture_output=True,
             check=True,
         )
-        return result.stdout.decode()
+        return result.stdout.decode(), now
 
     return make
 
@@ -86,7 +90,7 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
     attacks = [
         # An empty signature is refused by the form's schema before the run sees it (the
         # browser tests show it); blanks pass the schema and reach the run.
-        ("unsigned", Step("alice", signature=lambda asked: "  \n")),
+        ("unsigned", Step("alice", signature=lambda asked: ("  \n", None))),
         ("unknown-key", Step("alice", key=signers["eve"])),
         ("wrong-signer", Step("alice", key=bob)),  # bob's key claiming to be alice
         (
@@ -116,7 +120,8 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
             Step(
                 "alice",
                 signature=lambda asked: (
-                    "-----BEGIN SSH SIGNATURE-----\nAAAAgarbage\n-----END SSH SIGNATURE-----\n"
+                    "-----BEGIN SSH SIGNATURE-----\nAAAAgarbage\n-----END SSH SIGNATURE-----\n",
+                    asked.opened_at,
                 ),
             ),
         ),

@@ -18,7 +18,7 @@ import pytest
 
 from releasegate.processes import wait_until
 from releasegate.signing.keygen import KeygenVerifier, sign, verify, verify_decision
-from releasegate.signing.payload import sign_recipe
+from releasegate.signing.payload import ISSUED_AT_LINE, sign_recipe
 from releasegate.signing.sshsig import fingerprint_of
 from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
 from tests.signing.conftest import (
@@ -375,12 +375,19 @@ def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
     keys: dict[str, Path], comment: str, shell: str
 ) -> None:
     """One recipe for every reviewer, decision and comment (any the comment rule allows
-    but trailing spaces): run in a real shell, it signs exactly `message()`."""
+    but trailing spaces): run in a real shell, it prints the time it signed at (for the
+    form's Issued At), then a signature over exactly `message()` with that time."""
     shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
     for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
         script = followed(shown, reviewer, keys[reviewer], comment, decision)
+        before = datetime.now(UTC).replace(microsecond=0)
         out = subprocess.run([shell, "-c", script], capture_output=True, check=True)
+        stamp, signature = out.stdout.decode().split("\n", 1)
+        assert stamp.startswith(ISSUED_AT_LINE)
+        issued_at = datetime.fromisoformat(stamp.removeprefix(ISSUED_AT_LINE))
+        assert before <= issued_at <= datetime.now(UTC)  # the time it ran, not the template's
         wanted = payload(reviewer=reviewer, decision=decision, comment=comment)
-        assert verify_decision(wanted, out.stdout.decode(), allowed_signers=ALLOWED).signer == (
-            reviewer
-        )
+        signed = wanted.model_copy(update={"issued_at": issued_at})
+        assert verify_decision(signed, signature, allowed_signers=ALLOWED).signer == reviewer
+        with pytest.raises(SignatureRefused):  # the template's own time is not what was signed
+            verify_decision(wanted, signature, allowed_signers=ALLOWED)
