@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -267,6 +267,78 @@ class Reviewers:
         return self.answered
 
 
+@dataclass
+class Responder:
+    """Approves every request for `version`, each with the first reviewer it names as still
+    eligible, until the run ends: for tests where how many rounds a run needs is the clock's
+    business (max_age), so the test asserts what must hold whatever that number is."""
+
+    version: str
+    keys: dict[str, Path] = field(default_factory=dict)
+    """Signed mode: each reviewer's key (default: the demo key of that name)."""
+    environment: str = "production"
+    answered: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def start(self) -> Responder:
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from releasegate import review
+
+        seen: set[str] = set()
+        try:
+            while True:
+                asked = review.next_request(
+                    self.version, self.environment, seen, timeout=60, unless=self._done.is_set
+                )
+                if asked is None:
+                    return
+                seen.add(asked.pause_key)
+                name = asked.eligible[0]
+                review.decide(asked.flow_run_id, name, key=self.keys.get(name, KEYS / name))
+                self.answered.append(asked)
+        except BaseException as exc:  # re-raised in the test thread by stop()
+            self.error = exc
+
+    def stop(self) -> list[Any]:
+        """Call once the run has ended."""
+        self._done.set()
+        self._thread.join(timeout=90)
+        assert not self._thread.is_alive(), "the responder did not stop"
+        if self.error:
+            raise self.error
+        return self.answered
+
+
+def assert_given_again(setup: Setup) -> None:
+    """The first two approvals outlived max_age in the wait timer (longer than max_age:
+    certain) and were voided before the rollout; the deploy relied on two approvals given
+    after that, by two people. (How many more rounds max_age voided is the clock's business.)"""
+    decisions = setup.records("approval")[::-1]
+    first, second = decisions[0], decisions[1]
+    assert (first.status, second.status) == ("accepted", "accepted")
+    voided = [d for d in decisions if d.status == "expired"]
+    assert {d.approvals[0].name for d in voided[:2]} == {
+        first.approvals[0].name,
+        second.approvals[0].name,
+    }
+    assert all("older than max_age" in (d.reason or "") for d in voided)
+    deployed = setup.records("deploy")[0]
+    assert deployed.status == "succeeded" and len(set(deployed.approvers)) == 2
+    last_void = max(d.seq for d in voided)
+    relied = {(a.name, a.at) for a in deployed.approvals}
+    given_after = {
+        (d.approvals[0].name, d.approvals[0].at)
+        for d in decisions
+        if d.status == "accepted" and d.seq > last_void
+    }
+    assert relied <= given_after
+
+
 def broken_source(folder: Path, good: Setup) -> Path:
     """The example app's source with its /version answer misspelt: it starts and answers
     /health, but every version check fails."""
@@ -301,3 +373,38 @@ def proof(
 
     request = Asked(request="deploy", version=version, branch="main", **asked)
     return signed(request, actor, app, key or KEYS / actor)
+
+
+SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
+
+
+@pytest.fixture
+def signers(tmp_path: Path) -> dict[str, Path]:
+    """Keys: alice and bob (demo), carol (member), dave (valid key, not a member), eve
+    (a key nobody trusts); and an allowed_signers file trusting all but eve."""
+    keys = {"alice": KEYS / "alice", "bob": KEYS / "bob"}
+    for name in ("carol", "dave", "eve"):
+        keys[name] = keypair(tmp_path, name)
+    lines = []
+    for name in ("alice", "bob", "carol", "dave"):
+        public = Path(f"{keys[name]}.pub").read_text().split()
+        lines.append(f'{name} namespaces="releasegate,releasegate-trigger" {public[0]} {public[1]}')
+    keys["allowed_signers"] = tmp_path / "allowed_signers"
+    keys["allowed_signers"].write_text("\n".join(lines) + "\n")
+    return keys
+
+
+def signed(
+    reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any
+) -> Callable[[Any], tuple[str, datetime]]:
+    """A signature by `key` over this run's request (signed now), with some fields changed;
+    submitted with the issue time it was signed with."""
+
+    from releasegate.signing.keygen import sign
+
+    def make(asked: Any) -> tuple[str, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        payload = asked.payload(reviewer, decision, comment, now).model_copy(update=change)
+        return sign(payload.message(), key=key), payload.issued_at
+
+    return make

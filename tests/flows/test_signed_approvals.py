@@ -14,7 +14,6 @@ import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,40 +22,17 @@ from releasegate.audit.file import FileAuditStore
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import KEYS, Reviewers, Step, keypair, proof
-
-SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
-
-
-@pytest.fixture
-def signers(tmp_path: Path) -> dict[str, Path]:
-    """Keys: alice and bob (demo), carol (member), dave (valid key, not a member), eve
-    (a key nobody trusts); and an allowed_signers file trusting all but eve."""
-    keys = {"alice": KEYS / "alice", "bob": KEYS / "bob"}
-    for name in ("carol", "dave", "eve"):
-        keys[name] = keypair(tmp_path, name)
-    lines = []
-    for name in ("alice", "bob", "carol", "dave"):
-        public = Path(f"{keys[name]}.pub").read_text().split()
-        lines.append(f'{name} namespaces="releasegate,releasegate-trigger" {public[0]} {public[1]}')
-    keys["allowed_signers"] = tmp_path / "allowed_signers"
-    keys["allowed_signers"].write_text("\n".join(lines) + "\n")
-    return keys
-
+from tests.flows.conftest import (
+    SIGNED,
+    Responder,
+    Reviewers,
+    Step,
+    assert_given_again,
+    proof,
+    signed,
+)
 
 LINKED = "looks good, see https://tickets.example/T-1?id=42"
-
-
-def signed(reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any):
-    """A signature by `key` over this run's request (signed now), with some fields changed;
-    submitted with the issue time it was signed with."""
-
-    def make(asked: ApprovalRequest) -> tuple[str, datetime]:
-        now = datetime.now(UTC).replace(microsecond=0)
-        payload = asked.payload(reviewer, decision, comment, now).model_copy(update=change)
-        return sign(payload.message(), key=key), payload.issued_at
-
-    return make
 
 
 def wrong_namespace(key: Path, scratch: Path):
@@ -174,19 +150,19 @@ def test_an_expired_signed_approval_must_be_given_again(
     make_setup, signers: dict[str, Path]
 ) -> None:
     setup = make_setup(
+        app={"name": "signed-max-age"},
         production={"approvals": {**SIGNED, "max_age": "5s"}, "wait_timer": "6s"},
         top={"allowed_signers": str(signers["allowed_signers"])},
     )
-    reviewers = Reviewers("v1", [Step("alice"), Step("bob"), Step("alice"), Step("bob")]).start()
-    deploy(version="v1", actor="dave", proof=proof("v1", "dave", signers["dave"]))
-    reviewers.join()
-    statuses = [(d.approvers[0], d.status) for d in setup.records("approval")[::-1]]
-    assert statuses[:4] == [
-        ("alice", "accepted"),
-        ("bob", "accepted"),
-        ("alice", "expired"),
-        ("bob", "expired"),
-    ]
+    responder = Responder("m1", keys=signers).start()
+    setup.call(
+        deploy,
+        version="m1",
+        actor="dave",
+        proof=proof("m1", "dave", signers["dave"], app="signed-max-age"),
+    )
+    responder.stop()
+    assert_given_again(setup)
 
 
 def test_audit_verify_names_a_record_whose_stored_signature_was_altered(
