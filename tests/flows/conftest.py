@@ -349,6 +349,20 @@ def broken_source(folder: Path, good: Setup) -> Path:
     return broken
 
 
+def broken_behind_the_proxy(folder: Path, good: Setup) -> Path:
+    """The example app's source changed to answer 404 to every request that reaches it
+    through a proxy (X-Forwarded-For): it passes every check made on it directly, so its
+    rollout succeeds, and then fails the check of the environment's live URL."""
+    broken = folder / "broken-behind-proxy"
+    broken.mkdir()
+    app = (Path(good.load().app.source) / "app.py").read_text()
+    routed = "route = ROUTES.get(parts.path)"
+    assert routed in app
+    proxied = 'route = None if "X-Forwarded-For" in self.headers else ROUTES.get(parts.path)'
+    (broken / "app.py").write_text(app.replace(routed, proxied))
+    return broken
+
+
 def approve_all(version: str, *names: str) -> Reviewers:
     return Reviewers(version, [Step(n) for n in names]).start()
 
