@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -75,19 +76,28 @@ def test_branch_restriction_blocks(make_setup) -> None:
     deploy(version="v1", branch="release/1.0", actor="dave")
 
 
-def test_gates_are_checked_again_right_before_the_rollout(make_setup) -> None:
-    # The freeze starts while the wait timer runs: the first check passes, the second blocks.
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+def test_gates_are_checked_again_right_before_the_rollout(make_setup, status_page) -> None:
+    """The world changes while the run waits for approval: the test opens a major incident
+    once the run is paused (its first gate check recorded as passed), then approves; the
+    check right before the rollout sees it. No clock is raced."""
+    page, incidents = status_page
     setup = make_setup(
+        app={"name": "gates-again"},
         production={
-            "wait_timer": "6s",
-            "freeze": [
-                {"from": iso(start), "until": iso(start + timedelta(hours=1)), "reason": "incident"}
-            ],
-        }
+            "approvals": {**UNSIGNED, "required": 1},
+            "incidents": {"url": f"{page.url}/api/v2/incidents/unresolved.json"},
+        },
     )
-    with pytest.raises(Blocked, match="incident"):
-        deploy(version="v1", actor="dave")
+
+    def incident_then_alice(asked: Any) -> tuple[str, None]:
+        assert [g.status for g in setup.records("gate")] == ["passed"]
+        incidents.append({"name": "payments down", "impact": "critical", "status": "identified"})
+        return "", None
+
+    reviewers = Reviewers("gx", [Step("alice", signature=incident_then_alice)]).start()
+    with pytest.raises(Blocked, match="payments down"):
+        setup.call(deploy, version="gx", actor="dave")
+    reviewers.join()
     stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
     assert stages == [("before rollout", "blocked"), ("before approvals", "passed")]
     assert setup.records("deploy") == []
@@ -163,6 +173,34 @@ def status_page() -> Iterator[tuple[JsonServer, list[dict[str, str]]]]:
     page = JsonServer(lambda path: (200, {"incidents": incidents}))
     yield page, incidents
     page.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "named"),
+    [
+        (503, {"error": "maintenance"}, "503"),
+        (200, b"<html>not json</html>", "not an incident list"),
+        (200, {"status": "ok"}, "not an incident list"),
+        (200, {"incidents": [{"name": 7}]}, "not an incident list"),
+    ],
+    ids=["5xx", "not-json", "no-incidents", "wrong-shape"],
+)
+def test_an_incident_source_answering_nonsense_fails_closed_and_says_why(
+    make_setup, status: int, body: Any, named: str
+) -> None:
+    page = JsonServer(lambda path: (status, body))
+    try:
+        setup = make_setup(
+            app={"name": "incidents-nonsense"}, production={"incidents": {"url": page.url}}
+        )
+        code, out = setup.cli("deploy", "nx", "--actor", "dave")
+    finally:
+        page.close()
+    assert code == 3, out
+    assert "failing closed" in out and named in out
+    gate = setup.records("gate")[0]
+    assert gate.status == "blocked" and named in (gate.reason or "")
+    assert setup.records("deploy") == []
 
 
 def test_an_open_major_incident_blocks_and_an_unreadable_source_fails_closed(
