@@ -9,6 +9,8 @@ clock but the wait timer, which is longer than max_age, so every outcome is cert
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +24,8 @@ from releasegate.approval import ApprovalRequest
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import SIGNED, Reviewers, Setup, Step, proof, signed
+from tests.flows.conftest import KEYS, SIGNED, Reviewers, Setup, Step, proof, signed
+from tests.support.sshsig import sign_ed25519
 
 Made = Callable[[ApprovalRequest], tuple[str, datetime | None]]
 
@@ -202,3 +205,71 @@ def test_a_signature_answers_only_the_round_it_was_signed_for(
     assert all(a.issued_at and a.pause_key for a in deployed.approvals)
     code, out = setup.cli("audit", "verify")
     assert code == 0, out
+
+
+def test_a_decision_that_cannot_be_checked_or_lacks_its_time_is_refused_and_recorded(
+    make_setup, signers: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`unverifiable`: alice signs with an SSH certificate, which only ssh-keygen can check,
+    and the run's process finds no ssh-keygen on its PATH. `malformed`: a signature with no
+    issue time. Neither counts; bob's signed rejection (checked in-process) ends the run."""
+    keygen = shutil.which("ssh-keygen")
+    assert keygen, "ssh-keygen is installed by the test command"
+    ca, user = tmp_path / "ca", tmp_path / "user"
+    for key in (ca, user):
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    subprocess.run(
+        [keygen, "-q", "-s", str(ca), "-I", "alice", "-n", "alice", f"{user}.pub"], check=True
+    )
+    allowed = tmp_path / "allowed_signers"
+    bob_pub = (KEYS / "bob.pub").read_text().split()
+    dave_pub = Path(f"{signers['dave']}.pub").read_text().split()
+    allowed.write_text(
+        f"alice cert-authority {(tmp_path / 'ca.pub').read_text().strip()}\n"
+        f"bob {bob_pub[0]} {bob_pub[1]}\n"
+        f'dave namespaces="releasegate-trigger" {dave_pub[0]} {dave_pub[1]}\n'
+    )
+    setup = make_setup(
+        app={"name": "replay-unchecked"},
+        production={"approvals": SIGNED},
+        top={"allowed_signers": str(allowed)},
+    )
+
+    def with_certificate(asked: ApprovalRequest) -> tuple[str, datetime | None]:
+        payload = asked.payload("alice", "approve", "", datetime.now(UTC))
+        signed = subprocess.run(
+            [keygen, "-q", "-Y", "sign", "-n", "releasegate", "-f", f"{user}-cert.pub"],
+            input=payload.message(),
+            capture_output=True,
+            check=True,
+        )
+        return signed.stdout.decode(), payload.issued_at
+
+    def without_time(asked: ApprovalRequest) -> tuple[str, datetime | None]:
+        payload = asked.payload("bob", "approve", "", datetime.now(UTC))
+        return sign_ed25519(KEYS / "bob", payload.message()), None
+
+    def rejection(asked: ApprovalRequest) -> tuple[str, datetime | None]:
+        payload = asked.payload("bob", "reject", "", datetime.now(UTC))
+        return sign_ed25519(KEYS / "bob", payload.message()), payload.issued_at
+
+    steps = [
+        Step("alice", signature=with_certificate),
+        Step("bob", signature=without_time),
+        Step("bob", reject=True, signature=rejection),
+    ]
+    asked_by_dave = proof("rx", "dave", signers["dave"], app="replay-unchecked")
+    reviewers = Reviewers("rx", steps).start()
+    monkeypatch.setenv("PATH", "")  # this process's: where the run checks signatures
+    with pytest.raises(Blocked, match="rejected by bob"):
+        setup.call(deploy, version="rx", actor="dave", proof=asked_by_dave)
+    monkeypatch.undo()
+    reviewers.join()
+    assert refusals(setup) == [
+        ("alice", "refused", "unverifiable"),
+        ("bob", "refused", "malformed"),
+        ("bob", "rejected", None),
+    ]
+    decisions = setup.records("approval")[::-1]
+    assert "ssh-keygen not found" in decisions[0].reason
+    assert "issued_at" in decisions[1].reason
