@@ -187,16 +187,20 @@ def next_request(
     *,
     timeout: float,
     unless: Callable[[], bool] = lambda: False,
+    app: str | None = None,
 ) -> ApprovalRequest | None:
-    """Wait for a pause of `version` in `environment` that has not been answered yet;
-    None if `unless()` turns true first (e.g. the run ended without asking)."""
+    """Wait for a pause of `version` in `environment` (of `app`, when given: one Prefect
+    server may hold the runs of many apps) that has not been answered yet; None if
+    `unless()` turns true first (e.g. the run ended without asking)."""
     found: list[ApprovalRequest] = []
 
     def ready() -> bool:
         found[:] = [
             r
             for r in pending()
-            if r.version == version and r.environment == environment and r.pause_key not in answered
+            if (r.version, r.environment) == (version, environment)
+            and app in (None, r.app)
+            and r.pause_key not in answered
         ]
         return bool(found) or unless()
 

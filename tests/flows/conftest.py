@@ -226,6 +226,8 @@ class Reviewers:
     version: str
     steps: list[Step]
     environment: str = "production"
+    app: str | None = None
+    """Only this app's requests (one Prefect server holds every test's runs)."""
     answered: list[Any] = field(default_factory=list)
     verdicts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
@@ -241,7 +243,9 @@ class Reviewers:
         seen: set[str] = set()
         try:
             for step in self.steps:
-                asked = review.next_request(self.version, self.environment, seen, timeout=60)
+                asked = review.next_request(
+                    self.version, self.environment, seen, timeout=60, app=self.app
+                )
                 assert asked is not None
                 seen.add(asked.pause_key)
                 signature, issued_at = step.signature(asked) if step.signature else (None, None)
@@ -277,6 +281,7 @@ class Responder:
     keys: dict[str, Path] = field(default_factory=dict)
     """Signed mode: each reviewer's key (default: the demo key of that name)."""
     environment: str = "production"
+    app: str | None = None
     answered: list[Any] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -293,7 +298,12 @@ class Responder:
         try:
             while True:
                 asked = review.next_request(
-                    self.version, self.environment, seen, timeout=60, unless=self._done.is_set
+                    self.version,
+                    self.environment,
+                    seen,
+                    timeout=60,
+                    unless=self._done.is_set,
+                    app=self.app,
                 )
                 if asked is None:
                     return
