@@ -70,10 +70,14 @@ def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) 
 
 
 def test_branch_restriction_blocks(make_setup) -> None:
-    make_setup(production={"branches": ["main", "release/*"]})
+    setup = make_setup(app={"name": "branches"}, production={"branches": ["main", "release/*"]})
     with pytest.raises(Blocked, match="branch 'feature/x' may not deploy here"):
-        deploy(version="v1", branch="feature/x", actor="dave")
-    deploy(version="v1", branch="release/1.0", actor="dave")
+        setup.call(deploy, version="b1", branch="feature/x", actor="dave")
+    assert setup.records("deploy") == []
+    setup.call(deploy, version="b1", branch="release/1.0", actor="dave")
+    assert serving(setup.urls["production"]) == "b1"
+    deployed = setup.records("deploy")[0]
+    assert (deployed.status, deployed.branch) == ("succeeded", "release/1.0")
 
 
 def test_gates_are_checked_again_right_before_the_rollout(make_setup, status_page) -> None:

@@ -7,9 +7,13 @@ own stable code. Keys: the committed demo keys (alice, bob) plus keys made per s
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +22,7 @@ import pytest
 
 from releasegate.processes import wait_until
 from releasegate.signing.keygen import KeygenVerifier, sign, verify, verify_decision
-from releasegate.signing.payload import ISSUED_AT_LINE, sign_recipe
+from releasegate.signing.payload import ISSUED_AT_LINE, DecisionPayload, sign_recipe
 from releasegate.signing.sshsig import fingerprint_of
 from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
 from tests.signing.conftest import (
@@ -32,7 +36,12 @@ from tests.signing.conftest import (
     refused,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+
+def test_the_openssh_tools_are_installed() -> None:
+    """The test command installs openssh-client (scripts/system-deps): every test here
+    needs it, and fails, never skips, without it."""
+    missing = [t for t in ("ssh-keygen", "ssh-agent", "ssh-add") if shutil.which(t) is None]
+    assert not missing, f"{missing} missing: `make test` installs openssh-client"
 
 
 # --- happy paths ------------------------------------------------------------------------
@@ -189,15 +198,74 @@ def test_missing_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
     assert e.code == RefusalCode.NO_ALLOWED_SIGNERS and "lists no keys" in e.reason
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
-    p = payload()
-    locked = tmp_path / "allowed_signers"
-    shutil.copy(ALLOWED, locked)
-    locked.chmod(0)
-    assert refused(p, sign(p.message(), key=keys["alice"]), locked).code == (
-        RefusalCode.NO_ALLOWED_SIGNERS
+# Run as `nobody` when the tests run as root (CI does): root reads any file. A fixed
+# program, given its facts as JSON on stdin; no shell.
+_READER = """
+import json, sys
+from pathlib import Path
+from releasegate.signing.keygen import verify_decision
+from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.verifier import SignatureRefused
+from tests.support.sshsig import verifier
+
+given = json.load(sys.stdin)
+payload = DecisionPayload.model_validate(given["payload"])
+path = Path(given["allowed"])
+codes = []
+for check in (
+    lambda: verify_decision(payload, given["signature"], allowed_signers=path),
+    lambda: verifier(path).verify_decision(payload, given["signature"]),
+):
+    try:
+        codes.append("ok:" + check().signer)
+    except SignatureRefused as exc:
+        codes.append(str(exc.code))
+print(json.dumps(codes))
+"""
+
+
+def _as_nobody() -> list[str]:
+    """The command prefix that runs a program as `nobody` when we are root (util-linux's
+    setpriv: real, effective and saved ids, no supplementary groups)."""
+    if os.geteuid() != 0:
+        return []
+    nobody = pwd.getpwnam("nobody")
+    ids = [f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    return ["setpriv", *ids]
+
+
+def _read_as_nobody(allowed: Path, p: DecisionPayload, signature: str) -> list[str]:
+    given = {"payload": p.model_dump(mode="json"), "allowed": str(allowed), "signature": signature}
+    done = subprocess.run(
+        [*_as_nobody(), sys.executable, "-c", _READER],
+        input=json.dumps(given),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
+    assert done.returncode == 0, done.stderr
+    codes: list[str] = json.loads(done.stdout)
+    return codes
+
+
+def test_unreadable_allowed_signers(keys: dict[str, Path]) -> None:
+    """Both verifiers refuse a file the process may not read (no-allowed-signers), checked
+    in a process that really cannot read it; the same process reads a readable copy."""
+    p = payload()
+    signature = sign(p.message(), key=keys["alice"])
+    folder = Path(tempfile.mkdtemp())
+    try:
+        folder.chmod(0o755)  # pytest's own temporary folders are root's alone
+        readable, locked = folder / "readable", folder / "locked"
+        shutil.copy(ALLOWED, readable)
+        shutil.copy(ALLOWED, locked)
+        readable.chmod(0o644)
+        locked.chmod(0)
+        assert _read_as_nobody(readable, p, signature) == ["ok:alice", "ok:alice"]
+        assert _read_as_nobody(locked, p, signature) == [RefusalCode.NO_ALLOWED_SIGNERS] * 2
+    finally:
+        shutil.rmtree(folder)
 
 
 def _alice_line(options: str) -> str:
@@ -299,8 +367,6 @@ def test_sign_without_agent_or_key() -> None:
 @pytest.fixture
 def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private ssh-agent on a temp socket, stopped by its PID afterwards."""
-    if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
-        pytest.skip("ssh-agent/ssh-add not installed")
     sock = tmp_path / "agent.sock"
     proc = subprocess.Popen(
         ["ssh-agent", "-D", "-a", str(sock)],
