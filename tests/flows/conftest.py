@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -44,6 +45,10 @@ class Setup:
 
     def load(self) -> configuration.Config:
         return configuration.load(self.path)
+
+    @property
+    def app(self) -> str:
+        return self.load().app.name
 
     def cli(self, *args: str) -> tuple[int, str]:
         """`releasegate ARGS --config <this>`: exit code and output. (The CLI pins its
@@ -155,11 +160,26 @@ def serving(url: str) -> str:
 SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 
 
+def own_app_name(nodeid: str) -> str:
+    """An app name of the test's own (`t-` and a digest of its id): one Prefect server holds
+    every test's runs, approval requests, locks, variables and artifacts, keyed by app."""
+    return "t-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
+
+
+def pinned_app() -> str:
+    """The app of the configuration flows called now read (the newest setup's)."""
+    return configuration.load().app.name
+
+
 @pytest.fixture
-def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Setup]]:
+def make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Setup]]:
     """Write a config: `make_setup(production={...}, staging={...} or None, top={...})`.
-    The newest setup is the one flows called in the test read (RELEASEGATE_CONFIG)."""
+    The newest setup is the one flows called in the test read (RELEASEGATE_CONFIG). The app
+    is named after the test unless `app` names it."""
     homes: list[Path] = []
+    default_app = own_app_name(request.node.nodeid)
 
     def make(
         *,
@@ -185,7 +205,9 @@ def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         given = urls or {}
         urls = {}
         lines = table(None, {**(top or {}), "home": home})
-        lines += table("app", {"name": "webapp", "source": REPO / "examples/webapp", **(app or {})})
+        lines += table(
+            "app", {"name": default_app, "source": REPO / "examples/webapp", **(app or {})}
+        )
         lines += table(
             "groups", {"release-managers": ["alice", "bob", "carol"], "security": ["sam", "sasha"]}
         )
@@ -227,12 +249,14 @@ class Reviewers:
     steps: list[Step]
     environment: str = "production"
     app: str | None = None
-    """Only this app's requests (one Prefect server holds every test's runs)."""
+    """Only this app's requests (one Prefect server holds every test's runs); default: the
+    pinned setup's."""
     answered: list[Any] = field(default_factory=list)
     verdicts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
 
     def start(self) -> Reviewers:
+        self.app = self.app or pinned_app()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -286,6 +310,7 @@ class Responder:
     error: BaseException | None = None
 
     def start(self) -> Responder:
+        self.app = self.app or pinned_app()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -388,15 +413,16 @@ def keypair(folder: Path, name: str) -> Path:
 
 
 def proof(
-    version: str, actor: str = "dave", key: Path | None = None, app: str = "webapp", **asked: Any
+    version: str, actor: str = "dave", key: Path | None = None, app: str = "", **asked: Any
 ) -> Any:
     """`actor`'s signed request to deploy `version` (as `releasegate deploy --sign` makes it),
-    with the demo key of that name unless `key` is given."""
+    with the demo key of that name unless `key` is given, to the pinned setup's app unless
+    `app` is given."""
     from releasegate.request import signed
     from releasegate.signing.trigger import Asked
 
     request = Asked(request="deploy", version=version, branch="main", **asked)
-    return signed(request, actor, app, key or KEYS / actor)
+    return signed(request, actor, app or pinned_app(), key or KEYS / actor)
 
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}

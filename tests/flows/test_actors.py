@@ -24,7 +24,7 @@ from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked
 from releasegate.signing.webhook import attestation
 from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
-from tests.flows.conftest import KEYS, keypair, proof, serving
+from tests.flows.conftest import KEYS, keypair, pinned_app, proof, serving
 from tests.support import console
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "2m", "signed": True}
@@ -97,7 +97,7 @@ def forged(**change: Any):  # type: ignore[no-untyped-def]
     signer: str = change.pop("signer", "dave")
     issued_at: datetime = change.pop("issued_at", datetime.now(UTC).replace(microsecond=0))
     asked = Asked(request="deploy", version=change.pop("version", "v1"), branch="main")
-    message = asked.payload(signer, "webapp", issued_at, "n" * 32).message()
+    message = asked.payload(signer, pinned_app(), issued_at, "n" * 32).message()
     signature = change.pop("signature", None) or sign(message, key=key, namespace=namespace)
     return TriggerProof(issued_at=issued_at, nonce="n" * 32, signature=signature)
 
@@ -188,7 +188,7 @@ def test_a_rollback_takes_any_provenance_and_records_which(make_setup) -> None:
         environment="production",
         reason="signed",
         actor="carol",
-        proof=signed(asked, "carol", "webapp", KEYS / "carol"),
+        proof=signed(asked, "carol", setup.app, KEYS / "carol"),
     )
     signed_back, claimed_back = setup.records("rollback")[0], setup.records("rollback")[2]
     assert (claimed_back.actor, claimed_back.actor_proof) == ("carol", "claimed")
