@@ -214,7 +214,7 @@ def attested(**change: Any) -> TriggerProof:
     issued_at: datetime = change.pop("issued_at", datetime.now(UTC).replace(microsecond=0))
     delivery: str = change.pop("delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
     asked = Asked(request="deploy", version=change.pop("version", "v1"), branch="main")
-    payload = asked.payload(change.pop("pusher", "dave"), "webapp", issued_at, "w" * 64)
+    payload = asked.payload(change.pop("pusher", "dave"), pinned_app(), issued_at, "w" * 64)
     made = attestation(change.pop("secret", WEBHOOK_SECRET), payload, delivery)
     return TriggerProof(
         issued_at=issued_at,
