@@ -100,10 +100,8 @@ def describe(request: ApprovalRequest) -> str:
         [
             *lines,
             "",
-            "#### Sign, then paste the output: its time into *Issued At*, the rest into "
-            "*Signature*",
-            f"Name, decision and comment as in the form. It answers this pause only. Or, in "
-            f"one step: {cli}.",
+            "**To sign**, run this, then paste the time it prints first into *Issued At* and "
+            f"the rest into *Signature*. Or, in one step: {cli}.",
             "```sh",
             recipe,
             "```",

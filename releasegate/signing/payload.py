@@ -204,16 +204,15 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
             "END_OF_COMMENT",
             ")",
             "ESCAPED=$(printf %s \"$COMMENT\" | sed 's/\\\\/\\\\\\\\/g')",
-            "AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-            f'echo "{ISSUED_AT_LINE}$AT"  # into the form\'s Issued At',
+            f'AT=$(date -u +%Y-%m-%dT%H:%M:%SZ); echo "{ISSUED_AT_LINE}$AT"',
             f"printf '%s\\n' {header} \\",
             '  "decision: $DECISION" "reviewer: $REVIEWER" \\',
             f"  {shlex.quote(run)} \\",
             f"  {shlex.quote(pause)} \\",
             f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
             f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
-            f"'{digest[half:]}' \\",
-            '  "issued-at: $AT" "comment:${ESCAPED:+ }$ESCAPED" |',
+            f"'{digest[half:]}' \"issued-at: $AT\" \\",
+            '  "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]
     )

@@ -140,7 +140,6 @@ def test_the_recipe_keeps_tilde_and_quotes_the_rest() -> None:
 def test_the_recipe_signs_the_pause_and_the_time_it_runs_not_the_templates() -> None:
     recipe = sign_recipe(payload())
     assert "2026-11-27T12:01:02Z" not in recipe
-    assert "\nAT=$(date -u +%Y-%m-%dT%H:%M:%SZ)\n" in recipe
-    assert '\necho "issued_at: $AT"' in recipe
+    assert '\nAT=$(date -u +%Y-%m-%dT%H:%M:%SZ); echo "issued_at: $AT"\n' in recipe
     assert '"issued-at: $AT"' in recipe and "'pause-key: approval-production-0-" in recipe
     assert "releasegate-approval-v2" in recipe
