@@ -15,7 +15,7 @@ from releasegate.policy.rollback import AUTOMATIC, previous_good
 from releasegate.release import Release
 from releasegate.signing.trigger import Asked
 from releasegate.sources.base import SmokeReport
-from releasegate.tasks.approvals import await_approvals, drop_stale
+from releasegate.tasks.approvals import await_approvals, drop_stale, effective
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.build import build
 from releasegate.tasks.change import apply_change
@@ -62,7 +62,8 @@ def deploy(
     upstream: SmokeReport | None = None
     done: list[str] = []
     try:
-        for environment in ctx.config.pipeline():
+        # An environment with a release train waits for its `promote` run (flows/promote.py).
+        for environment in ctx.config.stretch():
             upstream = promote(ctx, environment, release, upstream)
             done.append(environment)
     finally:
@@ -89,10 +90,12 @@ def promote(
     if env.wait_timer:
         get_run_logger().info("%s: wait timer %s", environment, env.wait_timer)
         time.sleep(env.wait_timer.total_seconds())
-    # Time passed while people approved and the timer ran: approvals may have gone stale
-    # and a freeze may have begun.
+    # Time passed while people approved and the timer ran (and a deferred approval waits
+    # for its time): approvals may have gone stale and a freeze may have begun.
+    effective(ctx, environment, counted)
     while (fresh := drop_stale(ctx, environment, release, counted)) != counted:
         counted = await_approvals(ctx, environment, release, upstream, fresh)
+        effective(ctx, environment, counted)
     # One change per environment: the final check (outdated versions included), the
     # rollout, its verification and an automatic rollback all happen inside one hold of
     # the environment's lock.

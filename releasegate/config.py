@@ -39,6 +39,7 @@ from releasegate.duration import Duration
 from releasegate.errors import ConfigError
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
+from releasegate.policy.train import ReleaseTrain
 from releasegate.policy.windows import Window
 from releasegate.sources.settings import IncidentCheck, SmokeCheck
 from releasegate.targets.kubernetes.settings import KubernetesSettings
@@ -100,6 +101,11 @@ class Environment(BaseModel):
     kubernetes: KubernetesSettings | None = None
     outdated: OutdatedPolicy = "block"
     """Whether a run may deploy here a version triggered before the one running here."""
+    schedule: ReleaseTrain | None = None
+    """A release train: pushes stop before this environment; the `promote` deployment takes
+    what passed `requires` at these times."""
+    self_heal: bool = False
+    """Drift found by `reconcile` is reverted: the recorded version is restored (a rollback)."""
 
     @property
     def calendar(self) -> Calendar:
@@ -142,6 +148,14 @@ class Webhook(BaseModel):
     payload at 25 MB."""
 
 
+class Reconcile(BaseModel):
+    """The `reconcile` deployment: how often every environment is compared with the trail."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    every: Duration = Field(default=timedelta(minutes=5), gt=timedelta(0))
+
+
 class Config(BaseSettings):
     """The whole configuration, as loaded from one file plus RELEASEGATE_* overrides."""
 
@@ -160,6 +174,7 @@ class Config(BaseSettings):
     home: Path = Path(".releasegate")
     """State directory: releases, running processes, logs, the default audit store."""
     webhook: Webhook = Webhook()
+    reconcile: Reconcile = Reconcile()
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +205,11 @@ class Config(BaseSettings):
                 raise ValueError(f"environments.{name}.requires: no environment {env.requires!r}")
             if env.approvals:
                 self._can_be_met(name, env.approvals)
+            if env.schedule is not None and env.requires is None:
+                raise ValueError(
+                    f"environments.{name}.schedule: a release train takes what passed the "
+                    "environment it requires: set requires"
+                )
             if env.approvals and env.approvals.signed and self.allowed_signers is None:
                 raise ValueError(f"environments.{name}.approvals.signed needs allowed_signers")
         if len({env.target for env in self.environments.values()}) > 1:
@@ -251,6 +271,16 @@ class Config(BaseSettings):
         for name in self.environments:
             visit(name)
         return order
+
+    def stretch(self, start: str | None = None) -> list[str]:
+        """The environments one run goes through, in order: from `start` (None: the first)
+        up to the next environment with a release train of its own, which waits for it."""
+        order = self.pipeline()
+        rest = order[order.index(start) :] if start is not None else order
+        until = next(
+            (i for i, name in enumerate(rest) if i and self.environments[name].schedule), None
+        )
+        return rest[:until] if until is not None else rest
 
 
 _PINNED: ContextVar[Path | None] = ContextVar("releasegate_config", default=None)

@@ -39,6 +39,7 @@ def signature_check(verifier: Verifier) -> RecordCheck:
                     version=rec.version or "",
                     digest=rec.artifact or "",
                     comment=approval.comment,
+                    not_before=approval.not_before,
                 )
                 verified = verifier.verify_decision(payload, approval.signature, at=approval.at)
             except (ValueError, SignatureRefused, SignatureError) as exc:

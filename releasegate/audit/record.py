@@ -19,13 +19,22 @@ from collections.abc import Iterable, Set
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
 from releasegate.vocabulary import Decision, ProofKind
 
-Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build", "trigger"]
+Kind = Literal[
+    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "drift", "quarantine"
+]
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
     "succeeded",
@@ -37,6 +46,8 @@ Status = Literal[
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
     "interrupted",  # deploy/rollback: its run died after "started"; closed by the next change
+    "detected",  # drift: the target serves something the trail does not say it should
+    "resolved",  # drift: the target agrees with the trail again
 ]
 GENESIS = "0" * 64
 
@@ -56,6 +67,17 @@ class ApprovalEntry(BaseModel):
     comment: str = ""
     signature: str | None = None
     key_fingerprint: str | None = None
+    not_before: datetime | None = None
+    """A deferred decision: it authorises no rollout before this time (signed with it)."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_deferral(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Hashes cover the stored JSON: a decision that is not deferred is stored (and
+        # hashed) exactly as before the field existed, so older records keep verifying.
+        data: dict[str, Any] = handler(self)
+        if data.get("not_before") is None:
+            data.pop("not_before", None)
+        return data
 
 
 class AuditEntry(BaseModel):
