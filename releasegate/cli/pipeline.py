@@ -22,8 +22,8 @@ from releasegate.cli.common import (
     at_the_door,
     on_prefect,
     one_line_errors,
-    outcome,
     out,
+    outcome,
 )
 from releasegate.signing.trigger import Asked
 from releasegate.trigger import TriggerProof
