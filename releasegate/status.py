@@ -15,7 +15,7 @@ from typing import Any
 from releasegate import prefect_server, processes
 from releasegate.audit.record import AuditRecord
 from releasegate.config import Config
-from releasegate.history import unfinished
+from releasegate.history import Replayed, unfinished
 from releasegate.policy.drift import expected
 from releasegate.policy.rollback import current_version
 from releasegate.redaction import redact_url
@@ -30,9 +30,10 @@ def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
     report: dict[str, dict[str, Any]] = {}
     for name in settings.pipeline():
         deployed = open_target(settings, name).current()
-        last = current_version(store.newest(name))
-        open_change = unfinished(store.newest(name))
-        _, drift = expected(store.newest(name))
+        newest = Replayed(store.newest(name))
+        last = current_version(newest)
+        open_change = unfinished(newest)
+        _, drift = expected(newest)
         train = settings.environments[name].schedule
         digest = deployed.digest if deployed else None
         recorded = last.artifact if last else None

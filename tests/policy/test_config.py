@@ -132,6 +132,39 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             "needs allowed_signers",
         ),
         (('requires = "staging"', 'requires = "production"'), "", "cycle"),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nschedule = { cron = "0 10 * *" }',
+            ),
+            "environments.production.schedule.cron",
+            "not a cron expression of 5 fields",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nschedule = { cron = "0 25 * * *" }',
+            ),
+            "environments.production.schedule.cron",
+            "not a valid cron expression",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nschedule = { cron = "0 10 * * *", timezone = "Mars/Base" }',
+            ),
+            "environments.production.schedule.timezone",
+            "Mars/Base",
+        ),
+        (
+            (
+                "[environments.staging]",
+                '[environments.staging]\nschedule = { cron = "0 10 * * *" }',
+            ),
+            "environments.staging.schedule",
+            "a release train takes what passed the environment it requires",
+        ),
+        (("[app]", '[reconcile]\nevery = "0s"\n[app]'), "reconcile.every", "greater than"),
         # Rules that would otherwise fail only after staging changed:
         (
             ("required = 2", "required = 4"),
@@ -263,3 +296,17 @@ def test_a_bad_variable_is_named_in_the_error(
         config.load(write(tmp_path, GOOD))
     message = str(caught.value)
     assert f"  {variable}" in message and reason in message, message
+
+
+def test_a_release_train_stops_pushes_before_its_environment(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "[environments.production]",
+        '[environments.qa]\nrequires = "production"\nurl = "http://127.0.0.1:18082"\n'
+        '[environments.production]\nschedule = { cron = "0 10 * * 1-4", timezone = "Europe/Berlin" }',
+    )
+    loaded = config.load(write(tmp_path, text))
+    assert loaded.pipeline() == ["staging", "production", "qa"]
+    assert loaded.stretch() == ["staging"]  # a push
+    assert loaded.stretch("production") == ["production", "qa"]  # the train, and after it
+    assert loaded.reconcile.every.total_seconds() == 300  # the default
+    assert config.load(write(tmp_path, GOOD)).stretch() == ["staging", "production"]
