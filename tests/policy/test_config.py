@@ -151,7 +151,8 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
         (
             (
                 "[environments.production]",
-                '[environments.production]\nschedule = { cron = "0 10 * * *", timezone = "Mars/Base" }',
+                '[environments.production]\nschedule = { cron = "0 10 * * *", '
+                'timezone = "Mars/Base" }',
             ),
             "environments.production.schedule.timezone",
             "Mars/Base",
@@ -302,7 +303,8 @@ def test_a_release_train_stops_pushes_before_its_environment(tmp_path: Path) -> 
     text = GOOD.replace(
         "[environments.production]",
         '[environments.qa]\nrequires = "production"\nurl = "http://127.0.0.1:18082"\n'
-        '[environments.production]\nschedule = { cron = "0 10 * * 1-4", timezone = "Europe/Berlin" }',
+        '[environments.production]\n'
+        'schedule = { cron = "0 10 * * 1-4", timezone = "Europe/Berlin" }',
     )
     loaded = config.load(write(tmp_path, text))
     assert loaded.pipeline() == ["staging", "production", "qa"]
