@@ -303,7 +303,7 @@ def test_a_release_train_stops_pushes_before_its_environment(tmp_path: Path) -> 
     text = GOOD.replace(
         "[environments.production]",
         '[environments.qa]\nrequires = "production"\nurl = "http://127.0.0.1:18082"\n'
-        '[environments.production]\n'
+        "[environments.production]\n"
         'schedule = { cron = "0 10 * * 1-4", timezone = "Europe/Berlin" }',
     )
     loaded = config.load(write(tmp_path, text))
