@@ -33,6 +33,7 @@ from prefect.utilities.annotations import freeze
 from releasegate import handoff, warm_start
 from releasegate.config import Config
 from releasegate.deployment_names import deploy_name, promote_name, reconcile_name, rollback_name
+from releasegate.duration import format_duration
 from releasegate.flows.deploy import deploy
 from releasegate.flows.promote import promote
 from releasegate.flows.reconcile import reconcile
@@ -171,8 +172,8 @@ def specs(settings: Config) -> list[Spec]:
             reconcile_name(app),
             {
                 "schedules": [IntervalSchedule(interval=every)],
-                "description": f"Every {every}: compare what each target serves with the "
-                "audit trail; record drift (and restore the recorded version where "
+                "description": f"Every {format_duration(every)}: compare what each target "
+                "serves with the audit trail; record drift (and restore the recorded version where "
                 "self_heal is on).",
             },
         )

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from cronsim import CronSim
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.deployments import run_deployment
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import Scheduled, State
 
 from releasegate import processes
@@ -90,6 +92,20 @@ def test_promote_takes_what_passed_staging_and_skips_quarantine(make_setup) -> N
     assert code == 0, out
 
 
+def schedules_of(name: str) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(name)
+    return [  # what each schedule says (an interval's anchor is the time it was made)
+        (s.schedule.cron, s.schedule.timezone)
+        if isinstance(s.schedule, CronSchedule)
+        else s.schedule.interval
+        if isinstance(s.schedule, IntervalSchedule)
+        else s.schedule
+        for s in deployment.schedules
+        if s.active
+    ]
+
+
 def scheduled_runs(deployment_id: Any) -> list[FlowRun]:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
@@ -106,8 +122,9 @@ def finished(run_id: Any) -> FlowRun | None:
 
 
 def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> None:
-    """`releasegate serve` registers `promote/production` with the configured cron schedule
-    and `reconcile/releasegate` with its interval; the Prefect server schedules runs at
+    """`releasegate serve` registers `promote/webapp-production` (its environment frozen)
+    with the configured cron schedule and `reconcile/webapp` with its interval (both from
+    `serving.specs`, as `releasegate setup` registers them); the Prefect server schedules runs at
     exactly the train's times (10:00 Berlin, Monday to Thursday). The first scheduled run,
     made due now, is run by serve and ends Completed with its one-line reason; a manual
     (quick) run of the same deployment promotes."""
@@ -119,22 +136,26 @@ def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> Non
         env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "RELEASEGATE_ACTOR": "train"},
     )
     try:
-        processes.wait_until(
-            lambda: served("promote/production") and served("reconcile/releasegate"),
+        expected_schedules = {
+            "promote/webapp-production": ("0 10 * * 1-4", "Europe/Berlin"),
+            "reconcile/webapp": timedelta(hours=1),
+        }
+        processes.wait_until(  # (another test may have registered these names first)
+            lambda: all(
+                served(name) and schedules_of(name) == [schedule]
+                for name, schedule in expected_schedules.items()
+            ),
             timeout=60,
             interval=0.5,
             what="the train and reconcile deployments registered by releasegate serve",
         )
         with get_client(sync_client=True) as client:
-            train = client.read_deployment_by_name("promote/production")
-            drift = client.read_deployment_by_name("reconcile/releasegate")
+            train = client.read_deployment_by_name("promote/webapp-production")
         assert train.parameters == {"environment": "production"}
-        cron = train.schedules[0].schedule
-        assert isinstance(cron, CronSchedule)
-        assert (cron.cron, cron.timezone) == ("0 10 * * 1-4", "Europe/Berlin")
-        interval = drift.schedules[0].schedule
-        assert isinstance(interval, IntervalSchedule)
-        assert interval.interval == timedelta(hours=1)
+        with pytest.raises(PrefectHTTPStatusError, match="409"):  # frozen: no other environment
+            run_deployment(
+                "promote/webapp-production", parameters={"environment": "staging"}, timeout=0
+            )
 
         found: list[FlowRun] = []
         processes.wait_until(
@@ -170,7 +191,7 @@ def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> Non
         assert state.message == "nothing new to promote: no version has passed staging yet"
 
         setup.call(deploy, version="v1", actor="dave")
-        manual = run_deployment("promote/production", timeout=120)
+        manual = run_deployment("promote/webapp-production", timeout=120)
         assert manual.state is not None and manual.state.is_completed()
         assert serving(setup.urls["production"]) == "v1"
     finally:
