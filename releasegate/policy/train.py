@@ -4,11 +4,9 @@ Prefect's deployment schedule runs it (`releasegate.schedules`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from pydantic import BaseModel, ConfigDict
 
-from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, field_validator
-
+from releasegate.policy.cron_window import Cron
 from releasegate.policy.wallclock import Zone
 
 
@@ -18,19 +16,8 @@ class ReleaseTrain(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cron: str
+    cron: Cron
     timezone: Zone = "UTC"
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a cron expression of 5 fields (minute to weekday)")
-        try:
-            CronSim(value, datetime(2000, 1, 1))
-        except CronSimError as exc:
-            raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
-        return value
 
     def describe(self) -> str:
         return f"{self.cron} ({self.timezone})"

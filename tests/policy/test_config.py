@@ -146,7 +146,7 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
                 '[environments.production]\nschedule = { cron = "0 25 * * *" }',
             ),
             "environments.production.schedule.cron",
-            "not a valid cron expression",
+            "'0 25 * * *' is not a cron expression: ",
         ),
         (
             (
