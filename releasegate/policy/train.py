@@ -1,6 +1,6 @@
 """Release trains: when a scheduled environment takes what passed upstream. Pure: the
 schedule as configured (`schedule = { cron = "0 10 * * 1-4", timezone = "Europe/Berlin" }`);
-Prefect's deployment schedule runs it (`releasegate.schedules`)."""
+Prefect's deployment schedule runs it (`serving.specs`)."""
 
 from __future__ import annotations
 

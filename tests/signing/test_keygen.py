@@ -353,14 +353,24 @@ def test_sign_with_empty_agent(agent: str) -> None:
 # --- the recipe shown in the Resume form's description ------------------------------------
 
 
-def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str = "approve") -> str:
-    """The recipe as a person follows it: their name, decision and key in the variables,
-    their comment on the heredoc's empty line. Returns the script."""
+def followed(
+    recipe: str,
+    reviewer: str,
+    key: Path,
+    comment: str,
+    decision: str = "approve",
+    not_before: str = "",
+) -> str:
+    """The recipe as a person follows it: their name, decision and key in the variables
+    (and a deferral's time, if any), their comment on the heredoc's empty line. Returns
+    the script."""
     lines = recipe.split("\n")
     at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
     assert lines[at + 1] == ""  # no comment: the recipe works as shown
     lines[at + 1] = comment
     edits = {"REVIEWER=": reviewer, "DECISION=": decision, "KEY=": str(key)}
+    if not_before:
+        edits["NOT_BEFORE="] = not_before
     return "\n".join(
         next((f"{k}{v}" for k, v in edits.items() if line.startswith(k)), line) for line in lines
     )
@@ -371,16 +381,19 @@ def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str 
     ["", "checked staging", 'it\'s 100% "fine"; $HOME `id` \\n \\\\ ✓ END', "  indented"],
 )
 @pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("not_before", ["", "2026-11-27T21:00:00Z"])
 def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
-    keys: dict[str, Path], comment: str, shell: str
+    keys: dict[str, Path], comment: str, shell: str, not_before: str
 ) -> None:
     """One recipe for every reviewer, decision and comment (any the comment rule allows
-    but trailing spaces): run in a real shell, it signs exactly `message()`."""
+    but trailing spaces), deferred or not: run in a real shell, it signs exactly
+    `message()` (with the `not-before:` line only when NOT_BEFORE is set)."""
     shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
     for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
-        script = followed(shown, reviewer, keys[reviewer], comment, decision)
+        script = followed(shown, reviewer, keys[reviewer], comment, decision, not_before)
         out = subprocess.run([shell, "-c", script], capture_output=True, check=True)
-        wanted = payload(reviewer=reviewer, decision=decision, comment=comment)
+        deferral = {"not_before": not_before} if not_before else {}
+        wanted = payload(reviewer=reviewer, decision=decision, comment=comment, **deferral)
         assert verify_decision(wanted, out.stdout.decode(), allowed_signers=ALLOWED).signer == (
             reviewer
         )
