@@ -42,6 +42,8 @@ FIXES = {
     "not-a-member": "only the members of the approvers' groups can decide",
     "self-review": "whoever triggered a run cannot review it",
     "duplicate": "each reviewer decides once per run",
+    "deferred-past-max-age": "give an earlier *Not before*, within the approvals' max_age of "
+    "now (an approval older than that never counts), or approve later instead",
 }
 
 
