@@ -86,12 +86,14 @@ def describe(request: ApprovalRequest) -> str:
             "this run ends: it never replaces a newer version)"
         )
     cli = f"`releasegate approve {request.flow_run_id} --as YOUR_NAME`"
-    later = (
-        "To approve now for a rollout later, give *Not before* (UTC, e.g. "
-        "`2026-11-27T21:00:00Z`), or add `--not-before 22:00 --tz Europe/Berlin` to the "
-        "command: no rollout before then, gates judged then."
-    )
     if not request.signed:
+        # Signed mode says the same in the recipe's WHEN line (the form is a laptop
+        # screen high: tests/browser/test_approval_ui.py).
+        later = (
+            "To approve now for a rollout later, give *Not before* (UTC, e.g. "
+            "`2026-11-27T21:00:00Z`), or add `--not-before 22:00 --tz Europe/Berlin` to the "
+            "command: no rollout before then, gates judged then."
+        )
         return "\n".join([*lines, "", f"Fill in the form, or from a terminal: {cli}.", later])
     recipe = sign_recipe(request.payload("your-name", "approve"))  # takes its own name
     return "\n".join(
@@ -99,8 +101,7 @@ def describe(request: ApprovalRequest) -> str:
             *lines,
             "",
             "#### Sign, then paste the output into *Signature*",
-            f"Name, decision, comment and *Not before* as in the form. Or, in one step: {cli}.",
-            later,
+            f"Name, decision and comment as in the form. Or, in one step: {cli}.",
             "```sh",
             recipe,
             "```",

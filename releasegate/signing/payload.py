@@ -137,20 +137,21 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
     types a comment in the form and here signs exactly what the run rebuilds. `sed` doubles
     backslashes as `escape` does; the comment rule allows no other escaped character but
     trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). A
-    deferred decision ("approve now, roll out later") sets NOT_BEFORE as in the form; the
+    deferred decision ("approve now, roll out later") sets WHEN as in the form; the
     `not-before:` line is signed only then, as `DecisionPayload.lines` writes it. Lines stay
     under 60 characters, so the dialog shows every one whole.
     """
     header, _, _, run, environment, app, version, digest = payload.lines()[:8]
     key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
-    half = len(digest) - 32  # two adjacent quoted halves: a narrow window shows both whole
+    # Two adjacent quoted halves, the second sharing its line with the deferral: a narrow
+    # window shows each line whole.
+    half = len(digest) - 26
     return "\n".join(
         [
             "REVIEWER=your-name     # exactly as in the form",
             "DECISION=approve       # or reject, as in the form",
             f"KEY={key}",
-            "# a deferral: the form's *Not before*, UTC (or none)",
-            "NOT_BEFORE=            # e.g. 2026-11-27T21:00:00Z",
+            "WHEN=                  # the form's *Not before* (or none)",
             "# the form's comment, exactly, on the empty line (or none)",
             "COMMENT=$(cat <<'END_OF_COMMENT'",
             "",
@@ -162,8 +163,7 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
             f"  {shlex.quote(run)} \\",
             f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
             f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
-            f"'{digest[half:]}' \\",
-            '  ${NOT_BEFORE:+"not-before: $NOT_BEFORE"} \\',
+            f"'{digest[half:]}' " + '${WHEN:+"not-before: $WHEN"} \\',
             '  "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]

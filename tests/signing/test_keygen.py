@@ -370,7 +370,7 @@ def followed(
     lines[at + 1] = comment
     edits = {"REVIEWER=": reviewer, "DECISION=": decision, "KEY=": str(key)}
     if not_before:
-        edits["NOT_BEFORE="] = not_before
+        edits["WHEN="] = not_before
     return "\n".join(
         next((f"{k}{v}" for k, v in edits.items() if line.startswith(k)), line) for line in lines
     )
@@ -387,7 +387,7 @@ def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
 ) -> None:
     """One recipe for every reviewer, decision and comment (any the comment rule allows
     but trailing spaces), deferred or not: run in a real shell, it signs exactly
-    `message()` (with the `not-before:` line only when NOT_BEFORE is set)."""
+    `message()` (with the `not-before:` line only when WHEN is set)."""
     shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
     for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
         script = followed(shown, reviewer, keys[reviewer], comment, decision, not_before)
