@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.deployments import run_deployment
-from prefect.exceptions import PrefectHTTPStatusError
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Scheduled, State
 
 from releasegate import processes
@@ -27,7 +27,6 @@ from releasegate.flows.deploy import deploy
 from releasegate.flows.promote import promote
 from releasegate.wiring import open_store
 from tests.flows.conftest import serving
-from tests.flows.test_serve import served
 from tests.support.records import make_entry
 
 TRAIN = {"schedule": {"cron": "0 10 * * 1-4", "timezone": "Europe/Berlin"}}
@@ -92,6 +91,15 @@ def test_promote_takes_what_passed_staging_and_skips_quarantine(make_setup) -> N
     assert code == 0, out
 
 
+def served(name: str) -> bool:
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            return False
+    return True
+
+
 def schedules_of(name: str) -> list[Any]:
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(name)
@@ -140,7 +148,9 @@ def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> Non
             "promote/webapp-production": ("0 10 * * 1-4", "Europe/Berlin"),
             "reconcile/webapp": timedelta(hours=1),
         }
-        processes.wait_until(  # (another test may have registered these names first)
+        # Another test's serve may have left these names; reconcile's 1h is this serve's,
+        # and it registers reconcile last.
+        processes.wait_until(
             lambda: all(
                 served(name) and schedules_of(name) == [schedule]
                 for name, schedule in expected_schedules.items()
