@@ -51,12 +51,11 @@ class InProcessVerifier(Verifier):
         self._proved: OrderedDict[tuple[bytes, str, str, str, datetime | None], Verified] = (
             OrderedDict()
         )
-        self._signers: AllowedSigners | None = None
-        self._unreadable = ""
+        self._signers: AllowedSigners | SignatureRefused
         try:
-            self._signers = AllowedSigners.load(allowed_signers)
-        except OSError as exc:
-            self._unreadable = str(exc.strerror or exc)
+            self._signers = AllowedSigners.trusted(allowed_signers)
+        except SignatureRefused as refused:
+            self._signers = refused  # refused when a signature is to be checked
 
     def verify(
         self,
@@ -100,15 +99,8 @@ class InProcessVerifier(Verifier):
         return proved
 
     def _allowed(self) -> AllowedSigners:
-        if self._signers is None:
-            raise SignatureRefused(
-                RefusalCode.NO_ALLOWED_SIGNERS,
-                f"cannot read allowed_signers file {self.path}: {self._unreadable}",
-            )
-        if not self._signers.lines:
-            raise SignatureRefused(
-                RefusalCode.NO_ALLOWED_SIGNERS, f"allowed_signers file {self.path} lists no keys"
-            )
+        if isinstance(self._signers, SignatureRefused):
+            raise SignatureRefused(self._signers.code, self._signers.reason)
         return self._signers
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releasegate.signing import sshsig
+from releasegate.signing.allowed_signers import AllowedSigners
 from releasegate.signing.payload import NAMESPACE
 from releasegate.signing.verifier import (
     RefusalCode,
@@ -157,7 +158,7 @@ class KeygenVerifier(Verifier):
         """
         allowed_signers = self.allowed_signers
         parsed = sshsig.parse(signature)
-        _check_allowed_signers(allowed_signers)
+        AllowedSigners.trusted(allowed_signers)
         sshsig.check_addressed(parsed, signer, namespace)
         time_opt = [] if at is None else ["-O", f"verify-time={_verify_time(at)}"]
         fingerprint = sshsig.fingerprint(parsed.public_key)
@@ -218,20 +219,6 @@ class KeygenVerifier(Verifier):
             f"is not valid {when} (valid-after/valid-before)"
             if out_of_window
             else f"refuses this signature: {_stderr(good)}",
-        )
-
-
-def _check_allowed_signers(path: Path) -> None:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise SignatureRefused(
-            RefusalCode.NO_ALLOWED_SIGNERS,
-            f"cannot read allowed_signers file {path}: {e.strerror or e}",
-        ) from None
-    if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise SignatureRefused(
-            RefusalCode.NO_ALLOWED_SIGNERS, f"allowed_signers file {path} lists no keys"
         )
 
 
