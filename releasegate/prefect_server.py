@@ -23,6 +23,7 @@ import httpx
 
 from releasegate import processes
 from releasegate.errors import Failed
+from releasegate.redaction import redact_url
 
 DEFAULT_PORT = 4200
 LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
@@ -169,9 +170,10 @@ def stop(home: Path) -> str | None:
 
 
 def ui_url() -> str:
-    """The Prefect UI for the API in use."""
+    """The Prefect UI for the API in use, as shown to a person: without the credentials a
+    PREFECT_API_URL or PREFECT_UI_URL may carry (`https://user:password@prefect.example/api`)."""
     api = os.environ.get("PREFECT_API_URL", "")
-    return os.environ.get("PREFECT_UI_URL") or api.removesuffix("/api")
+    return redact_url(os.environ.get("PREFECT_UI_URL") or api.removesuffix("/api"))
 
 
 def run_url(flow_run_id: str) -> str:
