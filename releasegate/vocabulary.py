@@ -58,10 +58,18 @@ def _environment_name(name: str) -> str:
 
 
 def http_url(url: str) -> str:
-    """`url` if it is an http(s) URL with a host, else ValueError."""
+    """`url` if it is an http(s) URL with a host (and a port in 1..65535 if it names one),
+    else ValueError. The port is read here so that no later reading of it (`same_place`,
+    a client) can fail on it."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url {redact_url(url)!r} must be an http(s) URL")
+    try:
+        usable_port = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        usable_port = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not usable_port:
+        raise ValueError(
+            f"url {redact_url(url)!r} must be an http(s) URL (with a port in 1..65535, if any)"
+        )
     return url
 
 
