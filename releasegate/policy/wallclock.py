@@ -22,7 +22,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not a known IANA time zone") from exc
+        raise ValueError(f"{name!r} is not a known IANA time zone (e.g. Europe/Berlin)") from exc
 
 
 def check_zone(name: str) -> str:
