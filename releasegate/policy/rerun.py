@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from releasegate.audit.record import AuditRecord
+from releasegate.policy.rollback import is_deploy_success
 from releasegate.policy.triggers import CLOCK_MARGIN
 
 
@@ -37,14 +38,7 @@ def reached(
     newest: Iterable[AuditRecord], flow_run_id: str, *, since: datetime
 ) -> AuditRecord | None:
     """The run's successful deploy in this environment (its release went live here), if any."""
-    return next(
-        (
-            r
-            for r in own_records(newest, flow_run_id, since=since)
-            if r.kind == "deploy" and r.status == "succeeded"
-        ),
-        None,
-    )
+    return next(filter(is_deploy_success, own_records(newest, flow_run_id, since=since)), None)
 
 
 def chosen(

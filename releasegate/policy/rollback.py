@@ -18,6 +18,12 @@ def is_live_change(record: AuditRecord) -> bool:
     return record.kind in CHANGES and record.status == "succeeded"
 
 
+def is_deploy_success(record: AuditRecord) -> bool:
+    """A deploy that completed: its release passed this environment (a rollback did not
+    deploy anything new)."""
+    return record.kind == "deploy" and record.status == "succeeded"
+
+
 def current_version(newest: Iterable[AuditRecord]) -> AuditRecord | None:
     """The change that put the environment's current version in place."""
     return next((r for r in newest if is_live_change(r)), None)
