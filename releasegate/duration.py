@@ -13,7 +13,15 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
-    """Parse "1h30m"-style text (or plain seconds) into a timedelta."""
+    """Parse "1h30m"-style text (or plain seconds) into a timedelta; ValueError if it is not
+    one, or is longer than a timedelta holds."""
+    try:
+        return _parse(text)
+    except OverflowError:  # not a ValueError: pydantic would let it through as a traceback
+        raise ValueError(f"a duration is too long: at most {timedelta.max.days} days") from None
+
+
+def _parse(text: str | int | float | timedelta) -> timedelta:
     if isinstance(text, timedelta):
         return text
     if isinstance(text, int | float):

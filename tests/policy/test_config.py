@@ -86,6 +86,15 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             "environments.production.wait_timer",
             "not a duration",
         ),
+        *(
+            (
+                ("[environments.production]", f"[environments.production]\nwait_timer = {v}"),
+                "environments.production.wait_timer",
+                "too long",
+            )
+            # Past what a timedelta holds: an OverflowError, not a ValueError, underneath.
+            for v in ('"999999999999d"', '"99999999999999999999"', "inf", "1e300")
+        ),
         (
             ("[environments.production]", '[environments.production]\ncolour = "blue"'),
             "environments.production.colour",
