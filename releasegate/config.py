@@ -52,6 +52,7 @@ from releasegate.vocabulary import (
     EnvironmentName,
     Name,
     OutdatedPolicy,
+    RequestPath,
     Strategy,
     TargetKind,
     loopback_url,
@@ -87,7 +88,7 @@ class Environment(BaseModel):
     strategy: Strategy = "blue-green"
     replicas: int = Field(default=2, ge=1)
     canary_steps: CanarySteps = (10, 50, 100)
-    health_path: str = "/health"
+    health_path: RequestPath = "/health"
     smoke: tuple[SmokeCheck, ...] = ()
     smoke_timeout: Duration = timedelta(seconds=30)
     wait_timer: Duration = timedelta(0)

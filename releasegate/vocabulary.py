@@ -18,7 +18,7 @@ import re
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 from releasegate.redaction import redact_url
 
@@ -120,6 +120,10 @@ def audit_location(spec: str) -> str:
     return spec
 
 
+RequestPath = Annotated[str, StringConstraints(pattern=r"^/")]
+"""A path requested of an environment's URL (a smoke check, the health check). Starting
+with '/' keeps the request on that host: appended to `http://127.0.0.1:8000`,
+`@elsewhere/` would name another one."""
 CanarySteps = Annotated[tuple[int, ...], AfterValidator(_canary_steps)]
 """Percentages of traffic, strictly increasing within 1..100, ending at 100."""
 EnvironmentName = Annotated[str, AfterValidator(_environment_name)]

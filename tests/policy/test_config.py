@@ -96,6 +96,15 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             for v in ('"999999999999d"', '"99999999999999999999"', "inf", "1e300")
         ),
         (
+            # Appended to http://127.0.0.1:18081, it would name another host.
+            (
+                "[environments.production]",
+                '[environments.production]\nhealth_path = "@elsewhere.example/health"',
+            ),
+            "environments.production.health_path",
+            "String should match pattern '^/'",
+        ),
+        (
             ("[environments.production]", '[environments.production]\ncolour = "blue"'),
             "environments.production.colour",
             "Extra inputs are not permitted",
