@@ -27,6 +27,16 @@ def test_unknown_keys_and_tagged_images_are_rejected() -> None:
         KubernetesSettings(**BASE, in_cluster=True, context="prod")
 
 
+@pytest.mark.parametrize(
+    "key", ["namespace", "deployment", "container", "service", "canary_service"]
+)
+def test_every_object_name_is_a_kubernetes_label(key: str) -> None:
+    for bad in ("s" * 64, "Web", "-web", "web.example"):
+        with pytest.raises(ValidationError, match=key):
+            KubernetesSettings(**{**BASE, key: bad})
+    assert getattr(KubernetesSettings(**{**BASE, key: "s" * 63}), key) == "s" * 63
+
+
 @pytest.mark.parametrize("delay", [0, 0.001, 29.9])
 def test_the_old_colour_cannot_be_dropped_while_routes_still_reach_it(delay: float) -> None:
     with pytest.raises(ValidationError, match=r"scale_down_delay\n.*at least 30 seconds"):
