@@ -317,6 +317,32 @@ def test_a_bad_variable_is_named_in_the_error(
     assert f"  {variable}" in message and reason in message, message
 
 
+def test_a_variable_never_adds_a_second_spelling_of_an_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Variable names are read in lower case: RELEASEGATE_ENVIRONMENTS__PRODUCTION__URL sets
+    # `environments.production`, which is not `Production`. It must not load as a third
+    # environment without the gates of the one it was meant to change.
+    variable = "RELEASEGATE_ENVIRONMENTS__PRODUCTION__URL"
+    monkeypatch.setenv(variable, "http://127.0.0.1:18090")
+    text = GOOD.replace("environments.production", "environments.Production")
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    message = str(caught.value)
+    assert f"  {variable}" in message and "no environment 'production'" in message, message
+    assert "'Production'" in message, message
+
+
+def test_a_variable_holding_a_table_of_environments_adds_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASEGATE_ENVIRONMENTS", '{"extra": {"url": "http://127.0.0.1:18090"}}')
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, GOOD))
+    message = str(caught.value)
+    assert "  RELEASEGATE_ENVIRONMENTS: no environment 'extra'" in message, message
+
+
 def test_a_release_train_stops_pushes_before_its_environment(tmp_path: Path) -> None:
     text = GOOD.replace(
         "[environments.production]",
