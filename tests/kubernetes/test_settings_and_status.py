@@ -21,6 +21,8 @@ def test_unknown_keys_and_tagged_images_are_rejected() -> None:
         KubernetesSettings(**BASE, replicaz=3)
     with pytest.raises(ValidationError, match="without tag or digest"):
         KubernetesSettings(**{**BASE, "image": "ghcr.io/acme/web:1.0"})
+    with pytest.raises(ValidationError, match="without tag or digest"):
+        KubernetesSettings(**{**BASE, "image": "ghcr.io/acme/web\n"})
     with pytest.raises(ValidationError, match="ending at 100"):
         KubernetesSettings(**BASE, canary_steps=[10, 50])
     with pytest.raises(ValidationError, match="in_cluster excludes"):

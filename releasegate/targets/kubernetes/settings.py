@@ -90,7 +90,7 @@ class KubernetesSettings(BaseModel):
     @field_validator("image")
     @classmethod
     def _repository_only(cls, value: str) -> str:
-        if "@" in value or not _IMAGE.match(value):
+        if "@" in value or not _IMAGE.fullmatch(value):  # `$` alone takes a final newline
             raise ValueError(
                 f"{value!r} is not an image repository without tag or digest "
                 "(e.g. 'registry.example.com/team/webapp')"
