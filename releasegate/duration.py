@@ -10,15 +10,21 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _PART = re.compile(r"(\d+)([dhms])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+MAX_DURATION = timedelta(days=3650)
+"""Longer than any wait or age releasegate has to judge, and short enough that `now + it`
+stays a date (an approvals timeout of 999999999d passed loading and crashed the run)."""
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
     """Parse "1h30m"-style text (or plain seconds) into a timedelta; ValueError if it is not
     one, or is longer than a timedelta holds."""
     try:
-        return _parse(text)
+        value = _parse(text)
     except OverflowError:  # not a ValueError: pydantic would let it through as a traceback
-        raise ValueError(f"a duration is too long: at most {timedelta.max.days} days") from None
+        value = timedelta.max
+    if value > MAX_DURATION:
+        raise ValueError(f"a duration is too long: at most {format_duration(MAX_DURATION)}")
+    return value
 
 
 def _parse(text: str | int | float | timedelta) -> timedelta:

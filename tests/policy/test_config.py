@@ -96,6 +96,15 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             for v in ('"999999999999d"', '"99999999999999999999"', "inf", "1e300")
         ),
         (
+            # Loads as a timedelta, but the run's deadline (now + timeout) is past year 9999.
+            (
+                'approvals = { required = 2, from = "leads" }',
+                'approvals = { required = 2, from = "leads", timeout = "999999999d" }',
+            ),
+            "environments.production.approvals.timeout",
+            "too long",
+        ),
+        (
             # Appended to http://127.0.0.1:18081, it would name another host.
             (
                 "[environments.production]",
