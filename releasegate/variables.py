@@ -88,7 +88,8 @@ def no_new_environments(
             # and merged beside `Production` it would be a new environment, without its gates.
             like = [n for n in names if n.lower() == name.lower()]
             unreachable = (
-                f" (variable names are read in lower case: they cannot set {like[0]!r})"
+                f" (variable names are read in lower case: set {like[0]!r} with "
+                f"{PREFIX}ENVIRONMENTS='{{\"{like[0]}\": {{...}}}}')"
                 if like
                 else ""
             )
