@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from releasegate import config
+from releasegate.duration import parse_duration
 from releasegate.errors import ConfigError
 from releasegate.policy.windows import DateRangeWindow
 from tests.conftest import REPO
@@ -234,6 +235,13 @@ def test_bad_configuration_names_file_key_and_reason(
         config.load(path)
     message = str(caught.value)
     assert str(path) in message and key in message and reason in message
+
+
+@pytest.mark.timeout(30)
+def test_a_long_bad_duration_is_refused_at_once() -> None:
+    # Matched piece by piece, 200 000 digits without a unit took many minutes (quadratic).
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration("1" * 200_000 + "x")
 
 
 def test_allow_and_freeze_windows_of_every_kind_load_from_toml(tmp_path: Path) -> None:
