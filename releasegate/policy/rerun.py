@@ -19,7 +19,7 @@ from datetime import datetime
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.rollback import is_deploy_success
-from releasegate.policy.triggers import CLOCK_MARGIN
+from releasegate.policy.triggers import back_to
 
 
 def own_records(
@@ -27,11 +27,7 @@ def own_records(
 ) -> Iterator[AuditRecord]:
     """The records `flow_run_id` wrote in this environment, newest first; nothing older than
     `since` (the run's creation) is read, bar a margin for the writers' clocks."""
-    for record in newest:
-        if record.started_at < since - CLOCK_MARGIN:
-            return
-        if record.flow_run_id == flow_run_id:
-            yield record
+    return (r for r in back_to(newest, since) if r.flow_run_id == flow_run_id)
 
 
 def reached(
