@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,15 +191,35 @@ def test_missing_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
     assert e.code == RefusalCode.NO_ALLOWED_SIGNERS and "lists no keys" in e.reason
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
+# Both verifiers, asked about a file given as argv[1], with the signature on stdin.
+_REFUSED_AS_ANOTHER_USER = """
+import sys
+from pathlib import Path
+from tests.signing.conftest import payload, refused
+print(refused(payload(), sys.stdin.read(), Path(sys.argv[1])).code)
+"""
+
+
+def test_unreadable_allowed_signers(keys: dict[str, Path]) -> None:
+    """Root reads any file, so under root the verifiers run as `nobody` (setpriv), in a
+    folder nobody may enter but not list, on a file nobody may read."""
     p = payload()
-    locked = tmp_path / "allowed_signers"
-    shutil.copy(ALLOWED, locked)
-    locked.chmod(0)
-    assert refused(p, sign(p.message(), key=keys["alice"]), locked).code == (
-        RefusalCode.NO_ALLOWED_SIGNERS
-    )
+    signature = sign(p.message(), key=keys["alice"])
+    as_nobody = []
+    if os.geteuid() == 0:
+        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    with tempfile.TemporaryDirectory() as folder:  # tmp_path's parents are root's alone
+        Path(folder).chmod(0o711)
+        locked = Path(folder) / "allowed_signers"
+        shutil.copy(ALLOWED, locked)
+        locked.chmod(0)
+        verdict = subprocess.run(
+            [*as_nobody, sys.executable, "-c", _REFUSED_AS_ANOTHER_USER, str(locked)],
+            input=signature, capture_output=True, text=True, cwd=REPO, timeout=60,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HOME": folder},
+        )  # fmt: skip
+    assert verdict.returncode == 0, verdict.stderr
+    assert verdict.stdout.strip() == RefusalCode.NO_ALLOWED_SIGNERS
 
 
 def _alice_line(options: str) -> str:
