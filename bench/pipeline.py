@@ -29,12 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
-from tests.support.answering import seconds_until  # noqa: E402
+from tests.support.answering import SMOKE, seconds_until  # noqa: E402
 from tests.support.toml import table  # noqa: E402
 from tests.support.traffic import Traffic  # noqa: E402
 
 WAIT_TIMER = 2.0
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 
 
 def write_config(work: Path) -> tuple[Path, dict[str, str]]:

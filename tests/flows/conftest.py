@@ -22,6 +22,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.cli import app
 from releasegate.wiring import open_store
 from tests.conftest import REPO
+from tests.support.answering import SMOKE
 from tests.support.toml import table
 
 KEYS = REPO / "examples" / "keys"
@@ -149,9 +150,6 @@ def rerun_finished(flow_run_id: str, attempt: int = 2) -> Any:
 def serving(url: str) -> str:
     """The version `url` answers with now."""
     return httpx.get(f"{url}/version", timeout=5).json()["version"]
-
-
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 
 
 @pytest.fixture

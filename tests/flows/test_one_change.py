@@ -21,7 +21,8 @@ from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.tasks.lock import Holder, hold, holder_variable
 from releasegate.wiring import open_store
-from tests.flows.conftest import SMOKE, Setup, broken_source, serving
+from tests.flows.conftest import Setup, broken_source, serving
+from tests.support.answering import SMOKE
 
 
 def holder(environment: str = "production") -> Holder | None:

@@ -26,11 +26,11 @@ from releasegate.audit.record import AuditRecord
 from releasegate.signing.webhook import github_signature
 from releasegate.wiring import open_store
 from tests.conftest import REPO
+from tests.support.answering import SMOKE, version_of
 from tests.support.postgres import PostgreSQL, PrefectOnPostgres
 from tests.support.toml import table
 
 SECRET = uuid.uuid4().hex + uuid.uuid4().hex  # random: no piece of it is a word
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 BIN = Path(sys.executable).parent
 
 
@@ -133,13 +133,6 @@ def commit() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex[:8]
 
 
-def serving(url: str) -> str | None:
-    try:
-        return str(httpx.get(f"{url}/version", timeout=2).json()["version"])
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-
-
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "releasegate"), *args], env=env, capture_output=True, text=True, timeout=180
@@ -209,7 +202,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def wait_for_staging(stack: Stack, version: str, timeout: float = 120) -> None:
     try:
         processes.wait_until(
-            lambda: serving(stack.staging) == version and _finished(stack, version),
+            lambda: version_of(stack.staging) == version and _finished(stack, version),
             timeout=timeout,
             interval=0.2,
             what=f"staging serving {version}, recorded",
@@ -326,7 +319,7 @@ def test_two_pushes_a_second_apart_reach_staging_in_order_one_at_a_time(stack: S
         (second[:12], "started"),
         (second[:12], "succeeded"),
     ], changes
-    assert serving(stack.staging) == second[:12]
+    assert version_of(stack.staging) == second[:12]
     order = {
         r.version: r.seq
         for r in open_store(configuration.load(stack.config)).newest("_triggers")
