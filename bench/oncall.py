@@ -131,6 +131,7 @@ def quick_rollback(prod: str, pair: tuple[str, str], deployment_id: Any) -> floa
 def serve(config: Path, log: Path) -> tuple[Any, dict[str, Any]]:
     """`releasegate serve` on `config`; its process and deployment ids, once registered."""
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
     server = processes.spawn([RELEASEGATE, "serve", "--config", str(config)], log=log)
     ids: dict[str, Any] = {}
@@ -140,7 +141,7 @@ def serve(config: Path, log: Path) -> tuple[Any, dict[str, Any]]:
             try:
                 for kind, name in NAMES.items():
                     ids[kind] = client.read_deployment_by_name(name).id
-            except Exception:
+            except ObjectNotFound:  # not registered yet; any other error is the bench's
                 return False
         return True
 
