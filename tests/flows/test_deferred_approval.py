@@ -14,7 +14,8 @@ from releasegate.audit.record import AuditRecord
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import KEYS, Reviewers, Step, proof, serving
+from tests.flows.conftest import serving
+from tests.support.people import KEYS, Reviewers, Step, proof
 
 SIGNED = {"required": 1, "from": "release-managers", "timeout": "60s", "signed": True}
 SIGNERS = {"allowed_signers": str(KEYS / "allowed_signers")}

@@ -10,8 +10,9 @@ import pytest
 
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
-from tests.flows.conftest import Reviewers, Step, approve_all, serving
+from tests.flows.conftest import serving
 from tests.support.jsonhttp import JsonServer
+from tests.support.people import Reviewers, Step, approve_all
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
 

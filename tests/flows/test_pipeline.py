@@ -14,7 +14,8 @@ from releasegate.errors import DeployFailed, UsageError
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.wiring import open_store
-from tests.flows.conftest import KEYS, approve_all, broken_source, proof, serving
+from tests.flows.conftest import broken_source, serving
+from tests.support.people import KEYS, approve_all, proof
 from tests.support.traffic import Traffic
 
 SIGNED = {
