@@ -27,6 +27,7 @@ from releasegate.signing.webhook import github_signature
 from releasegate.wiring import open_store
 from tests.conftest import REPO
 from tests.support.answering import SMOKE, version_of
+from tests.support.github import push
 from tests.support.postgres import PostgreSQL, PrefectOnPostgres
 from tests.support.toml import table
 
@@ -108,25 +109,6 @@ class Stack:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs.glob("*")
         )
-
-
-def push(commit: str, *, branch: str = "main", pusher: str = "dave", **extra: Any) -> bytes:
-    """A push delivery's body, shaped as GitHub's (only a few of its many fields)."""
-    return json.dumps(
-        {
-            "ref": f"refs/heads/{branch}",
-            "before": "1" * 40,
-            "after": commit,
-            "created": False,
-            "deleted": False,
-            "forced": False,
-            "repository": {"full_name": "acme/webapp", "pushed_at": int(time.time())},
-            "pusher": {"name": pusher, "email": f"{pusher}@example.com"},
-            "sender": {"login": pusher},
-            "head_commit": {"id": commit, "message": "a change"},
-            **extra,
-        }
-    ).encode()
 
 
 def commit() -> str:
