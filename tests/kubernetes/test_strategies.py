@@ -111,7 +111,8 @@ def test_blue_green_rollback_is_one_selector_patch(env: Env) -> None:
     assert (patch.verb, patch.resource, patch.name) == ("patch", "services", "webapp")
     assert patch.body["spec"] == {"selector": {COLOR: "blue"}}
     assert target.current().version == "1.0.0"
-    assert all(p.startswith("webapp-blue-") for p in env.endpoints("webapp"))
+    endpoints = env.endpoints("webapp")
+    assert endpoints and all(p.startswith("webapp-blue-") for p in endpoints)
 
 
 def test_blue_green_rollback_redeploys_the_recorded_template_once_the_old_colour_is_gone(
