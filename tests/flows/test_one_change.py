@@ -98,6 +98,7 @@ def test_two_deploys_racing_for_production_change_it_one_at_a_time(
     # The final gate check is inside the lock too: each after the previous change's outcome.
     chain = list(open_store(setup.load()).chain("production"))
     final_checks = [r for r in chain if r.kind == "gate" and r.details["stage"] == "before rollout"]
+    assert len(final_checks) == len(operations) == 3  # so that the loop below checks two
     for check, previous in zip(final_checks[1:], operations, strict=False):
         assert check.seq > previous[-1].seq
     # What the second change found before it started: the first one's instances, live.
