@@ -7,10 +7,7 @@ on 127.0.0.1, because a real Prefect server cannot be made to answer 503 on cue.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,52 +15,28 @@ import pytest
 from releasegate import handoff
 from releasegate.errors import Failed
 from releasegate.signing.trigger import Asked
+from tests.support.jsonhttp import JsonServer
 
 RUN = "0b0e0d1c-0000-4000-8000-000000000001"
 ASKED = Asked(request="rollback", environment="production", reason="paged")
 
 
-class BusyApi:
-    """Answers each path with its queued statuses first (503s), then with `final`."""
+class BusyApi(JsonServer):
+    """Answers each route with its queued 503s first, then as Prefect would."""
 
     def __init__(self, busy: dict[str, int]) -> None:
         self.busy = dict(busy)
-        self.bodies: list[dict[str, Any]] = []
-        api = self
+        super().__init__(self._answer)
+        self.api = f"{self.url}/api"
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, payload: dict[str, Any]) -> None:
-                route = "create" if self.path.endswith("/create_flow_run") else "read"
-                if api.busy.get(route, 0) > 0:
-                    api.busy[route] -= 1
-                    status, payload = 503, {"detail": "busy"}
-                else:
-                    status = 201 if route == "create" else 200
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                api.bodies.append(json.loads(self.rfile.read(length)))
-                self._answer({"id": RUN})
-
-            def do_GET(self) -> None:
-                self._answer({"id": RUN, "state": {"type": "COMPLETED"}})
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, path: str) -> tuple[int, dict[str, Any]]:
+        route = "create" if path.endswith("/create_flow_run") else "read"
+        if self.busy.get(route, 0) > 0:
+            self.busy[route] -= 1
+            return 503, {"detail": "busy"}
+        if route == "create":
+            return 201, {"id": RUN}
+        return 200, {"id": RUN, "state": {"type": "COMPLETED"}}
 
 
 @pytest.fixture
@@ -75,19 +48,19 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_busy_api_is_retried_and_a_retried_create_carries_one_key(fast_retries: None) -> None:
     api = BusyApi({"create": 2, "read": 1})
     try:
-        assert handoff.rollback(api.url, "dep", ASKED, "carol", None, timeout=30) == RUN
+        assert handoff.rollback(api.api, "dep", ASKED, "carol", None, timeout=30) == RUN
     finally:
         api.close()
-    keys = {body["idempotency_key"] for body in api.bodies}
-    assert len(api.bodies) == 3 and len(keys) == 1  # the same run, however often it is asked
-    assert api.bodies[0]["parameters"]["actor"] == "carol"
+    keys = {body["idempotency_key"] for body in api.posted}
+    assert len(api.posted) == 3 and len(keys) == 1  # the same run, however often it is asked
+    assert api.posted[0]["parameters"]["actor"] == "carol"
 
 
 def test_an_api_that_stays_busy_is_one_clear_failure(fast_retries: None) -> None:
     api = BusyApi({"create": 99})
     try:
         with pytest.raises(Failed, match=r"did not answer POST .*create_flow_run: HTTP 503"):
-            handoff.rollback(api.url, "dep", ASKED, "carol", None, timeout=30)
+            handoff.rollback(api.api, "dep", ASKED, "carol", None, timeout=30)
     finally:
         api.close()
-    assert len(api.bodies) == len(handoff.RETRY_AFTER) + 1
+    assert len(api.posted) == len(handoff.RETRY_AFTER) + 1
