@@ -37,6 +37,12 @@ def one_change(ctx: RunContext, environment: str, purpose: str) -> Iterator[Depl
         yield reconcile(ctx, environment, held, unfinished(ctx.store.newest(environment)))
 
 
+def serving_now(ctx: RunContext, environment: str) -> Deployed | None:
+    """What the target serves, read without holding the environment (what a request was
+    made against, to compare with what the hold then finds)."""
+    return open_target(ctx.config, environment).current()
+
+
 def reconcile(
     ctx: RunContext, environment: str, held: Hold, started: AuditRecord | None
 ) -> Deployed | None:

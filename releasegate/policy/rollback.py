@@ -84,6 +84,26 @@ def choose(
     return found
 
 
+Served = tuple[str, str] | None
+"""What an environment serves, as (version, digest), or None for nothing."""
+
+
+def moved_on(environment: str, asked: Served, now: Served) -> str | None:
+    """Why a default rollback must not go ahead, or None: what the environment served when
+    it was asked for (`asked`) is not what it serves once the rollback holds it (`now`).
+    Another change ran while this one waited; most often a second on-call engineer's
+    rollback of the same bad release, which this one would otherwise undo by restoring that
+    release ("the newest success that is not live")."""
+    if asked == now:
+        return None
+    was, is_ = (served[0] if served else "nothing" for served in (asked, now))
+    return (
+        f"{environment} changed while this rollback waited for it: it served {was} when the "
+        f"rollback was asked for and serves {is_} now; nothing rolled back. Ask again to roll "
+        "back from what is live, or name a version (--to)"
+    )
+
+
 def _run_id(text: str) -> str | None:
     """`text` as a flow-run id is recorded (Prefect's hyphenated form), if it is one."""
     try:
