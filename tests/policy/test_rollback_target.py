@@ -13,6 +13,7 @@ from releasegate.policy.rollback import (
     by_version,
     choose,
     current_version,
+    moved_on,
     previous_good,
 )
 from tests.support.records import make_entry
@@ -179,3 +180,14 @@ def test_release_of_a_change_needs_its_recorded_artifact() -> None:
     }
     recorded = change.model_copy(update={"details": {"release": release}})
     assert release_of(recorded).digest == "sha256:" + "a" * 64
+
+
+def test_a_default_rollback_goes_ahead_only_from_what_it_was_asked_against() -> None:
+    v3, v2 = ("v3", digest("v3")), ("v2", digest("v2"))
+    assert moved_on("production", v3, v3) is None
+    assert moved_on("production", None, None) is None
+    said = moved_on("production", v3, v2)
+    assert said is not None and "served v3 when the rollback was asked for and serves v2" in said
+    # The same label rebuilt is another release: the digest decides.
+    assert moved_on("production", v3, ("v3", digest("v3-rebuilt"))) is not None
+    assert moved_on("production", None, v2) is not None
