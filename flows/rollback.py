@@ -13,6 +13,7 @@ from releasegate.targets.base import Deployed
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.lock import holder_of
 from releasegate.tasks.reconcile import one_change, serving_now
 from releasegate.tasks.rerun import chosen_before
 from releasegate.tasks.trigger import establish
@@ -54,12 +55,21 @@ def rollback(
     ctx = RunContext.open(settings)
     before = chosen_before(ctx, environment)
     ctx = establish(ctx, asked, actor, proof)
-    # A default rollback undoes what is live when it is asked for: seen now, checked again
-    # once the environment is held (a second engineer's rollback must not undo the first's).
+    # A default rollback undoes what is live, or under way, when it is asked for: seen now,
+    # checked again once the environment is held (a second engineer's rollback must not undo
+    # the first's).
     undo_live = to is None and before is None
     seen = _served(serving_now(ctx, environment)) if undo_live else None
+    holder = holder_of(ctx.config.app.name, environment) if undo_live else None
     with one_change(ctx, environment, f"rollback of {environment}") as live:
-        if undo_live and (stale := moved_on(environment, seen, _served(live))):
+        stale = undo_live and moved_on(
+            environment,
+            seen,
+            _served(live),
+            under_way=holder.flow_run_id if holder else None,
+            newest=ctx.store.newest(environment),
+        )
+        if stale:
             raise Blocked(stale)
         # Chosen inside the hold, from what the target serves now (a rerun: as before).
         change = before or choose(
