@@ -34,7 +34,7 @@ from releasegate.approval import (
 )
 from releasegate.errors import Failed, UsageError
 from releasegate.signing.keygen import sign
-from releasegate.signing.payload import issued
+from releasegate.signing.payload import utc_seconds
 from releasegate.signing.verifier import SignatureError
 from releasegate.vocabulary import Decision
 
@@ -101,20 +101,22 @@ def decide(
     signature: str | None = None,
     issued_at: datetime | None = None,
     wait: float = 60.0,
+    not_before: datetime | None = None,
 ) -> tuple[ApprovalRequest, Verdict]:
     """Give one decision on a paused run; returns the request that was decided and the
     run's verdict on the decision (waiting up to `wait` seconds for it).
 
     When the run wants signed decisions and no `signature` is given, the decision is
     signed here, now, with `key` (or the key in ssh-agent). A `signature` made elsewhere
-    comes with the `issued_at` it was signed with.
+    comes with the `issued_at` it was signed with. `not_before`: a deferred decision,
+    which authorises no rollout before that time (signed with it).
     """
     asked = request(flow_run_id)
     decision: Decision = "reject" if reject else "approve"
     if signature is None and asked.signed:
         issued_at = datetime.now(UTC).replace(microsecond=0)
         try:
-            payload = asked.payload(reviewer, decision, comment, issued_at)
+            payload = asked.payload(reviewer, decision, comment, issued_at, not_before)
         except ValueError as exc:
             raise UsageError(f"cannot sign this decision: {exc}") from None
         try:
@@ -126,7 +128,8 @@ def decide(
         "decision": decision,
         "comment": comment,
         "signature": signature or "",
-        "issued_at": issued(issued_at) if issued_at else "",
+        "issued_at": utc_seconds(issued_at) if issued_at else "",
+        "not_before": utc_seconds(not_before) if not_before else "",
     }
     before = _verdict_keys(flow_run_id)
     submit(flow_run_id, answer)

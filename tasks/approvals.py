@@ -9,7 +9,9 @@ one while it waits is woken and ends blocked (`tasks.overtaken`).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from prefect import get_run_logger
@@ -30,6 +32,7 @@ from releasegate.approval import (
 from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.errors import Blocked
 from releasegate.policy.approvals import (
+    Judgement,
     decision_status,
     earlier_use,
     eligible,
@@ -39,7 +42,6 @@ from releasegate.policy.approvals import (
     stale,
     tally,
 )
-from releasegate.policy.triggers import CLOCK_MARGIN
 from releasegate.release import Release
 from releasegate.resume_form import describe, refusal
 from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
@@ -49,11 +51,24 @@ from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_order, now_running
 from releasegate.tasks.overtaken import newer_in_flight, watched
+from releasegate.tasks.rerun import this_run
 from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
 from releasegate.wiring import signature_verifier
 
+UTC_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
+"""How the form takes a time (a deferral, a signature's issue time): UTC, whole seconds."""
+DEFERRAL_REMIND_SECONDS = 300.0
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
-ISSUED_AT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+
+
+def _time_field(description: str) -> Any:
+    """An optional field of the form that takes a UTC_TIME (the server checks the pattern)."""
+    return Field(
+        default="",
+        max_length=20,
+        description=description,
+        json_schema_extra={"pattern": f"^({UTC_TIME})?$"},
+    )
 
 
 class ApprovalInput(RunInput):
@@ -81,11 +96,10 @@ class ApprovalInput(RunInput):
         max_length=MAX_SIGNATURE_CHARS,
         description="Not needed here: this environment takes unsigned decisions",
     )
-    issued_at: str = Field(
-        default="",
-        max_length=20,
-        description="Not needed here: this environment takes unsigned decisions",
-        json_schema_extra={"pattern": f"^({ISSUED_AT})?$"},
+    issued_at: str = _time_field("Not needed here: this environment takes unsigned decisions")
+    not_before: str = _time_field(
+        "Approve now, roll out later: no rollout before this UTC time, e.g. "
+        "2026-11-27T21:00:00Z (signed mode: it is part of the signed message)"
     )
 
 
@@ -99,12 +113,8 @@ class SignedApprovalInput(ApprovalInput):
         max_length=MAX_SIGNATURE_CHARS,
         description="The whole signature the recipe beside this form printed",
     )
-    issued_at: str = Field(
-        default="",
-        max_length=20,
-        description="The time the recipe printed first (issued_at: ...); the run refuses a "
-        "signature without it",
-        json_schema_extra={"pattern": f"^({ISSUED_AT})?$"},
+    issued_at: str = _time_field(
+        "The time the recipe printed first (issued_at: ...); the run refuses a signature without it"
     )
 
 
@@ -175,10 +185,11 @@ def await_approvals(
             # Not a decision: woken because a newer run may have overtaken this one.
             check_order(ctx, environment, release, "waiting for approval")
             continue
-        signed_at = _issued_at(answer) if policy.signed else None
-        fingerprint, proof_error = (
-            _prove(ctx, request, answer, signed_at) if policy.signed else (None, None)
-        )
+        signed_at = _utc_time(answer.issued_at) if policy.signed else None
+        not_before, unreadable = _deferral(answer.not_before)
+        fingerprint, proof_error = None, None
+        if policy.signed and unreadable is None:
+            fingerprint, proof_error = _prove(ctx, request, answer, signed_at, not_before)
         decision = ApprovalEntry(
             name=answer.reviewer.strip(),
             decision=answer.decision,
@@ -188,6 +199,7 @@ def await_approvals(
             key_fingerprint=fingerprint,
             pause_key=pause_key if policy.signed else None,
             issued_at=signed_at,
+            not_before=not_before,
         )
         verdict = judge(
             decision,
@@ -197,6 +209,8 @@ def await_approvals(
             counted=counted,
             proof_error=proof_error,
         )
+        if unreadable is not None:  # never count a deferral as given now
+            verdict = Judgement(counts=False, code=unreadable[0], reason=unreadable[1])
         if verdict.counts:
             counted.append(decision)
         status = decision_status(decision, verdict)
@@ -212,7 +226,14 @@ def await_approvals(
         )
         published = Verdict(
             submitted=answer.model_dump(
-                include={"reviewer", "decision", "comment", "signature", "issued_at"}
+                include={
+                    "reviewer",
+                    "decision",
+                    "comment",
+                    "signature",
+                    "issued_at",
+                    "not_before",
+                }
             ),
             status=status,
             counts=verdict.counts,
@@ -240,16 +261,32 @@ def await_approvals(
     return counted
 
 
-def _issued_at(answer: ApprovalInput) -> datetime | None:
-    """The signed issue time as submitted; None if absent or not a time (refused by _prove)."""
+def _utc_time(text: str) -> datetime | None:
+    """A time as the form takes it (UTC_TIME); None if absent or not one."""
     try:
-        return datetime.strptime(answer.issued_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
 
+def _deferral(text: str) -> tuple[datetime | None, tuple[str, str] | None]:
+    """The time a deferred decision takes effect, or why it cannot be read."""
+    if not text:
+        return None, None
+    if (at := _utc_time(text)) is None:
+        return None, (
+            "malformed",
+            f"not_before {text!r} is not a UTC time like 2026-11-27T21:00:00Z",
+        )
+    return at, None
+
+
 def _prove(
-    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput, issued_at: datetime | None
+    ctx: RunContext,
+    request: ApprovalRequest,
+    answer: ApprovalInput,
+    issued_at: datetime | None,
+    not_before: datetime | None,
 ) -> tuple[str | None, tuple[str, str] | None]:
     """Check the decision's SSH signature: (key fingerprint, None) or (None, (code, reason)).
 
@@ -266,7 +303,11 @@ def _prove(
     try:
         # No signature at all: the verifier names it unsigned, whatever the time.
         payload = request.payload(
-            answer.reviewer.strip(), answer.decision, answer.comment, issued_at or request.opened_at
+            answer.reviewer.strip(),
+            answer.decision,
+            answer.comment,
+            issued_at or request.opened_at,
+            not_before,
         )
     except ValueError as exc:
         return None, ("malformed", f"the decision cannot be signed as given: {exc}")
@@ -291,14 +332,12 @@ def _prove(
 def _earlier_use(ctx: RunContext, request: ApprovalRequest, signature: str) -> AuditRecord | None:
     if not signature.strip():
         return None
-    context = FlowRunContext.get()
-    created = context.flow_run.created if context and context.flow_run else None
-    since = created - CLOCK_MARGIN if created else datetime.min.replace(tzinfo=UTC)
+    _, created = this_run()
     return earlier_use(
         ctx.store.newest(request.environment),
         signature,
         flow_run_id=request.flow_run_id,
-        since=since,
+        since=created,
     )
 
 
@@ -333,6 +372,21 @@ def drop_stale(
             f"older than max_age {policy.max_age}: it must be given again",
         )
     return [d for d in counted if d not in void]
+
+
+def effective(ctx: RunContext, environment: str, counted: list[ApprovalEntry]) -> None:
+    """Wait until every counted approval is in effect (a deferred one, `not_before`, holds
+    the rollout until its time); gates and approval age are judged after this."""
+    due = max((d.not_before for d in counted if d.not_before is not None), default=None)
+    logger = get_run_logger()
+    while due is not None and (left := (due - datetime.now(UTC)).total_seconds()) > 0:
+        logger.info(
+            "%s: approved, deferred: no rollout before %s UTC (%.0fs)",
+            environment,
+            f"{due:%Y-%m-%d %H:%M:%S}",
+            left,
+        )
+        time.sleep(min(left, DEFERRAL_REMIND_SECONDS))
 
 
 def _smoke_lines(report: SmokeReport | None) -> list[str]:

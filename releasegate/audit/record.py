@@ -15,17 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
 from releasegate.vocabulary import Decision, ProofKind
 
-Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build", "trigger"]
+Kind = Literal[
+    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "drift", "quarantine"
+]
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
     "succeeded",
@@ -37,6 +46,8 @@ Status = Literal[
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
     "interrupted",  # deploy/rollback: its run died after "started"; closed by the next change
+    "detected",  # drift: the target serves something the trail does not say it should
+    "resolved",  # drift: the target agrees with the trail again
 ]
 GENESIS = "0" * 64
 
@@ -61,6 +72,22 @@ class ApprovalEntry(BaseModel):
     `payload.DecisionPayload`). None on decisions recorded before they were signed (the
     version 1 message)."""
     issued_at: datetime | None = None
+    not_before: datetime | None = None
+    """A deferred decision: it authorises no rollout before this time (signed with it)."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_later_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Hashes cover the stored JSON: a decision that holds none of the fields added
+        # after records were first written is stored (and hashed) exactly as before they
+        # existed, so older records keep verifying.
+        data: dict[str, Any] = handler(self)
+        for later in _LATER_APPROVAL_FIELDS:
+            if data.get(later) is None:
+                data.pop(later, None)
+        return data
+
+
+_LATER_APPROVAL_FIELDS = ("pause_key", "issued_at", "not_before")
 
 
 class AuditEntry(BaseModel):
@@ -136,11 +163,9 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _body(record: AuditEntry, *, held: bool, seq: int, prev_hash: str) -> dict[str, Any]:
-    """The hashed body: every field of an entry, or (`held`) only those a record holds."""
-    fields = record.model_fields_set - _SEALING if held else _ENTRY_FIELDS
+def _body(record: AuditEntry, fields: Set[str], seq: int, prev_hash: str) -> dict[str, Any]:
     return {
-        **record.model_dump(mode="json", include=set(fields), exclude_unset=held),
+        **record.model_dump(mode="json", include=set(fields)),
         "seq": seq,
         "prev_hash": prev_hash,
     }
@@ -148,19 +173,20 @@ def _body(record: AuditEntry, *, held: bool, seq: int, prev_hash: str) -> dict[s
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditRecord:
     """Give `entry` its place in the chain: every field of today's entry is hashed."""
-    body = _body(entry, held=False, seq=seq, prev_hash=prev_hash)
+    body = _body(entry, _ENTRY_FIELDS, seq, prev_hash)
     return AuditRecord.model_validate({**body, "hash": _digest(body)})
 
 
 def content_hash(record: AuditRecord) -> str:
     """The hash `record` must carry, over the fields it holds as stored.
 
-    Only the fields the stored JSON has count (pydantic's fields-set, at every level: an
-    approval inside a record too), not the defaults of fields it lacks: a field added to
-    `AuditEntry` or `ApprovalEntry` later is absent from older records, so adding one never
-    changes the hash of a record written before it.
+    Only the fields the stored JSON has count (pydantic's `model_fields_set`), not the
+    defaults of fields it lacks: a field added to `AuditEntry` later is absent from older
+    records, so adding one never changes the hash of a record written before it. (An
+    approval inside a record leaves out the fields added to it later unless they hold
+    something: `ApprovalEntry`'s serializer.)
     """
-    return _digest(_body(record, held=True, seq=record.seq, prev_hash=record.prev_hash))
+    return _digest(_body(record, record.model_fields_set - _SEALING, record.seq, record.prev_hash))
 
 
 class NotARecord(Failed):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from releasegate.audit.record import ApprovalEntry, AuditRecord, Status
 from releasegate.duration import Duration
-from releasegate.policy.triggers import FUTURE_SKEW, Refusal
+from releasegate.policy.triggers import FUTURE_SKEW, Refusal, back_to
 from releasegate.vocabulary import COMMENT_RULE, NAME_RULE
 
 
@@ -71,8 +71,9 @@ class Judgement(BaseModel):
 
     counts: bool
     code: str | None = None
-    """not-a-member, self-review or duplicate; or the signature check's own code
-    (unsigned, unknown-key, wrong-signer, bad-signature, ...: signing.verifier.RefusalCode)."""
+    """not-a-member, self-review, deferred-past-max-age or duplicate; or the signature
+    check's own code (unsigned, unknown-key, wrong-signer, bad-signature, ...:
+    signing.verifier.RefusalCode)."""
     reason: str = ""
 
 
@@ -119,6 +120,17 @@ def judge(
             counts=False,
             code="self-review",
             reason=f"{actor!r} triggered this deployment and cannot review it",
+        )
+    if (
+        policy.max_age is not None
+        and decision.not_before is not None
+        and decision.not_before - given_at(decision) > policy.max_age
+    ):
+        return Judgement(
+            counts=False,
+            code="deferred-past-max-age",
+            reason=f"an approval deferred to {decision.not_before:%Y-%m-%d %H:%M:%S} UTC "
+            f"would be older than max_age {policy.max_age} by then: it could never count",
         )
     if any(c.name == decision.name for c in counted):
         return Judgement(
@@ -234,10 +246,8 @@ def earlier_use(
 ) -> AuditRecord | None:
     """The decision of run `flow_run_id` that already carried `signature`, whatever became
     of it (counted, refused, expired): a signature is good once per run. Reads the
-    environment's records newest first, back to `since` (the run's start, less a margin)."""
-    for record in newest:
-        if record.started_at < since:
-            return None
+    environment's records newest first, back to `since` (the run's start; `back_to`)."""
+    for record in back_to(newest, since):
         if record.kind != "approval" or record.flow_run_id != flow_run_id:
             continue
         if any(a.signature and same_signature(a.signature, signature) for a in record.approvals):

@@ -15,6 +15,7 @@ Canonical message, version 2 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
     app: webapp
     version: 1.4.2
     digest: sha256:<64 hex>
+    not-before: 2026-11-27T21:00:00Z
     issued-at: 2026-11-27T12:01:02Z
     comment: looks good\\nship it
 
@@ -28,6 +29,10 @@ Canonical message, version 2 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
   `\\uHHHH`; trailing spaces -> `\\x20` (editors strip them). The escaped set is a fixed
   list, not a Unicode category, so the message never changes with the Python version:
   a stored signature must re-verify years later (`releasegate audit verify`).
+- `not-before` (UTC, whole seconds) is present only in a deferred decision ("approve now,
+  deploy after 22:00"): the line is absent otherwise, so every decision signed without it
+  keeps its exact message (version 1 records may hold it too, in the same place before the
+  comment). The run does not roll out before that time.
 - Changing this format invalidates every stored signature: add `-v3` instead, and keep
   the old version here for `audit verify` (as version 1 is kept: `DecisionPayloadV1`).
 
@@ -60,8 +65,8 @@ _TOKEN = r"^[A-Za-z0-9][A-Za-z0-9._:+@/-]{0,255}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
-def issued(moment: datetime) -> str:
-    """An issue time as signed: UTC, whole seconds."""
+def utc_seconds(moment: datetime) -> str:
+    """A time as signed: UTC, whole seconds (`2026-11-27T21:00:00Z`)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -88,6 +93,8 @@ class DecisionPayloadV1(BaseModel):
     version: str = Field(pattern=_TOKEN)
     digest: str = Field(pattern=_DIGEST)
     comment: str = Field(default="", max_length=4000)
+    not_before: AwareDatetime | None = None
+    """A deferred decision takes effect at this time (signed as its own line)."""
 
     def fields(self) -> list[tuple[str, str]]:
         """The message's fields in order, values as signed."""
@@ -99,6 +106,7 @@ class DecisionPayloadV1(BaseModel):
             ("app", self.app),
             ("version", self.version),
             ("digest", self.digest),
+            *([("not-before", utc_seconds(self.not_before))] if self.not_before else []),
             ("comment", escape(self.comment)),
         ]
 
@@ -122,18 +130,15 @@ class DecisionPayload(DecisionPayloadV1):
     """When the reviewer signed, by their clock."""
 
     def fields(self) -> list[tuple[str, str]]:
-        v1 = dict(super().fields())
+        # Version 1's fields, the pause after the run and the issue time before the comment.
+        *facts, comment = super().fields()
+        run, place = facts[:3], facts[3:]
         return [
-            ("decision", v1["decision"]),
-            ("reviewer", v1["reviewer"]),
-            ("flow-run-id", v1["flow-run-id"]),
+            *run,
             ("pause-key", self.pause_key),
-            ("environment", v1["environment"]),
-            ("app", v1["app"]),
-            ("version", v1["version"]),
-            ("digest", v1["digest"]),
-            ("issued-at", issued(self.issued_at)),
-            ("comment", v1["comment"]),
+            *place,
+            ("issued-at", utc_seconds(self.issued_at)),
+            comment,
         ]
 
 
@@ -171,6 +176,11 @@ def _render(header: str, fields: list[tuple[str, str]]) -> list[str]:
     return [header] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
 
 
+COMMENT_LINE = "IFS= read -r COMMENT <<'END_OF_COMMENT'"
+"""The recipe's line before the one the comment goes on (`read -r` keeps it verbatim: the
+comment rule allows no newline). One line shorter than `$(cat <<...)`: the form's
+description has a height budget (tests/browser/test_approval_ui.py)."""
+
 ISSUED_AT_LINE = "issued_at: "
 """What the recipe prints before the signature: the time to paste into the Resume form's
 *Issued At* field (`releasegate approve` submits it itself)."""
@@ -185,24 +195,27 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
     markers verbatim (no quoting to get wrong; an empty line is no comment), so whoever
     types a comment in the form and here signs exactly what the run rebuilds. `sed` doubles
     backslashes as `escape` does; the comment rule allows no other escaped character but
-    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). The
-    shell fills in the issue time (UTC, whole seconds) and prints it first
-    (`issued_at: <time>`), then the signature. Lines stay under 60 characters, so the
-    dialog shows every one whole.
+    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). A
+    deferred decision ("approve now, roll out later") sets WHEN as in the form; the
+    `not-before:` line is signed only then, as `DecisionPayload.lines` writes it. The shell
+    fills in the issue time (UTC, whole seconds) and prints it first (`issued_at: <time>`),
+    then the signature. Lines stay under 60 characters, so the dialog shows every one whole.
     """
-    header, _, _, run, pause, environment, app, version, digest, _, _ = payload.lines()
+    header, _, _, run, pause, environment, app, version, digest = payload.lines()[:9]
     key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
-    half = len(digest) - 32  # two adjacent quoted halves: a narrow window shows both whole
+    # Two adjacent quoted halves, the second sharing its line with the deferral: a narrow
+    # window shows each line whole.
+    half = len(digest) - 26
     return "\n".join(
         [
             "REVIEWER=your-name     # exactly as in the form",
             "DECISION=approve       # or reject, as in the form",
             f"KEY={key}",
+            "WHEN=                  # the form's *Not before* (or none)",
             "# the form's comment, exactly, on the empty line (or none)",
-            "COMMENT=$(cat <<'END_OF_COMMENT'",
+            COMMENT_LINE,
             "",
             "END_OF_COMMENT",
-            ")",
             "ESCAPED=$(printf %s \"$COMMENT\" | sed 's/\\\\/\\\\\\\\/g')",
             f'AT=$(date -u +%Y-%m-%dT%H:%M:%SZ); echo "{ISSUED_AT_LINE}$AT"',
             f"printf '%s\\n' {header} \\",
@@ -211,8 +224,8 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
             f"  {shlex.quote(pause)} \\",
             f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
             f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
-            f"'{digest[half:]}' \"issued-at: $AT\" \\",
-            '  "comment:${ESCAPED:+ }$ESCAPED" |',
+            f"'{digest[half:]}' " + '${WHEN:+"not-before: $WHEN"} \\',
+            '  "issued-at: $AT" "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]
     )

@@ -36,12 +36,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from releasegate.signing.payload import escape, issued
+from releasegate.signing.payload import escape, utc_seconds
 from releasegate.vocabulary import Branch, Commit, EnvironmentName, Name, Nonce, Reason, Version
 
 TRIGGER_NAMESPACE = "releasegate-trigger"
 MESSAGE_HEADER = "releasegate-trigger-v1"
-Request = Literal["deploy", "rollback"]
+Request = Literal["deploy", "rollback", "promote", "reconcile"]
 
 
 class Asked(BaseModel):
@@ -82,7 +82,7 @@ class TriggerPayload(Asked):
             ("branch", self.branch or ""),
             ("commit", self.commit or ""),
             ("reason", escape(self.reason or "")),
-            ("issued-at", issued(self.issued_at)),
+            ("issued-at", utc_seconds(self.issued_at)),
             ("nonce", self.nonce),
         ]
         return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]

@@ -34,9 +34,10 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from releasegate import prefect_server, review
 from releasegate.approval import ApprovalRequest
 from releasegate.flows.deploy import deploy
-from releasegate.signing.payload import ISSUED_AT_LINE
-from tests.flows.conftest import KEYS, Setup, proof, serving
+from releasegate.signing.payload import COMMENT_LINE, ISSUED_AT_LINE
+from tests.flows.conftest import Setup, serving
 from tests.support.browser import in_a_thread, screenshot_for_docs
+from tests.support.people import KEYS, proof
 from tests.support.prefect_ui import TIMEOUT_MS, PrefectUI, ResumeForm
 
 LAPTOP_HEIGHT = 900  # the browser's viewport: the description fits on it
@@ -57,11 +58,14 @@ def keys(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
-def signed_setup(make_setup, required: int) -> Setup:  # type: ignore[no-untyped-def]
+def signed_setup(  # type: ignore[no-untyped-def]
+    make_setup, required: int, app: str | None = None
+) -> Setup:
     return make_setup(
         staging={},
         production={"approvals": approvals(required)},
         top={"allowed_signers": str(KEYS / "allowed_signers")},
+        app={"name": app} if app else None,
     )
 
 
@@ -71,6 +75,7 @@ class Deploying:
     requests it has made so far."""
 
     result: Future[str]
+    app: str
     answered: set[str] = field(default_factory=set)
     flow_run_id: str = ""
 
@@ -83,6 +88,7 @@ class Deploying:
             self.answered,
             timeout=120,
             unless=self.result.done,
+            app=self.app,
         )
         assert found is not None, f"the run ended without asking: {self.result.result()}"
         self.answered.add(found.pause_key)
@@ -96,7 +102,9 @@ def deploying(setup: Setup) -> Iterator[Deploying]:
     (signed), so it ends now instead of at its approval timeout."""
     with ThreadPoolExecutor(1) as pool:
         signed = proof("v1")  # dave's request, signed with his demo key
-        run = Deploying(pool.submit(setup.call, deploy, version="v1", actor="dave", proof=signed))
+        run = Deploying(
+            pool.submit(setup.call, deploy, version="v1", actor="dave", proof=signed), setup.app
+        )
         try:
             yield run
         finally:
@@ -119,7 +127,7 @@ def sign_as_shown(recipe: str, reviewer: str, key: Path, comment: str = "") -> S
     """The recipe as a person follows it: name and key in its variables, the comment on
     its empty line; run in a real shell. Returns what it prints."""
     lines = recipe.split("\n")
-    at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
+    at = lines.index(COMMENT_LINE)
     lines[at + 1] = comment
     lines = [f"REVIEWER={reviewer}" if line.startswith("REVIEWER=") else line for line in lines]
     lines = [f"KEY={key}" if line.startswith("KEY=") else line for line in lines]
@@ -153,7 +161,7 @@ def decide(form: ResumeForm, reviewer: str, signed: Signed, comment: str = "") -
 def test_two_reviewers_approve_through_the_resume_form_and_production_goes_live(
     prefect_api: str, make_setup, keys: dict[str, Path], page: Page
 ) -> None:
-    setup = signed_setup(make_setup, required=2)
+    setup = signed_setup(make_setup, required=2, app="webapp")  # as the README's screenshot
     prefect = PrefectUI(page, prefect_server.ui_url())
     with deploying(setup) as run:
         first = run.next_request()

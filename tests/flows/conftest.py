@@ -6,10 +6,9 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,9 +23,10 @@ from releasegate.audit.record import AuditRecord
 from releasegate.cli import app
 from releasegate.wiring import open_store
 from tests.conftest import REPO
+from tests.support.answering import SMOKE
+from tests.support.people import KEYS
 from tests.support.toml import table
 
-KEYS = REPO / "examples" / "keys"
 T = TypeVar("T")
 
 
@@ -157,18 +157,10 @@ def serving(url: str) -> str:
     return httpx.get(f"{url}/version", timeout=5).json()["version"]
 
 
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
-
-
 def own_app_name(nodeid: str) -> str:
     """An app name of the test's own (`t-` and a digest of its id): one Prefect server holds
     every test's runs, approval requests, locks, variables and artifacts, keyed by app."""
     return "t-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
-
-
-def pinned_app() -> str:
-    """The app of the configuration flows called now read (the newest setup's)."""
-    return configuration.load().app.name
 
 
 @pytest.fixture
@@ -227,128 +219,6 @@ def make_setup(
         down(home)
 
 
-@dataclass
-class Step:
-    """One scripted decision: who, what, and optionally a forged or hand-made signature."""
-
-    reviewer: str
-    reject: bool = False
-    comment: str = ""
-    key: Path | None = None
-    signature: Callable[[Any], tuple[str, datetime | None]] | None = None
-    """Given the ApprovalRequest being answered, the signature text to submit and the
-    issue time it claims."""
-
-
-@dataclass
-class Reviewers:
-    """Answers a run's approval requests in order, from a background thread, like people
-    at their terminals would (through `releasegate.review`)."""
-
-    version: str
-    steps: list[Step]
-    environment: str = "production"
-    app: str | None = None
-    """Only this app's requests (one Prefect server holds every test's runs); default: the
-    pinned setup's."""
-    answered: list[Any] = field(default_factory=list)
-    verdicts: list[Any] = field(default_factory=list)
-    error: BaseException | None = None
-
-    def start(self) -> Reviewers:
-        self.app = self.app or pinned_app()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from releasegate import review
-
-        seen: set[str] = set()
-        try:
-            for step in self.steps:
-                asked = review.next_request(
-                    self.version, self.environment, seen, timeout=60, app=self.app
-                )
-                assert asked is not None
-                seen.add(asked.pause_key)
-                signature, issued_at = step.signature(asked) if step.signature else (None, None)
-                _, verdict = review.decide(
-                    asked.flow_run_id,
-                    step.reviewer,
-                    reject=step.reject,
-                    comment=step.comment,
-                    key=step.key if step.key else KEYS / step.reviewer,
-                    signature=signature,
-                    issued_at=issued_at,
-                )
-                self.answered.append(asked)
-                self.verdicts.append(verdict)
-        except BaseException as exc:  # re-raised in the test thread by join()
-            self.error = exc
-
-    def join(self) -> list[Any]:
-        self._thread.join(timeout=90)
-        assert not self._thread.is_alive(), "reviewers did not finish"
-        if self.error:
-            raise self.error
-        return self.answered
-
-
-@dataclass
-class Responder:
-    """Approves every request for `version`, each with the first reviewer it names as still
-    eligible, until the run ends: for tests where how many rounds a run needs is the clock's
-    business (max_age), so the test asserts what must hold whatever that number is."""
-
-    version: str
-    keys: dict[str, Path] = field(default_factory=dict)
-    """Signed mode: each reviewer's key (default: the demo key of that name)."""
-    environment: str = "production"
-    app: str | None = None
-    answered: list[Any] = field(default_factory=list)
-    error: BaseException | None = None
-
-    def start(self) -> Responder:
-        self.app = self.app or pinned_app()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from releasegate import review
-
-        seen: set[str] = set()
-        try:
-            while True:
-                asked = review.next_request(
-                    self.version,
-                    self.environment,
-                    seen,
-                    timeout=60,
-                    unless=self._done.is_set,
-                    app=self.app,
-                )
-                if asked is None:
-                    return
-                seen.add(asked.pause_key)
-                name = asked.eligible[0]
-                review.decide(asked.flow_run_id, name, key=self.keys.get(name, KEYS / name))
-                self.answered.append(asked)
-        except BaseException as exc:  # re-raised in the test thread by stop()
-            self.error = exc
-
-    def stop(self) -> list[Any]:
-        """Call once the run has ended."""
-        self._done.set()
-        self._thread.join(timeout=90)
-        assert not self._thread.is_alive(), "the responder did not stop"
-        if self.error:
-            raise self.error
-        return self.answered
-
-
 def assert_given_again(setup: Setup) -> None:
     """The first two approvals outlived max_age in the wait timer (longer than max_age:
     certain) and were voided before the rollout; the deploy relied on two approvals given
@@ -398,10 +268,6 @@ def broken_behind_the_proxy(folder: Path, good: Setup) -> Path:
     return broken
 
 
-def approve_all(version: str, *names: str) -> Reviewers:
-    return Reviewers(version, [Step(n) for n in names]).start()
-
-
 def keypair(folder: Path, name: str) -> Path:
     """A fresh ed25519 key (private key path) made with ssh-keygen."""
     key = folder / name
@@ -410,19 +276,6 @@ def keypair(folder: Path, name: str) -> Path:
         check=True,
     )
     return key
-
-
-def proof(
-    version: str, actor: str = "dave", key: Path | None = None, app: str = "", **asked: Any
-) -> Any:
-    """`actor`'s signed request to deploy `version` (as `releasegate deploy --sign` makes it),
-    with the demo key of that name unless `key` is given, to the pinned setup's app unless
-    `app` is given."""
-    from releasegate.request import signed
-    from releasegate.signing.trigger import Asked
-
-    request = Asked(request="deploy", version=version, branch="main", **asked)
-    return signed(request, actor, app or pinned_app(), key or KEYS / actor)
 
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}

@@ -24,7 +24,8 @@ from releasegate.approval import ApprovalRequest
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import KEYS, SIGNED, Reviewers, Setup, Step, proof, signed
+from tests.flows.conftest import SIGNED, Setup, signed
+from tests.support.people import KEYS, Reviewers, Step, proof
 from tests.support.sshsig import sign_ed25519
 
 Made = Callable[[ApprovalRequest], tuple[str, datetime | None]]

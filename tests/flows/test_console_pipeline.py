@@ -13,8 +13,9 @@ from releasegate import processes
 from releasegate.demo import in_background
 from releasegate.flows.deploy import deploy
 from tests.conftest import REPO
-from tests.flows.conftest import KEYS, proof, serving
+from tests.flows.conftest import serving
 from tests.support.console import one_line, run
+from tests.support.people import KEYS, proof
 
 
 def test_demo_then_down(tmp_path: Path) -> None:

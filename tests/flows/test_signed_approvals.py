@@ -22,15 +22,8 @@ from releasegate.audit.file import FileAuditStore
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import (
-    SIGNED,
-    Responder,
-    Reviewers,
-    Step,
-    assert_given_again,
-    proof,
-    signed,
-)
+from tests.flows.conftest import SIGNED, assert_given_again, signed
+from tests.support.people import Responder, Reviewers, Step, proof
 
 LINKED = "looks good, see https://tickets.example/T-1?id=42"
 

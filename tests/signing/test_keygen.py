@@ -7,9 +7,7 @@ own stable code. Keys: the committed demo keys (alice, bob) plus keys made per s
 
 from __future__ import annotations
 
-import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -21,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from releasegate.processes import wait_until
-from releasegate.signing.keygen import KeygenVerifier, sign, verify, verify_decision
-from releasegate.signing.payload import ISSUED_AT_LINE, DecisionPayload, sign_recipe
+from releasegate.signing.keygen import KeygenVerifier, sign
+from releasegate.signing.payload import COMMENT_LINE, ISSUED_AT_LINE, NAMESPACE, sign_recipe
 from releasegate.signing.sshsig import fingerprint_of
 from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
 from tests.signing.conftest import (
@@ -53,7 +51,7 @@ def test_signed_decision_verifies(keys: dict[str, Path], decision: str) -> None:
     sig = sign(p.message(), key=keys["alice"])
     assert sig.startswith("-----BEGIN SSH SIGNATURE-----\n")
     assert sig.endswith("-----END SSH SIGNATURE-----\n")
-    got = verify_decision(p, sig, allowed_signers=ALLOWED)
+    got = KeygenVerifier(ALLOWED).verify_decision(p, sig)
     assert got == Verified(signer="alice", fingerprint=keygen_fingerprint(DEMO / "alice.pub"))
     assert fingerprint_of(sig) == got.fingerprint
 
@@ -61,7 +59,7 @@ def test_signed_decision_verifies(keys: dict[str, Path], decision: str) -> None:
 def test_verify_takes_message_and_signer(keys: dict[str, Path]) -> None:
     p = payload(reviewer="bob")
     sig = sign(p.message(), key=keys["bob"])
-    got = verify(p.message(), sig, signer="bob", allowed_signers=ALLOWED)
+    got = KeygenVerifier(ALLOWED).verify(p.message(), sig, signer="bob", namespace=NAMESPACE)
     assert got.signer == "bob"
 
 
@@ -69,7 +67,7 @@ def test_signature_pasted_with_crlf_and_indent_still_verifies(keys: dict[str, Pa
     p = payload()
     sig = sign(p.message(), key=keys["alice"])
     mangled = "\r\n".join("  " + line for line in sig.splitlines()) + "\r\n\r\n"
-    assert verify_decision(p, mangled, allowed_signers=ALLOWED).signer == "alice"
+    assert KeygenVerifier(ALLOWED).verify_decision(p, mangled).signer == "alice"
 
 
 def test_world_readable_key_is_signed_from_private_copy(
@@ -80,14 +78,14 @@ def test_world_readable_key_is_signed_from_private_copy(
     shutil.copy(keys["alice"], loose)
     loose.chmod(0o644)
     p = payload()
-    assert verify_decision(p, sign(p.message(), key=loose), allowed_signers=ALLOWED)
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sign(p.message(), key=loose))
     assert (loose.stat().st_mode & 0o777) == 0o644  # we never chmod the user's file
 
 
 def test_public_key_file_signs_with_private_half_beside_it(keys: dict[str, Path]) -> None:
     p = payload()
     sig = sign(p.message(), key=keys["alice"].with_name("alice.pub"))
-    assert verify_decision(p, sig, allowed_signers=ALLOWED).signer == "alice"
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sig).signer == "alice"
 
 
 def test_the_verifier_interface_checks_against_its_allowed_signers(keys: dict[str, Path]) -> None:
@@ -198,74 +196,35 @@ def test_missing_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
     assert e.code == RefusalCode.NO_ALLOWED_SIGNERS and "lists no keys" in e.reason
 
 
-# Run as `nobody` when the tests run as root (CI does): root reads any file. A fixed
-# program, given its facts as JSON on stdin; no shell.
-_READER = """
-import json, sys
+# Both verifiers, asked about a file given as argv[1], with the signature on stdin.
+_REFUSED_AS_ANOTHER_USER = """
+import sys
 from pathlib import Path
-from releasegate.signing.keygen import verify_decision
-from releasegate.signing.payload import DecisionPayload
-from releasegate.signing.verifier import SignatureRefused
-from tests.support.sshsig import verifier
-
-given = json.load(sys.stdin)
-payload = DecisionPayload.model_validate(given["payload"])
-path = Path(given["allowed"])
-codes = []
-for check in (
-    lambda: verify_decision(payload, given["signature"], allowed_signers=path),
-    lambda: verifier(path).verify_decision(payload, given["signature"]),
-):
-    try:
-        codes.append("ok:" + check().signer)
-    except SignatureRefused as exc:
-        codes.append(str(exc.code))
-print(json.dumps(codes))
+from tests.signing.conftest import payload, refused
+print(refused(payload(), sys.stdin.read(), Path(sys.argv[1])).code)
 """
 
 
-def _as_nobody() -> list[str]:
-    """The command prefix that runs a program as `nobody` when we are root (util-linux's
-    setpriv: real, effective and saved ids, no supplementary groups)."""
-    if os.geteuid() != 0:
-        return []
-    nobody = pwd.getpwnam("nobody")
-    ids = [f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
-    return ["setpriv", *ids]
-
-
-def _read_as_nobody(allowed: Path, p: DecisionPayload, signature: str) -> list[str]:
-    given = {"payload": p.model_dump(mode="json"), "allowed": str(allowed), "signature": signature}
-    done = subprocess.run(
-        [*_as_nobody(), sys.executable, "-c", _READER],
-        input=json.dumps(given),
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    codes: list[str] = json.loads(done.stdout)
-    return codes
-
-
 def test_unreadable_allowed_signers(keys: dict[str, Path]) -> None:
-    """Both verifiers refuse a file the process may not read (no-allowed-signers), checked
-    in a process that really cannot read it; the same process reads a readable copy."""
+    """Root reads any file, so under root the verifiers run as `nobody` (setpriv), in a
+    folder nobody may enter but not list, on a file nobody may read."""
     p = payload()
     signature = sign(p.message(), key=keys["alice"])
-    folder = Path(tempfile.mkdtemp())
-    try:
-        folder.chmod(0o755)  # pytest's own temporary folders are root's alone
-        readable, locked = folder / "readable", folder / "locked"
-        shutil.copy(ALLOWED, readable)
+    as_nobody = []
+    if os.geteuid() == 0:
+        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    with tempfile.TemporaryDirectory() as folder:  # tmp_path's parents are root's alone
+        Path(folder).chmod(0o711)
+        locked = Path(folder) / "allowed_signers"
         shutil.copy(ALLOWED, locked)
-        readable.chmod(0o644)
         locked.chmod(0)
-        assert _read_as_nobody(readable, p, signature) == ["ok:alice", "ok:alice"]
-        assert _read_as_nobody(locked, p, signature) == [RefusalCode.NO_ALLOWED_SIGNERS] * 2
-    finally:
-        shutil.rmtree(folder)
+        verdict = subprocess.run(
+            [*as_nobody, sys.executable, "-c", _REFUSED_AS_ANOTHER_USER, str(locked)],
+            input=signature, capture_output=True, text=True, cwd=REPO, timeout=60,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HOME": folder},
+        )  # fmt: skip
+    assert verdict.returncode == 0, verdict.stderr
+    assert verdict.stdout.strip() == RefusalCode.NO_ALLOWED_SIGNERS
 
 
 def _alice_line(options: str) -> str:
@@ -288,11 +247,11 @@ def test_validity_window_checked_at_the_given_time(keys: dict[str, Path], tmp_pa
     p = payload()
     sig = sign(p.message(), key=keys["alice"])
     in_window = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    assert verify_decision(p, sig, allowed_signers=allowed, at=in_window).signer == "alice"
+    assert KeygenVerifier(allowed).verify_decision(p, sig, at=in_window).signer == "alice"
     e = refused(p, sig, allowed)  # now: 2026-11-27 > valid-before
     assert e.code == RefusalCode.NOT_ALLOWED and "valid" in e.reason
     with pytest.raises(SignatureRefused) as info:
-        verify_decision(p, sig, allowed_signers=allowed, at=datetime(2025, 1, 1, tzinfo=UTC))
+        KeygenVerifier(allowed).verify_decision(p, sig, at=datetime(2025, 1, 1, tzinfo=UTC))
     assert info.value.code == RefusalCode.NOT_ALLOWED
 
 
@@ -311,7 +270,7 @@ def test_naive_verify_time_is_an_error(keys: dict[str, Path]) -> None:
     p = payload()
     sig = sign(p.message(), key=keys["alice"])
     with pytest.raises(ValueError, match="timezone"):
-        verify_decision(p, sig, allowed_signers=ALLOWED, at=datetime(2026, 1, 1))
+        KeygenVerifier(ALLOWED).verify_decision(p, sig, at=datetime(2026, 1, 1))
 
 
 def test_example_allowed_signers_trusts_nobody(keys: dict[str, Path]) -> None:
@@ -394,7 +353,7 @@ def test_sign_with_agent(agent: str, keys: dict[str, Path]) -> None:
     _ssh_add(keys["alice"])
     p = payload()
     sig = sign(p.message())
-    assert verify_decision(p, sig, allowed_signers=ALLOWED).signer == "alice"
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sig).signer == "alice"
 
 
 def test_sign_with_agent_chosen_by_public_key(
@@ -408,7 +367,7 @@ def test_sign_with_agent_chosen_by_public_key(
         sign(p.message())
     lone = tmp_path / "bob.pub"
     shutil.copy(keys["bob"].with_name("bob.pub"), lone)
-    assert verify_decision(p, sign(p.message(), key=lone), allowed_signers=ALLOWED)
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sign(p.message(), key=lone))
 
 
 def test_sign_with_empty_agent(agent: str) -> None:
@@ -419,14 +378,24 @@ def test_sign_with_empty_agent(agent: str) -> None:
 # --- the recipe shown in the Resume form's description ------------------------------------
 
 
-def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str = "approve") -> str:
-    """The recipe as a person follows it: their name, decision and key in the variables,
-    their comment on the heredoc's empty line. Returns the script."""
+def followed(
+    recipe: str,
+    reviewer: str,
+    key: Path,
+    comment: str,
+    decision: str = "approve",
+    not_before: str = "",
+) -> str:
+    """The recipe as a person follows it: their name, decision and key in the variables
+    (and a deferral's time, if any), their comment on the heredoc's empty line. Returns
+    the script."""
     lines = recipe.split("\n")
-    at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
+    at = lines.index(COMMENT_LINE)
     assert lines[at + 1] == ""  # no comment: the recipe works as shown
     lines[at + 1] = comment
     edits = {"REVIEWER=": reviewer, "DECISION=": decision, "KEY=": str(key)}
+    if not_before:
+        edits["WHEN="] = not_before
     return "\n".join(
         next((f"{k}{v}" for k, v in edits.items() if line.startswith(k)), line) for line in lines
     )
@@ -437,23 +406,26 @@ def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str 
     ["", "checked staging", 'it\'s 100% "fine"; $HOME `id` \\n \\\\ ✓ END', "  indented"],
 )
 @pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("not_before", ["", "2026-11-27T21:00:00Z"])
 def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
-    keys: dict[str, Path], comment: str, shell: str
+    keys: dict[str, Path], comment: str, shell: str, not_before: str
 ) -> None:
     """One recipe for every reviewer, decision and comment (any the comment rule allows
-    but trailing spaces): run in a real shell, it prints the time it signed at (for the
-    form's Issued At), then a signature over exactly `message()` with that time."""
+    but trailing spaces), deferred or not: run in a real shell, it prints the time it
+    signed at (for the form's Issued At), then a signature over exactly `message()` with
+    that time (and the `not-before:` line only when WHEN is set)."""
     shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
     for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
-        script = followed(shown, reviewer, keys[reviewer], comment, decision)
+        script = followed(shown, reviewer, keys[reviewer], comment, decision, not_before)
         before = datetime.now(UTC).replace(microsecond=0)
         out = subprocess.run([shell, "-c", script], capture_output=True, check=True)
         stamp, signature = out.stdout.decode().split("\n", 1)
         assert stamp.startswith(ISSUED_AT_LINE)
         issued_at = datetime.fromisoformat(stamp.removeprefix(ISSUED_AT_LINE))
         assert before <= issued_at <= datetime.now(UTC)  # the time it ran, not the template's
-        wanted = payload(reviewer=reviewer, decision=decision, comment=comment)
+        deferral = {"not_before": not_before} if not_before else {}
+        wanted = payload(reviewer=reviewer, decision=decision, comment=comment, **deferral)
         signed = wanted.model_copy(update={"issued_at": issued_at})
-        assert verify_decision(signed, signature, allowed_signers=ALLOWED).signer == reviewer
+        assert KeygenVerifier(ALLOWED).verify_decision(signed, signature).signer == reviewer
         with pytest.raises(SignatureRefused):  # the template's own time is not what was signed
-            verify_decision(wanted, signature, allowed_signers=ALLOWED)
+            KeygenVerifier(ALLOWED).verify_decision(wanted, signature)
