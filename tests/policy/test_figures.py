@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from releasegate.policy.figures import EnvironmentFigures, Tally, percentile
 from releasegate.policy.observations import MAX_WAITING, ApprovalWaited, Observer
-from tests.support.histories import History
+from tests.support.histories import History, a_week
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -23,37 +23,8 @@ def figures(history: History, since: datetime, until: datetime) -> EnvironmentFi
     return tally.figures(trail_start=observer.first, unrestored_since=observer.failing_since)
 
 
-def week() -> History:
-    """A week of production, every figure's case once (the comments give the answers)."""
-    h = History()
-    # r1: asked at T0, alice after 10m, eve refused (not a member), bob after 30m: waited 30m;
-    # committed an hour before it was asked, live at T0+33m: lead time 1h33m.
-    h.gate(T0, "r1", "before approvals")
-    h.approval(T0 + 10 * M, "r1", "accepted")
-    h.approval(T0 + 12 * M, "r1", "refused", refusal="not-member")
-    h.approval(T0 + 30 * M, "r1", "accepted")
-    h.gate(T0 + 31 * M, "r1", "before rollout")
-    h.change(T0 + 33 * M, "r1", "v1", committed_at=T0 - H)
-    # r2: blocked by the freeze gate.
-    h.gate(T0 + D, "r2", "before approvals", blocked=("freeze",))
-    # r3: waited 1h; no commit time; rolled back by hand 1h59m after it went live.
-    h.gate(T0 + 2 * D, "r3", "before approvals")
-    h.approval(T0 + 2 * D + 5 * M, "r3", "accepted")
-    h.approval(T0 + 2 * D + H, "r3", "accepted")
-    h.change(T0 + 2 * D + H + 2 * M, "r3", "v2")
-    h.change(T0 + 2 * D + 3 * H + M, "r4", "v1", kind="rollback")
-    # r5: v3 fails its verify; the automatic rollback restores v1 2 minutes later.
-    h.change(T0 + 3 * D, "r5", "v3", "failed")
-    h.change(T0 + 3 * D + 2 * M, "r5", "v1", kind="rollback")
-    # r6: committed 30 minutes before going live.
-    h.change(T0 + 4 * D, "r6", "v4", committed_at=T0 + 4 * D - 30 * M)
-    # r7: v5 fails and nothing restores it.
-    h.change(T0 + 5 * D, "r7", "v5", "failed")
-    return h
-
-
 def test_a_week_of_production_gives_the_known_figures() -> None:
-    f = figures(week(), since=T0 - D, until=T0 + 6 * D)
+    f = figures(a_week(T0), since=T0 - D, until=T0 + 6 * D)
 
     assert f.since == T0  # the trail's first record, later than the start asked for
     assert f.deploys_per_day == pytest.approx(0.5)  # 3 in 6 days
@@ -80,7 +51,7 @@ def test_a_week_of_production_gives_the_known_figures() -> None:
 
 
 def test_the_period_counts_what_happened_in_it_and_nothing_before() -> None:
-    f = figures(week(), since=T0 + 2 * D, until=T0 + 6 * D)
+    f = figures(a_week(T0), since=T0 + 2 * D, until=T0 + 6 * D)
 
     # r3 (rolled back), r5 (failed), r6, r7 (failed); r1 is before the period.
     assert (f.deploys, f.changes, f.failed_changes) == (2, 4, 3)
@@ -116,7 +87,7 @@ def test_a_commit_time_that_cannot_be_right_is_not_used() -> None:
 
 
 def test_said_figures_read_like_sentences() -> None:
-    said = dict(figures(week(), since=T0 - D, until=T0 + 6 * D).say())
+    said = dict(figures(a_week(T0), since=T0 - D, until=T0 + 6 * D).say())
     assert said["deployment frequency"] == "3 deploys in 6d (0.50 per day)"
     assert said["lead time for changes"] == (
         "p50 30m, p90 1h 33m (2 measured) (1 more have no commit time)"

@@ -14,6 +14,8 @@ from typing import Any
 from releasegate.audit.record import GENESIS, AuditEntry, AuditRecord, seal
 from tests.support.records import make_entry
 
+M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+
 
 @dataclass
 class History:
@@ -64,3 +66,33 @@ class History:
             prev = out[-1] if out else None
             out.append(seal(entry, seq=len(out), prev_hash=prev.hash if prev else GENESIS))
         return out
+
+
+def a_week(t0: datetime) -> History:
+    """A week of production from `t0`, every figure's case once (the comments give the
+    answers; tests/policy/test_figures.py checks them)."""
+    h = History()
+    # r1: asked at t0, alice after 10m, eve refused (not a member), bob after 30m: waited 30m;
+    # committed an hour before it was asked, live at t0+33m: lead time 1h33m.
+    h.gate(t0, "r1", "before approvals")
+    h.approval(t0 + 10 * M, "r1", "accepted")
+    h.approval(t0 + 12 * M, "r1", "refused", refusal="not-member")
+    h.approval(t0 + 30 * M, "r1", "accepted")
+    h.gate(t0 + 31 * M, "r1", "before rollout")
+    h.change(t0 + 33 * M, "r1", "v1", committed_at=t0 - H)
+    # r2: blocked by the freeze gate.
+    h.gate(t0 + D, "r2", "before approvals", blocked=("freeze",))
+    # r3: waited 1h; no commit time; rolled back by hand 1h59m after it went live.
+    h.gate(t0 + 2 * D, "r3", "before approvals")
+    h.approval(t0 + 2 * D + 5 * M, "r3", "accepted")
+    h.approval(t0 + 2 * D + H, "r3", "accepted")
+    h.change(t0 + 2 * D + H + 2 * M, "r3", "v2")
+    h.change(t0 + 2 * D + 3 * H + M, "r4", "v1", kind="rollback")
+    # r5: v3 fails its verify; the automatic rollback restores v1 2 minutes later.
+    h.change(t0 + 3 * D, "r5", "v3", "failed")
+    h.change(t0 + 3 * D + 2 * M, "r5", "v1", kind="rollback")
+    # r6: committed 30 minutes before going live.
+    h.change(t0 + 4 * D, "r6", "v4", committed_at=t0 + 4 * D - 30 * M)
+    # r7: v5 fails and nothing restores it.
+    h.change(t0 + 5 * D, "r7", "v5", "failed")
+    return h
