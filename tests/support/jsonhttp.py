@@ -17,10 +17,18 @@ Authorise = Callable[[str, Message], bool]
 
 class JsonServer:
     """Serves `respond(path)` on a free loopback port until `close()`; with `authorise`,
-    only to requests it accepts."""
+    only to requests it accepts. Keeps what each POST sent (`posted`: path and body),
+    answering it like a GET."""
 
     def __init__(self, respond: Respond, authorise: Authorise | None = None) -> None:
+        posted: list[tuple[str, bytes]] = []
+        self.posted = posted
+
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                posted.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+                self.do_GET()
+
             def do_GET(self) -> None:
                 if authorise is None or authorise(self.path, self.headers):
                     status, payload = respond(self.path)
