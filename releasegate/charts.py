@@ -31,6 +31,7 @@ STYLE = Style(
     major_label_font_size=11,
     legend_font_size=12,
     value_font_size=10,
+    no_data_font_size=14,
 )
 
 
