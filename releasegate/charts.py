@@ -61,13 +61,15 @@ def failures_chart(figures: EnvironmentFigures) -> str:
 
 
 def lead_time_chart(figures: EnvironmentFigures) -> str:
-    """The median lead time of each day's deploys, in hours (days without one: no bar)."""
+    """The median lead time of each day's deploys (days without one: no bar), in the unit
+    that suits the longest."""
     labels, rows = _periods(figures)
-    chart = _bar(f"{figures.environment}: lead time, median (hours)", labels, ORANGE)
+    medians = [_median(row) for row in rows]
+    unit, size = _unit_of(max((m for m in medians if m is not None), default=0.0))
+    chart = _bar(f"{figures.environment}: lead time, median ({unit})", labels, ORANGE)
     chart.no_data_text = _no_data(figures, "lead time for changes")
-    medians = [_median_hours(row) for row in rows]
     if any(m is not None for m in medians):
-        chart.add("lead time", medians)
+        chart.add("lead time", [None if m is None else round(m / size, 2) for m in medians])
     return _render(chart)
 
 
@@ -154,10 +156,17 @@ def _dates(start: date, step: timedelta) -> list[date]:
     return [start + timedelta(days=n) for n in range(step.days)]
 
 
-def _median_hours(days: list[Day]) -> float | None:
-    """The median of the days' medians (a week's bar), in hours."""
+def _median(days: list[Day]) -> float | None:
+    """The median of the days' medians (a week's bar), in seconds."""
     values = sorted(d.lead_time_p50_seconds for d in days if d.lead_time_p50_seconds is not None)
-    return round(values[(len(values) - 1) // 2] / 3600, 2) if values else None
+    return values[(len(values) - 1) // 2] if values else None
+
+
+def _unit_of(seconds: float) -> tuple[str, float]:
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= 2 * size:
+            return unit, size
+    return "seconds", 1.0
 
 
 def _no_data(figures: EnvironmentFigures, label: str) -> str:

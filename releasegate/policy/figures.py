@@ -86,6 +86,7 @@ class EnvironmentFigures(BaseModel):
     rollbacks: int
     """Successful rollbacks."""
     deploys_per_day: float
+    """Over the period, counted as one day if it is shorter."""
     change_failure_rate: float | None
     lead_time: Spread
     without_commit_time: int
@@ -122,10 +123,8 @@ class EnvironmentFigures(BaseModel):
 
     def _frequency(self) -> str:
         span = self.until - self.since
-        return (
-            f"{self.deploys} deploys in {_duration(span.total_seconds())} "
-            f"({self.deploys_per_day:.2f} per day)"
-        )
+        text = f"{self.deploys} deploys in {_duration(span.total_seconds())}"
+        return text if span < timedelta(days=1) else f"{text} ({self.deploys_per_day:.2f} per day)"
 
     def _lead_time(self) -> str:
         missing = self.without_commit_time
