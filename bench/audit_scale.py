@@ -29,6 +29,7 @@ Ratios are the 100k figure over the 1k one on the file store, measured in the sa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -101,7 +102,7 @@ main()
 
 
 def in_child(root: Path, *command: str) -> tuple[float, float, str]:
-    """`releasegate COMMAND` on the store: (seconds, peak RSS in MiB, last line)."""
+    """`releasegate COMMAND` on the store: (seconds, peak RSS in MiB, its output)."""
     env = {**os.environ, "RELEASEGATE_AUDIT": str(root), "RELEASEGATE_HOME": str(root.parent)}
     config = REPO / "deployments" / "releasegate.toml"
     started = time.perf_counter()
@@ -116,7 +117,7 @@ def in_child(root: Path, *command: str) -> tuple[float, float, str]:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     peak = next(ln for ln in done.stderr.splitlines() if ln.startswith("peak-rss-kib="))
-    return took, int(peak.split("=")[1]) / 1024, done.stdout.strip().splitlines()[-1]
+    return took, int(peak.split("=")[1]) / 1024, done.stdout.strip()
 
 
 def append(store: ChainStore, appends: Iterator[AuditEntry]) -> None:
@@ -205,9 +206,11 @@ def main() -> None:
         verified, reported = {}, {}
         for size in sizes:
             verified[size] = in_child(work / f"audit-{size}", "audit", "verify", ENV)
-            print(f"  verify at {size}: {verified[size][2]}", file=sys.stderr)
+            print(f"  verify at {size}: {verified[size][2].splitlines()[-1]}", file=sys.stderr)
             reported[size] = in_child(work / f"audit-{size}", *REPORT)
-            print(f"  report at {size}: {reported[size][2]}", file=sys.stderr)
+            (figures,) = json.loads(reported[size][2])["environments"]
+            print(f"  report at {size}: {figures['deploys']} deploys, change failure rate "
+                  f"{figures['change_failure_rate']:.2f}", file=sys.stderr)  # fmt: skip
 
     load = os.getloadavg()
     print()

@@ -90,3 +90,20 @@ def test_user_errors_exit_2_and_say_what_is_wrong(trail: Path, tmp_path: Path) -
     code, out = run(trail, "--html", str(tmp_path / "missing" / "report.html"))
     assert code == 2 and "cannot write the report: No such file or directory" in out
     assert "Traceback" not in out
+
+
+def test_hostile_names_in_the_trail_stay_text_on_the_page() -> None:
+    from releasegate.policy.figures import Report, Tally
+    from releasegate.policy.observations import Observer
+    from releasegate.report_page import page
+
+    hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    history = History(hostile)
+    history.gate(datetime(2026, 11, 2, tzinfo=UTC), "r1", "before approvals", blocked=(hostile,))
+    observer = Observer()
+    tally = Tally(hostile, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+    for record in history.records():
+        tally.add(observer.feed(record))
+    html = page(Report(generated_at=tally.until, since=tally.since, environments=[tally.figures()]))
+    assert "<script" not in html and "<img" not in html
+    assert html.count("&lt;script&gt;alert(1)") >= 2  # the heading, the blocked gate, the charts

@@ -1,5 +1,6 @@
 """Each step that matters is a Prefect event, seen through Prefect's own API; the README's
-automation ("production rolled back") fires on them and calls its webhook for real.
+automation ("production rolled back") fires on them and calls its webhook for real; each
+production change published the dashboard's figures as a markdown artifact.
 
 One app of its own (a unique name), three runs: v1 (a refused and an accepted approval,
 with a commit time), a branch the gates block, and a broken v2 whose failure rolls
@@ -106,7 +107,7 @@ def test_steps_are_prefect_events_and_a_rollback_of_production_fires_the_automat
     )
     broken = make_setup(
         app={"name": app, "source": str(broken_source)},
-        production=PRODUCTION,
+        production={**PRODUCTION, "smoke_timeout": "1s"},  # its probe fails at once
         name="broken.toml",
         urls=good.urls,
     )
@@ -115,6 +116,8 @@ def test_steps_are_prefect_events_and_a_rollback_of_production_fires_the_automat
         deploy(version="v2", actor="carol", config=str(broken.path))
     reviewers.join()
     assert serving(good.urls["production"]) == "v1"
+    v1 = next(r for r in good.records("deploy") if r.version == "v1" and r.status == "succeeded")
+    assert v1.details["committed_at"] == committed.isoformat()
 
     seen = events(app, started, count=19)
     names = [e.event for e in seen]
@@ -164,21 +167,24 @@ def test_steps_are_prefect_events_and_a_rollback_of_production_fires_the_automat
     assert f"{app} production rolled back to v1 by" in message
     assert rolled_back.related[0].id.removeprefix("prefect.flow-run.") in message
 
-
-def test_each_production_change_publishes_the_figures(make_setup: Any) -> None:
-    app = f"fig{uuid.uuid4().hex[:8]}"
-    setup = make_setup(app={"name": app}, staging={})
-    deploy(version="v1", actor="carol", config=str(setup.path))
-    deploy(version="v2", actor="carol", config=str(setup.path))
+    # Each production change published the figures as they stood: v1, v2 failed, the rollback.
     with get_client(sync_client=True) as client:
-        made = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[artifact_key(app, "figures")])
-            )
-        )
-    assert len(made) == 2  # one version per production change, none for staging
-    newest = max(made, key=lambda a: a.created or datetime.min.replace(tzinfo=UTC))
-    assert isinstance(newest.data, str)
-    assert "## staging" in newest.data and "## production" in newest.data
-    assert "| deployment frequency | 2 deploys in" in newest.data
-    assert "| lead time for changes | unknown: 2 changes have no commit time |" in newest.data
+        key = ArtifactFilterKey(any_=[artifact_key(app, "figures")])
+        figures = client.read_artifacts(artifact_filter=ArtifactFilter(key=key))
+    assert len(figures) == 3
+    newest = max(figures, key=lambda a: a.created or started)
+    assert isinstance(newest.data, str) and "## production" in newest.data
+    assert "| deployment frequency | 1 deploys in" in newest.data
+    assert (
+        "| change failure rate | 50% (1 of 2 changes failed or were rolled back) |" in newest.data
+    )
+    assert "| refused approvals | not-a-member: 1 |" in newest.data
+
+
+def test_a_commit_time_must_be_a_time_with_a_zone(make_setup: Any) -> None:
+    setup = make_setup()
+    code, out = setup.cli("deploy", "v1", "--committed-at", "yesterday")
+    assert code == 2 and "--committed-at: 'yesterday' is not an ISO 8601 time" in out
+    code, out = setup.cli("deploy", "v1", "--committed-at", "2026-11-27T10:00:00")
+    assert code == 2 and "has no time zone (add Z or +hh:mm)" in out
+    assert setup.records("deploy") == []
