@@ -5,10 +5,11 @@ Every audit record, once stored, is announced as the event `releasegate.<what>.<
 `releasegate.gate.blocked`, `releasegate.approval.accepted|refused|rejected|expired`, and so
 on for every kind and status the trail holds; `releasegate.approval.requested` is announced
 when a run starts waiting for a decision. The resource is the app's environment
-(`releasegate.environment.<app>.<environment>`); the flow run, the version and the digest
-are related resources. The payload holds plain facts only (kind, status, version, digest,
-actor, reviewer, refusal code, blocked gates): no reason text, smoke output, signature or
-URL, which may carry what must not leave the trail.
+(`releasegate.environment.<app>.<environment>`; for a deploy's trigger record, which
+concerns every environment, the app: `releasegate.app.<app>`); the flow run, the version
+and the digest are related resources. The payload holds plain facts only (kind, status,
+version, digest, actor and how it is known, reviewer, refusal code, blocked gates): no
+reason text, smoke output, signature or URL, which may carry what must not leave the trail.
 
 An event is a view, like an artifact: the record is stored first, and an event that
 cannot be sent is a warning in the run log, never a failed run.
@@ -24,6 +25,7 @@ from prefect.events import emit_event
 
 from releasegate.approval import ApprovalRequest
 from releasegate.audit.record import AuditRecord
+from releasegate.trigger import TRIGGERS
 
 NOUNS = {"deploy": "deployment"}
 """Event names say `deployment` where records say `deploy`."""
@@ -33,7 +35,12 @@ def event_name(kind: str, status: str) -> str:
     return f"releasegate.{NOUNS.get(kind, kind)}.{status}"
 
 
-def environment_resource(app: str, environment: str) -> dict[str, str]:
+def environment_resource(app: str, environment: str | None) -> dict[str, str]:
+    """The app's environment; the app itself for what concerns no one environment (a
+    trigger record of a deploy, which runs through every environment)."""
+    if environment is None:
+        return {"prefect.resource.id": f"releasegate.app.{app}",
+                "prefect.resource.name": app, "releasegate.app": app}  # fmt: skip
     return {
         "prefect.resource.id": f"releasegate.environment.{app}.{environment}",
         "prefect.resource.name": f"{app} {environment}",
@@ -70,6 +77,7 @@ def payload(record: AuditRecord) -> dict[str, Any]:
         "digest": record.artifact,
         "previous_version": record.previous_version,
         "actor": record.actor,
+        "actor_proof": record.actor_proof,
         "record": record.id,
         "seq": record.seq,
         "operation": record.operation_id,
@@ -87,10 +95,13 @@ def payload(record: AuditRecord) -> dict[str, Any]:
 def announce(record: AuditRecord) -> None:
     """`record` (just stored) as a Prefect event; its id is the record's, so a retried
     announcement is the same event."""
+    environment: str | None = record.environment
+    if environment == TRIGGERS:  # the chain of trigger records: the environment asked for
+        environment = record.details.get("environment")
     _emit(
         event_name(record.kind, record.status),
         record.app,
-        record.environment,
+        environment,
         occurred=record.finished_at or record.started_at,
         related=related(record.app, record.flow_run_id, record.version, record.artifact),
         payload=payload(record),
@@ -117,7 +128,7 @@ def announce_request(request: ApprovalRequest) -> None:
     )
 
 
-def _emit(name: str, app: str, environment: str, **event: Any) -> None:
+def _emit(name: str, app: str, environment: str | None, **event: Any) -> None:
     try:
         emit_event(name, resource=environment_resource(app, environment), **event)
     except Exception as exc:  # an event is a view: the record stands whatever happens here

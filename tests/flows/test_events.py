@@ -35,7 +35,7 @@ from releasegate.errors import Blocked, DeployFailed
 from releasegate.flows.deploy import deploy
 from releasegate.tasks.audit import artifact_key
 from tests.conftest import REPO
-from tests.flows.conftest import Reviewers, Step, serving
+from tests.flows.conftest import Reviewers, Step, broken_source, serving
 from tests.support.jsonhttp import JsonServer
 
 AUTOMATION = REPO / "deployments" / "automations" / "production-rolled-back.yaml"
@@ -96,30 +96,31 @@ def test_steps_are_prefect_events_and_a_rollback_of_production_fires_the_automat
     good = make_setup(app={"name": app}, production=PRODUCTION)
     committed = datetime.now(UTC) - timedelta(hours=2)
     reviewers = Reviewers("v1", [Step("mallory"), Step("alice")]).start()
-    deploy(version="v1", actor="carol", config=str(good.path), committed_at=committed)
+    good.call(deploy, version="v1", actor="carol", committed_at=committed)
     reviewers.join()
     with pytest.raises(Blocked):
-        deploy(version="v1b", branch="feature/x", actor="carol", config=str(good.path))
-    broken_source = tmp_path / "broken"
-    broken_source.mkdir()
-    (broken_source / "app.py").write_text(
-        (Path(good.load().app.source) / "app.py").read_text().replace('"version"', '"versoin"')
-    )
+        good.call(deploy, version="v1b", branch="feature/x", actor="carol")
     broken = make_setup(
-        app={"name": app, "source": str(broken_source)},
+        app={"name": app, "source": str(broken_source(tmp_path, good))},
         production={**PRODUCTION, "smoke_timeout": "1s"},  # its probe fails at once
         name="broken.toml",
         urls=good.urls,
     )
     reviewers = Reviewers("v2", [Step("bob")]).start()
     with pytest.raises(DeployFailed):
-        deploy(version="v2", actor="carol", config=str(broken.path))
+        broken.call(deploy, version="v2", actor="carol")
     reviewers.join()
     assert serving(good.urls["production"]) == "v1"
     v1 = next(r for r in good.records("deploy") if r.version == "v1" and r.status == "succeeded")
     assert v1.details["committed_at"] == committed.isoformat()
 
-    seen = events(app, started, count=19)
+    everything = events(app, started, count=22)
+    # Each run's trigger record concerns the app (a deploy runs through every environment).
+    triggers = [e for e in everything if e.event.startswith("releasegate.trigger.")]
+    assert [e.event for e in triggers] == ["releasegate.trigger.accepted"] * 3
+    assert {e.resource.id for e in triggers} == {f"releasegate.app.{app}"}
+    assert {e.payload["actor_proof"] for e in triggers} == {"claimed"}
+    seen = [e for e in everything if e not in triggers]
     names = [e.event for e in seen]
     for name in (
         "releasegate.deployment.started",
@@ -184,7 +185,7 @@ def test_steps_are_prefect_events_and_a_rollback_of_production_fires_the_automat
 def test_a_commit_time_must_be_a_time_with_a_zone(make_setup: Any) -> None:
     setup = make_setup()
     code, out = setup.cli("deploy", "v1", "--committed-at", "yesterday")
-    assert code == 2 and "--committed-at: 'yesterday' is not an ISO 8601 time" in out
+    assert code == 2 and "committed_at: Input should be a valid datetime" in out
     code, out = setup.cli("deploy", "v1", "--committed-at", "2026-11-27T10:00:00")
-    assert code == 2 and "has no time zone (add Z or +hh:mm)" in out
+    assert code == 2 and "committed_at: Input should have timezone info" in out
     assert setup.records("deploy") == []
