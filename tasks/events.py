@@ -1,6 +1,7 @@
 """Prefect events for each step that matters, so Prefect automations can act on them.
 
-Every audit record, once stored, is announced as the event `releasegate.<what>.<status>`:
+Every audit record but the routine ones (`ROUTINE`: a gate or verify that passed, a trigger
+accepted), once stored, is announced as the event `releasegate.<what>.<status>`:
 `releasegate.deployment.started|succeeded|failed`, `releasegate.rollback.succeeded`,
 `releasegate.gate.blocked`, `releasegate.approval.accepted|refused|rejected|expired`, and so
 on for every kind and status the trail holds; `releasegate.approval.requested` is announced
@@ -92,9 +93,17 @@ def payload(record: AuditRecord) -> dict[str, Any]:
     return {key: value for key, value in facts.items() if value is not None}
 
 
+ROUTINE = frozenset({("gate", "passed"), ("verify", "passed"), ("trigger", "accepted")})
+"""Records not announced: a check that passed is no step an automation acts on (it is in the
+trail, and in the run's own Prefect events), and each event costs the Prefect server
+several database rows: twenty apps deploying at once against one SQLite server felt them."""
+
+
 def announce(record: AuditRecord) -> None:
-    """`record` (just stored) as a Prefect event; its id is the record's, so a retried
-    announcement is the same event."""
+    """`record` (just stored) as a Prefect event, unless it is routine; its id is the
+    record's, so a retried announcement is the same event."""
+    if (record.kind, record.status) in ROUTINE:
+        return
     environment: str | None = record.environment
     if environment == TRIGGERS:  # the chain of trigger records: the environment asked for
         environment = record.details.get("environment")

@@ -176,3 +176,12 @@ def test_streamed_figures_agree_with_a_reference_over_the_whole_list(ops: list[s
     assert f.time_to_restore.p50_seconds == percentile([r * 3600.0 for r in restores], 0.5)
     if f.change_failure_rate is not None:
         assert 0 <= f.change_failure_rate <= 1
+
+
+def test_an_interrupted_change_is_neither_a_success_nor_a_failure() -> None:
+    h = History()
+    h.change(T0, "r1", "v1")
+    h.change(T0 + H, "r2", "v2", "interrupted")  # its run died; the next change closed it
+    h.change(T0 + 2 * H, "r3", "v3")
+    f = figures(h, since=T0 - D, until=T0 + D)
+    assert (f.deploys, f.changes, f.failed_changes, f.time_to_restore.count) == (2, 2, 0, 0)
