@@ -73,6 +73,15 @@ def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
 
 
 @task(cache_policy=NO_CACHE)
+def publish_views(store: AuditStore, app: str, environment: str, pipeline: list[str]) -> None:
+    """After a recorded change: the environment's history table and, for production (the
+    last environment of `pipeline`), the dashboard's figures. One task run for both: each
+    task run costs the Prefect server several writes, felt when twenty apps deploy at once."""
+    publish_history(store, app, environment)
+    if environment == pipeline[-1]:
+        publish_figures(store, app, pipeline)
+
+
 @bookkeeping
 def publish_history(store: AuditStore, app: str, environment: str, limit: int = 20) -> None:
     """The environment's recent deploys and rollbacks as a keyed table artifact."""
@@ -112,7 +121,6 @@ FIGURES_PERIOD = timedelta(days=30)
 """The period of the figures each production change publishes (`releasegate report`'s default)."""
 
 
-@task(cache_policy=NO_CACHE)
 @bookkeeping
 def publish_figures(store: AuditStore, app: str, environments: list[str]) -> None:
     """The dashboard's figures of the last 30 days as a keyed markdown artifact: each

@@ -18,7 +18,7 @@ from releasegate.errors import DeployFailed
 from releasegate.release import Release
 from releasegate.sources.base import SmokeReport
 from releasegate.targets.base import Target, TargetError
-from releasegate.tasks.audit import publish_figures, publish_history, publish_smoke
+from releasegate.tasks.audit import publish_smoke, publish_views
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.lock import held, limit_name
 from releasegate.wiring import open_target, smoke_runner
@@ -111,18 +111,9 @@ def apply_change(
         logger.error(failure)
         shared["reason"] = f"{reason}; {failure}" if reason else failure
         ctx.record(kind, environment, "failed", release, finished_at=utcnow(), **shared)
-        _publish_views(ctx, environment)
+        publish_views(ctx.store, ctx.config.app.name, environment, ctx.config.pipeline())
         raise DeployFailed(failure) from exc
     done = ctx.record(kind, environment, "succeeded", release, finished_at=utcnow(), **shared)
-    _publish_views(ctx, environment)
+    publish_views(ctx.store, ctx.config.app.name, environment, ctx.config.pipeline())
     logger.info("%s: %s %s is live (%s)", environment, kind, release.version, release.digest)
     return done
-
-
-def _publish_views(ctx: RunContext, environment: str) -> None:
-    """After a recorded change: the environment's history table and, for production (the
-    last environment of the pipeline), the dashboard's current figures."""
-    publish_history(ctx.store, ctx.config.app.name, environment)
-    pipeline = ctx.config.pipeline()
-    if environment == pipeline[-1]:
-        publish_figures(ctx.store, ctx.config.app.name, pipeline)
