@@ -50,7 +50,7 @@ def test_json_has_each_environments_figures_in_promotion_order(trail: Path) -> N
     assert (production["deploys"], production["changes"], production["failed_changes"]) == (3, 5, 3)
     assert production["approval_wait"] == {"count": 2, "p50_seconds": 1800, "p90_seconds": 3600}
     assert production["refusals_by_reason"] == {"not-member": 1}
-    assert production["recorded"] == {"override": None, "quarantine": None}
+    assert production["recorded"] == {"override": None, "quarantine": 0}
 
 
 def test_a_shorter_period_leaves_out_what_came_before(trail: Path) -> None:
@@ -67,7 +67,7 @@ def test_the_table_says_what_is_missing(trail: Path) -> None:
     assert "production:" in out and "change failure rate" in out
     assert "60% (3 of 5 changes failed or were rolled back)" in out
     assert "(1 more have no commit time)" in out
-    assert "no data: this version of releasegate records no quarantines yet" in out
+    assert "no data: this version of releasegate records no overrides yet" in out
 
 
 def test_the_html_page_is_self_contained(trail: Path, tmp_path: Path) -> None:

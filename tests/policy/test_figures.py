@@ -40,7 +40,7 @@ def test_a_week_of_production_gives_the_known_figures() -> None:
     assert f.approvals == {"accepted": 4, "refused": 1}
     assert f.refusals_by_reason == {"not-member": 1}
     assert f.blocks_by_gate == {"freeze": 1}
-    assert f.recorded == {"override": None, "quarantine": None}
+    assert f.recorded == {"override": None, "quarantine": 0}  # no such kind / none recorded
     assert [(d.day.day, d.deploys, d.failed_changes, d.restores) for d in f.days] == [
         (2, 1, 0, 0),
         (4, 1, 1, 1),
@@ -70,7 +70,7 @@ def test_missing_inputs_are_said_not_guessed() -> None:
     assert said["approval wait"] == "no data: no approvals in this period"
     assert said["change failure rate"] == "0% (0 of 2 changes failed or were rolled back)"
     assert said["overrides"] == "no data: this version of releasegate records no overrides yet"
-    assert said["quarantines"] == "no data: this version of releasegate records no quarantines yet"
+    assert said["quarantines"] == "0"
 
     empty = dict(figures(History(), since=T0 - D, until=T0).say())
     assert empty["change failure rate"] == "no data: no deploy reached an outcome in this period"
@@ -185,3 +185,10 @@ def test_an_interrupted_change_is_neither_a_success_nor_a_failure() -> None:
     h.change(T0 + 2 * H, "r3", "v3")
     f = figures(h, since=T0 - D, until=T0 + D)
     assert (f.deploys, f.changes, f.failed_changes, f.time_to_restore.count) == (2, 2, 0, 0)
+
+
+def test_quarantine_records_are_counted() -> None:
+    h = History()
+    h.add(T0, "r1", kind="quarantine", status="blocked", version="v2")  # quarantined
+    h.add(T0 + H, "r2", kind="quarantine", status="passed", version="v2")  # released
+    assert figures(h, since=T0 - D, until=T0 + D).recorded == {"override": None, "quarantine": 2}
