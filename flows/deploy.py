@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from pydantic import AwareDatetime
 
 from releasegate import config as configuration
-from releasegate.audit.record import release_of
+from releasegate.audit.record import ApprovalEntry, release_of
 from releasegate.errors import DeployFailed
 from releasegate.flows.rollback import put_back
 from releasegate.policy.rollback import AUTOMATIC, previous_good
@@ -96,24 +96,47 @@ def promote(
     if env.wait_timer:
         get_run_logger().info("%s: wait timer %s", environment, env.wait_timer)
         time.sleep(env.wait_timer.total_seconds())
-    # Time passed while people approved and the timer ran (and a deferred approval waits
-    # for its time): approvals may have gone stale and a freeze may have begun.
-    effective(ctx, environment, counted)
-    while (fresh := drop_stale(ctx, environment, release, counted)) != counted:
-        counted = await_approvals(ctx, environment, release, upstream, fresh)
+    fresh = counted
+    while True:
+        counted = in_effect(ctx, environment, release, upstream, counted, fresh)
+        # One change per environment: the final check (outdated versions included), the
+        # rollout, its verification and an automatic rollback all happen inside one hold
+        # of the environment's lock.
+        with one_change(ctx, environment, f"deploy {release.version}"):
+            # Waiting for the lock takes time too: approvals that went stale meanwhile are
+            # asked for again, outside the hold (a pause never holds an environment).
+            if (fresh := drop_stale(ctx, environment, release, counted)) != counted:
+                continue
+            check_gates(ctx, environment, release, "before rollout")
+            try:
+                done = apply_change(
+                    ctx, environment, release, kind="deploy", approvals=tuple(counted)
+                )
+            except DeployFailed:
+                if env.on_verify_failure == "rollback":
+                    roll_back_automatically(ctx, environment, release)
+                raise
+            return SmokeReport.model_validate(done.details["smoke"])
+
+
+def in_effect(
+    ctx: RunContext,
+    environment: str,
+    release: Release,
+    upstream: SmokeReport | None,
+    counted: list[ApprovalEntry],
+    fresh: list[ApprovalEntry],
+) -> list[ApprovalEntry]:
+    """The approvals in effect now: `fresh` (those of `counted` not void) made up to the
+    rules again if some went stale, every deferred one's time come, none stale."""
+    while True:
+        if fresh != counted:
+            counted = await_approvals(ctx, environment, release, upstream, fresh)
+        # Time passed while people approved and the timer ran (and a deferred approval
+        # waits for its time): approvals may have gone stale and a freeze may have begun.
         effective(ctx, environment, counted)
-    # One change per environment: the final check (outdated versions included), the
-    # rollout, its verification and an automatic rollback all happen inside one hold of
-    # the environment's lock.
-    with one_change(ctx, environment, f"deploy {release.version}"):
-        check_gates(ctx, environment, release, "before rollout")
-        try:
-            done = apply_change(ctx, environment, release, kind="deploy", approvals=tuple(counted))
-        except DeployFailed:
-            if env.on_verify_failure == "rollback":
-                roll_back_automatically(ctx, environment, release)
-            raise
-    return SmokeReport.model_validate(done.details["smoke"])
+        if (fresh := drop_stale(ctx, environment, release, counted)) == counted:
+            return counted
 
 
 def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) -> None:

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 
 from releasegate import config as configuration
 from releasegate.flows.rollback import restore
+from releasegate.history import unfinished
 from releasegate.signing.trigger import Asked
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.drift import Observation, observe, record
@@ -44,13 +45,16 @@ def reconcile(actor: Name | None = None) -> dict[str, str]:
 
 
 def examine(ctx: RunContext, environment: str, held: Hold, actor: str) -> str:
-    """One environment, held: close what a crashed change left, compare, record, heal."""
-    seen = observe(ctx, environment, close_crashed(ctx, environment, held))
+    """One environment, held: close what a crashed change left, compare, record, heal.
+    Whatever is recorded comes after the run's trigger, as for every recorded run."""
+    asked = Asked(request="reconcile", environment=environment)
+    if (started := unfinished(ctx.store.newest(environment))) is not None:
+        ctx = establish(ctx, asked, actor, None)  # closing it records
+    seen = observe(ctx, environment, close_crashed(ctx, environment, held, started))
     if seen.drift is None and seen.open is None:
         return "agrees with the trail"
-    # Something will be recorded: the run's trigger first, as for every recorded run.
-    asked = Asked(request="reconcile", environment=environment)
-    ctx = establish(ctx, asked, actor, None)
+    if ctx.trigger is None:
+        ctx = establish(ctx, asked, actor, None)
     if seen.drift is None:
         assert seen.open is not None
         record(ctx, environment, seen.open, "resolved", "the target agrees with the trail again")

@@ -6,13 +6,15 @@ from prefect import flow
 
 from releasegate import config as configuration
 from releasegate.audit.record import AuditRecord, release_of
-from releasegate.errors import UsageError
-from releasegate.policy.rollback import choose
+from releasegate.errors import Blocked, UsageError
+from releasegate.policy.rollback import Served, choose, moved_on
 from releasegate.signing.trigger import Asked
+from releasegate.targets.base import Deployed
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
-from releasegate.tasks.reconcile import one_change
+from releasegate.tasks.lock import holder_of
+from releasegate.tasks.reconcile import one_change, serving_now
 from releasegate.tasks.rerun import chosen_before
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
@@ -53,7 +55,22 @@ def rollback(
     ctx = RunContext.open(settings)
     before = chosen_before(ctx, environment)
     ctx = establish(ctx, asked, actor, proof)
+    # A default rollback undoes what is live, or under way, when it is asked for: seen now,
+    # checked again once the environment is held (a second engineer's rollback must not undo
+    # the first's).
+    undo_live = to is None and before is None
+    seen = _served(serving_now(ctx, environment)) if undo_live else None
+    holder = holder_of(ctx.config.app.name, environment) if undo_live else None
     with one_change(ctx, environment, f"rollback of {environment}") as live:
+        stale = undo_live and moved_on(
+            environment,
+            seen,
+            _served(live),
+            under_way=holder.flow_run_id if holder else None,
+            newest=ctx.store.newest(environment),
+        )
+        if stale:
+            raise Blocked(stale)
         # Chosen inside the hold, from what the target serves now (a rerun: as before).
         change = before or choose(
             ctx.store.newest(environment), environment, to, live=live.digest if live else None
@@ -98,3 +115,7 @@ def restore(ctx: RunContext, environment: str, change: AuditRecord, reason: str)
                 f"outcome: {outcome}",
             ],
         )
+
+
+def _served(deployed: Deployed | None) -> Served:
+    return (deployed.version, deployed.digest) if deployed else None

@@ -7,11 +7,11 @@ Shared by the flow (which publishes it beside the pause) and by `releasegate app
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import Status
+from releasegate.policy.wallclock import zone as time_zone
 from releasegate.signing.payload import DecisionPayload
 from releasegate.vocabulary import Decision, ProofKind
 
@@ -117,10 +117,7 @@ def deferral(text: str, timezone: str, now: datetime) -> datetime:
     """When a deferred decision takes effect: `22:00` is the next 22:00 in `timezone` (today,
     or tomorrow once it has passed); `2026-11-27T22:00` is that wall-clock time there (an
     offset or `Z` in the text wins). Raises ValueError with a reason."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{timezone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    zone = time_zone(timezone)
     try:
         at = time.fromisoformat(text)
     except ValueError:

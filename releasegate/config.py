@@ -52,6 +52,7 @@ from releasegate.vocabulary import (
     EnvironmentName,
     Name,
     OutdatedPolicy,
+    RequestPath,
     Strategy,
     TargetKind,
     loopback_url,
@@ -87,7 +88,7 @@ class Environment(BaseModel):
     strategy: Strategy = "blue-green"
     replicas: int = Field(default=2, ge=1)
     canary_steps: CanarySteps = (10, 50, 100)
-    health_path: str = "/health"
+    health_path: RequestPath = "/health"
     smoke: tuple[SmokeCheck, ...] = ()
     smoke_timeout: Duration = timedelta(seconds=30)
     wait_timer: Duration = timedelta(0)
@@ -316,7 +317,7 @@ def load(path: str | Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     overrides = variables.overrides(Config)
-    _no_new_environments(file, data, overrides)
+    variables.no_new_environments(file, data.get("environments"), overrides)
     try:
         config = Config(**data)
     except ValidationError as exc:
@@ -345,21 +346,6 @@ def _explain(file: Path, exc: ValidationError, overrides: dict[str, tuple[str, .
 
 
 _KEYED = re.compile(r"^(?P<key>environments\.[\w.-]+): (?P<reason>.*)$", re.DOTALL)
-
-
-def _no_new_environments(
-    file: Path, data: dict[str, object], overrides: dict[str, tuple[str, ...]]
-) -> None:
-    """Variables override the file's environments; they never add one (a typo in a variable
-    name would otherwise add an environment to the pipeline)."""
-    declared = data.get("environments")
-    names = {str(n).lower() for n in declared} if isinstance(declared, dict) else set()
-    for variable, path in overrides.items():
-        if path[0] == "environments" and len(path) > 1 and path[1] not in names:
-            raise ConfigError(
-                f"{file}: invalid configuration\n  {variable}: no environment {path[1]!r} "
-                f"in {file}: variables override environments, they do not add any"
-            )
 
 
 def _readable_signers(file: Path, config: Config, overrides: dict[str, tuple[str, ...]]) -> None:

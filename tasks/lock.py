@@ -132,6 +132,12 @@ def held(environment: str) -> Hold:
     return hold
 
 
+def holder_of(app: str, environment: str) -> Holder | None:
+    """Who holds `environment` now, as its holder published it (None: nobody, or unreadable)."""
+    with get_client(sync_client=True) as client:
+        return _read_holder(client, holder_variable(app, environment))
+
+
 def ensure_limits(config: Config) -> None:
     """Create every environment's limit (idempotent): for `releasegate serve` and setup."""
     with get_client(sync_client=True) as client:

@@ -20,6 +20,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
+from releasegate.policy.rollback import is_deploy_success
 from releasegate.redaction import redact_url
 from releasegate.sources.base import Incident
 from releasegate.sources.settings import IncidentCheck
@@ -225,7 +226,7 @@ def evaluate(env: GateRules, facts: Facts, gates: Sequence[Gate] = GATES) -> lis
 
 def is_deploy_of(record: AuditRecord, digest: str) -> bool:
     """A successful deploy of exactly this artifact."""
-    return record.kind == "deploy" and record.status == "succeeded" and record.artifact == digest
+    return is_deploy_success(record) and record.artifact == digest
 
 
 def upstream_deploy(upstream_newest: Iterable[AuditRecord], digest: str) -> AuditRecord | None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.order import LiveChange
+from releasegate.policy.rollback import is_deploy_success
 
 
 class Choice(BaseModel):
@@ -60,7 +61,7 @@ def choose(
     """
     skipped: list[str] = []
     for record in upstream_newest:
-        if not (record.kind == "deploy" and record.status == "succeeded"):
+        if not is_deploy_success(record):
             continue
         if record.version in quarantine:
             by = quarantine[record.version]

@@ -4,42 +4,27 @@ age then. The time is the test's: a few seconds ahead."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from releasegate import processes, review
 from releasegate.audit.record import AuditRecord
+from releasegate.demo import in_background
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import KEYS, Reviewers, Step, proof, serving
+from tests.flows.conftest import serving
+from tests.support.people import KEYS, Reviewers, Step, proof
 
 SIGNED = {"required": 1, "from": "release-managers", "timeout": "60s", "signed": True}
 SIGNERS = {"allowed_signers": str(KEYS / "allowed_signers")}
 
 
-def in_background(call: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = call()
-        except BaseException as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, result
-
-
 def test_a_deferred_approval_deploys_at_its_time_not_before(make_setup) -> None:
     setup = make_setup(production={"approvals": SIGNED}, top=SIGNERS)
     prod = setup.urls["production"]
-    run, result = in_background(
-        lambda: setup.call(deploy, version="v1", actor="dave", proof=proof("v1"))
-    )
+    run = in_background(setup.call, flow=deploy, version="v1", actor="dave", proof=proof("v1"))
     asked = review.next_request("v1", "production", set(), timeout=60)
     assert asked is not None
     not_before = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
@@ -53,8 +38,7 @@ def test_a_deferred_approval_deploys_at_its_time_not_before(make_setup) -> None:
         assert not setup.records("deploy"), "rolled out before its time"
         assert not processes.http_ok(f"{prod}/health", timeout=0.3)
         time.sleep(0.2)
-    run.join(timeout=90)
-    assert "error" not in result, result.get("error")
+    run.result(timeout=90)  # raises what the run raised
     assert serving(prod) == "v1"
     started = next(r for r in setup.records("deploy") if r.status == "started")
     assert started.started_at >= not_before
@@ -75,9 +59,7 @@ def test_a_deferral_the_signature_does_not_cover_is_refused(make_setup) -> None:
     def undeferred_signature(asked: Any) -> str:
         return sign(asked.payload("alice", "approve").message(), key=KEYS / "alice")
 
-    run, result = in_background(
-        lambda: setup.call(deploy, version="v1", actor="dave", proof=proof("v1"))
-    )
+    run = in_background(setup.call, flow=deploy, version="v1", actor="dave", proof=proof("v1"))
     asked = review.next_request("v1", "production", set(), timeout=60)
     assert asked is not None
     _, verdict = review.decide(
@@ -88,5 +70,4 @@ def test_a_deferral_the_signature_does_not_cover_is_refused(make_setup) -> None:
     )
     assert not verdict.counts and verdict.code == "bad-signature", verdict
     Reviewers("v1", [Step("bob", reject=True)]).start().join()
-    run.join(timeout=60)
-    assert isinstance(result.get("error"), Blocked)
+    assert isinstance(run.exception(timeout=60), Blocked)

@@ -163,9 +163,7 @@ def test_steps_are_prefect_events_and_a_rollback_of_production_fires_the_automat
     while not hook.posted and time.monotonic() < deadline:
         time.sleep(0.5)
     assert len(hook.posted) == 1, "the automation did not call its webhook"
-    path, body = hook.posted[0]
-    message = json.loads(body)["text"]
-    assert path == "/rolled-back"
+    message = hook.posted[0]["text"]
     assert f"{app} production rolled back to v1 by" in message
     assert rolled_back.related[0].id.removeprefix("prefect.flow-run.") in message
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from releasegate import processes
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
-from tests.flows.conftest import Reviewers, Step, approve_all, serving
+from releasegate.tasks.lock import hold
+from tests.flows.conftest import serving
 from tests.support.jsonhttp import JsonServer
+from tests.support.people import Reviewers, Step, approve_all
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
 
@@ -145,6 +149,35 @@ def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> No
     reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
     deploy(version="v1", actor="dave")
     reviewers.join()
+    expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
+    assert sorted(expired) == ["alice", "bob"]
+    assert sorted(setup.records("deploy")[0].approvers) == ["alice", "carol"]
+
+
+def test_approvals_that_age_while_the_run_waits_for_the_lock_are_asked_again(
+    make_setup,
+) -> None:
+    """The lock is taken after the approvals: a run that waited for it past max_age does
+    not roll out on stale approvals; it lets the environment go and asks again."""
+    setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "5s"}})
+    reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
+    outcome: list[str] = []
+    with hold("webapp", "production", "deploy v0", "erin", say=lambda _: None):
+        run = threading.Thread(
+            target=lambda: outcome.append(setup.call(deploy, version="v1", actor="dave"))
+        )
+        run.start()
+
+        def aged() -> bool:
+            given = [r for r in setup.records("approval") if r.status == "accepted"]
+            return len(given) == 2 and all(
+                datetime.now(UTC) - r.approvals[0].at > timedelta(seconds=6) for r in given
+            )
+
+        processes.wait_until(aged, timeout=120, interval=0.5, what="two approvals, aged")
+    run.join(timeout=180)
+    reviewers.join()
+    assert outcome and not run.is_alive()
     expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
     assert sorted(expired) == ["alice", "bob"]
     assert sorted(setup.records("deploy")[0].approvers) == ["alice", "carol"]

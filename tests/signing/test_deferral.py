@@ -60,7 +60,7 @@ def test_not_before_as_people_write_it(text: str, tz: str, expected: datetime) -
 @pytest.mark.parametrize(
     ("text", "tz", "reason"),
     [
-        ("22:00", "Mars/Base", "'Mars/Base' is not an IANA time zone"),
+        ("22:00", "Mars/Base", "'Mars/Base' is not a known IANA time zone"),
         ("tonight", "UTC", "'tonight' is neither a time like 22:00 nor a date-time"),
         ("25:00", "UTC", "'25:00' is neither"),
     ],

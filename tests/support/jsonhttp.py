@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 that answers GETs with JSON, for tests."""
+"""A real HTTP server on 127.0.0.1 that answers GETs and POSTs with JSON, for tests."""
 
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ Authorise = Callable[[str, Message], bool]
 
 class JsonServer:
     """Serves `respond(path)` on a free loopback port until `close()`; with `authorise`,
-    only to requests it accepts. Keeps what each POST sent (`posted`: path and body),
-    answering it like a GET."""
+    only to requests it accepts. The JSON bodies POSTed to it are kept in `posted`."""
 
     def __init__(self, respond: Respond, authorise: Authorise | None = None) -> None:
-        posted: list[tuple[str, bytes]] = []
+        posted: list[Any] = []
         self.posted = posted
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                posted.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+                length = int(self.headers.get("Content-Length") or 0)
+                posted.append(json.loads(self.rfile.read(length)))
                 self.do_GET()
 
             def do_GET(self) -> None:
