@@ -35,8 +35,9 @@ from releasegate.errors import Blocked, DeployFailed
 from releasegate.flows.deploy import deploy
 from releasegate.tasks.audit import artifact_key
 from tests.conftest import REPO
-from tests.flows.conftest import Reviewers, Step, broken_source, serving
+from tests.flows.conftest import broken_source, serving
 from tests.support.jsonhttp import JsonServer
+from tests.support.people import Reviewers, Step
 
 AUTOMATION = REPO / "deployments" / "automations" / "production-rolled-back.yaml"
 PRODUCTION = {
