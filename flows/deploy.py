@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from prefect import flow, get_run_logger
+from pydantic import AwareDatetime
 
 from releasegate import config as configuration
 from releasegate.audit.record import ApprovalEntry, release_of
@@ -35,6 +36,7 @@ def deploy(
     commit: Commit | None = None,
     actor: Name | None = None,
     proof: TriggerProof | None = None,
+    committed_at: AwareDatetime | None = None,
 ) -> str:
     """Build `version` once and promote it through every environment. Returns its digest.
 
@@ -52,9 +54,13 @@ def deploy(
             claimed, never as proven; `releasegate deploy --sign` proves it.
         proof: Leave empty in the UI: `releasegate deploy --sign` fills it with a signed
             request that the run verifies.
+        committed_at: When the commit was made, as the push says: where the lead time the
+            dashboard reports starts (without it, a deploy's lead time is unknown).
     """
     asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
-    ctx = RunContext.open(configuration.load(), branch=branch, commit=commit)
+    ctx = RunContext.open(
+        configuration.load(), branch=branch, commit=commit, committed_at=committed_at
+    )
     if (reached := went_live(ctx)) is not None:
         return put_back(ctx, reached)
     ctx = establish(ctx, asked, actor, proof)

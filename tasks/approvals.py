@@ -49,6 +49,7 @@ from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
 from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.events import announce_request
 from releasegate.tasks.gates import check_order, now_running
 from releasegate.tasks.overtaken import newer_in_flight, watched
 from releasegate.tasks.rerun import this_run
@@ -165,6 +166,7 @@ def await_approvals(
             refused=log.refused(),
         )
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
+        announce_request(request)
         remaining = (deadline - datetime.now(UTC)).total_seconds()
         logger.info("%s: waiting for approvals (%s)", environment, state.missing)
         try:

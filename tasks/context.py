@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from prefect.runtime import flow_run
@@ -13,6 +14,7 @@ from releasegate.config import Config
 from releasegate.redaction import redact_data
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
+from releasegate.tasks.events import announce
 from releasegate.tasks.logs import redact_logs
 from releasegate.tasks.zombies import ensure_zombie_detection
 from releasegate.trigger import Trigger
@@ -32,6 +34,8 @@ class RunContext:
     attempt: int = 1
     """Prefect's run count when this attempt began: 1 on the first, more on a Retry (not
     consecutive: in a retried run a resume from a pause raises the count too). Read once."""
+    committed_at: datetime | None = None
+    """When the commit was made, as the push said: the start of the lead time."""
 
     @classmethod
     def open(cls, config: Config, **facts: Any) -> RunContext:
@@ -59,8 +63,11 @@ class RunContext:
         **fields: Any,
     ) -> AuditRecord:
         """Append one audit record for this run (a retried task: the store may fail
-        transiently); nothing proceeds until it is stored."""
-        return append(self.store, self._entry(kind, environment, status, release, **fields))
+        transiently); nothing proceeds until it is stored. Then announce it as a Prefect
+        event (tasks/events.py)."""
+        stored = append(self.store, self._entry(kind, environment, status, release, **fields))
+        announce(stored)
+        return stored
 
     def _entry(
         self,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import AwareDatetime
 
 from releasegate.cli.common import (
     ActorOption,
@@ -48,6 +49,14 @@ def deploy(
     commit: Annotated[
         Commit | None, typer.Option(parser=str, metavar="COMMIT", help="Commit id, for the record.")
     ] = None,
+    committed_at: Annotated[
+        AwareDatetime | None,
+        typer.Option(
+            parser=str,
+            metavar="TIME",
+            help="When the commit was made (ISO 8601 with a zone): where lead time starts.",
+        ),
+    ] = None,
     actor: ActorOption = None,
     sign: SignOption = False,
     key: KeyOption = None,
@@ -60,7 +69,12 @@ def deploy(
         asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
         actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
         digest = deploy_flow(
-            version=version, branch=branch, commit=commit, actor=actor, proof=proof
+            version=version,
+            branch=branch,
+            commit=commit,
+            actor=actor,
+            proof=proof,
+            committed_at=committed_at,
         )
         out.print(f"[green]deployed[/green] {version} ({digest})")
 
