@@ -100,10 +100,10 @@ def open_target(config: Config, environment: str) -> Target:
 
 
 def incident_source(check: IncidentCheck) -> IncidentSource:
-    """Where an environment's open incidents are read (a status page)."""
-    from releasegate.sources.statuspage import StatusPage
+    """Where an environment's incident state is read (any JSON status endpoint)."""
+    from releasegate.sources.jsonstatus import JsonStatus
 
-    return StatusPage(check)
+    return JsonStatus(check)
 
 
 def smoke_runner(config: Config, environment: str) -> SmokeRunner:

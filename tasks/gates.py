@@ -105,6 +105,6 @@ def _enforce(
 
 def _read(check: IncidentCheck) -> IncidentReading:
     try:
-        return IncidentReading(incidents=tuple(incident_source(check).open_incidents()))
+        return IncidentReading(answer=incident_source(check).read())
     except SourceError as exc:
         return IncidentReading(error=str(exc))

@@ -50,7 +50,7 @@ IMPLEMENTATIONS = {
     "releasegate.targets.local.bundle",
     "releasegate.targets.kubernetes.target",
     "releasegate.targets.kubernetes.builder",
-    "releasegate.sources.statuspage",
+    "releasegate.sources.jsonstatus",
     "releasegate.sources.smoke",
     "releasegate.signing.keygen",
     "releasegate.signing.inprocess",

@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import jmespath
+from jmespath.exceptions import JMESPathError, JMESPathTypeError
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
-from releasegate.redaction import redact_url
-from releasegate.sources.base import Incident
+from releasegate.redaction import redact_text, redact_url
 from releasegate.sources.settings import IncidentCheck
 from releasegate.vocabulary import OutdatedPolicy, ProofKind
 
@@ -44,11 +45,11 @@ class GateRules(Protocol):
 
 
 class IncidentReading(BaseModel):
-    """What the incident source said: the open incidents, or why it could not be read."""
+    """What the incident source answered (its JSON, parsed), or why it could not be read."""
 
     model_config = ConfigDict(frozen=True)
 
-    incidents: tuple[Incident, ...] = ()
+    answer: Any = None
     error: str | None = None
 
 
@@ -130,25 +131,69 @@ def freeze_gate(env: GateRules, facts: Facts) -> GateResult:
 
 
 def incident_gate(env: GateRules, facts: Facts) -> GateResult | None:
-    """Blocked while an open incident of a blocking impact exists.
+    """Blocked unless the incident source's answer satisfies the configured JMESPath
+    condition (`incidents.holds`; by default: no Statuspage incident of a blocking impact).
 
-    Fails closed: when the incident source cannot be read, production is not deployed to;
-    nobody should ship into an incident they cannot see.
+    Fails closed: when the source cannot be read, or its answer cannot be judged, production
+    is not deployed to (nobody should ship into an incident they cannot see), unless the
+    environment says `unreadable = "pass"`.
     """
-    if env.incidents is None:
+    check = env.incidents
+    if check is None:
         return None
-    blocking_impacts = list(env.incidents.block_on)
-    source = redact_url(env.incidents.url)
-    rule = f"incidents from {source} (blocking impact: {', '.join(blocking_impacts)})"
+    rule = f"incidents from {redact_url(check.url)} must satisfy {check.condition()}"
     reading = facts.incidents or IncidentReading(error="the incident source was not read")
+    verdict: object = None
+    if reading.error is None:
+        try:
+            verdict = jmespath.search(check.condition(), reading.answer)
+        except JMESPathError as exc:
+            reading = IncidentReading(error=_unjudgeable(exc))
+        else:
+            if not isinstance(verdict, bool):
+                shown = type(verdict).__name__ if verdict is not None else "null"
+                reading = IncidentReading(error=f"the condition gave {shown}, not true or false")
     if reading.error is not None:
+        if check.unreadable == "pass":
+            reason = f"cannot tell whether incidents are open ({reading.error}); "
+            reason += 'passing as configured (unreadable = "pass")'
+            return GateResult(gate="incident", passed=True, rule=rule, reason=reason)
         reason = f"cannot tell whether incidents are open ({reading.error}); failing closed"
         return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
-    blocking = [i for i in reading.incidents if i.impact in blocking_impacts]
-    if not blocking:
-        return GateResult(gate="incident", passed=True, rule=rule, reason="no blocking incident")
-    names = "; ".join(f"{i.name} ({i.impact}, {i.status or 'open'})" for i in blocking)
-    return GateResult(gate="incident", passed=False, rule=rule, reason=f"open incident: {names}")
+    if verdict:
+        return GateResult(gate="incident", passed=True, rule=rule, reason="the condition holds")
+    reason = f"open incident: {_named(check.naming(), reading.answer)}"
+    return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
+
+
+MAX_NAMED, MAX_NAME = 10, 200
+"""How much of what blocks a message names: a hostile answer cannot flood the trail."""
+
+
+def _named(expression: str | None, answer: Any) -> str:
+    """What blocks, as the `show` expression names it (or "the condition does not hold")."""
+    try:
+        named = jmespath.search(expression, answer) if expression else None
+    except JMESPathError:
+        named = None
+    items = named if isinstance(named, list) else [] if named is None else [named]
+    # Names are text or numbers; each is masked before it is cut, so a credential a server
+    # echoes back is never left as a fragment.
+    names = [redact_text(str(i))[:MAX_NAME] for i in items if isinstance(i, str | int | float)]
+    if not names:
+        return "the condition does not hold"
+    more = f" (and {len(names) - MAX_NAMED} more)" if len(names) > MAX_NAMED else ""
+    return "; ".join(names[:MAX_NAMED]) + more
+
+
+def _unjudgeable(exc: JMESPathError) -> str:
+    """Why the answer cannot be judged, without quoting it (it may echo a credential)."""
+    if isinstance(exc, JMESPathTypeError):
+        return (
+            f"the answer does not have the expected shape: {exc.function_name}() got "
+            f"{exc.actual_type}, expected {', '.join(exc.expected_types)}"
+        )
+    return f"the answer cannot be judged: {type(exc).__name__}"
 
 
 def requires_gate(env: GateRules, facts: Facts) -> GateResult | None:
