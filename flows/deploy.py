@@ -21,6 +21,7 @@ from releasegate.tasks.build import build
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_gates
+from releasegate.tasks.quarantine import quarantine
 from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.rerun import went_live
 from releasegate.tasks.trigger import establish
@@ -71,8 +72,7 @@ def deploy(
             f"deploy {release.app} {version}",
             [
                 f"digest `{release.digest}`",
-                f"triggered by {ctx.trigger.who() if ctx.trigger else '?'} "
-                f"from {branch}@{commit or '?'}",
+                f"triggered by {ctx.who} from {branch}@{commit or '?'}",
                 f"live in: {', '.join(done) or 'nowhere'}",
             ],
         )
@@ -116,10 +116,6 @@ def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) 
         logger.error("%s: no earlier good version to roll back to", environment)
         return
     logger.warning("%s: rolling back to %s", environment, to.version)
-    apply_change(
-        ctx,
-        environment,
-        release_of(to),
-        kind="rollback",
-        reason=f"{AUTOMATIC}: {failed.version} failed in {environment}",
-    )
+    reason = f"{AUTOMATIC}: {failed.version} failed in {environment}"
+    apply_change(ctx, environment, release_of(to), kind="rollback", reason=reason)
+    quarantine(ctx, environment, failed.version, failed.digest, reason)

@@ -7,11 +7,13 @@ from prefect import flow
 from releasegate import config as configuration
 from releasegate.audit.record import AuditRecord, release_of
 from releasegate.errors import UsageError
-from releasegate.policy.rollback import choose
+from releasegate.policy.quarantine import of_artifact
+from releasegate.policy.rollback import admitted, choose
 from releasegate.signing.trigger import Asked
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.quarantine import quarantine, quarantined, release
 from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.rerun import chosen_before
 from releasegate.tasks.trigger import establish
@@ -26,6 +28,7 @@ def rollback(
     to: Version | None = None,
     actor: Name | None = None,
     proof: TriggerProof | None = None,
+    release_quarantine: bool = False,
 ) -> str:
     """Make `to` (a version, or a past flow-run id) live again; by default the previous
     successful version that differs from the current one. Returns the version restored.
@@ -44,6 +47,8 @@ def rollback(
             proves it.
         proof: Leave empty in the UI: `releasegate rollback --sign` fills it with a signed
             request that the run verifies.
+        release_quarantine: Only when `to` is quarantined here: roll back to it anyway,
+            releasing it from quarantine (recorded with the reason).
     """
     settings = configuration.load()
     if environment not in settings.environments:
@@ -54,11 +59,31 @@ def rollback(
     before = chosen_before(ctx, environment)
     ctx = establish(ctx, asked, actor, proof)
     with one_change(ctx, environment, f"rollback of {environment}") as live:
-        # Chosen inside the hold, from what the target serves now (a rerun: as before).
-        change = before or choose(
-            ctx.store.newest(environment), environment, to, live=live.digest if live else None
-        )
+        # Chosen inside the hold, from what the target serves now (a rerun: what its first
+        # attempt chose); never a quarantined version unless the person says so.
+        kept_out = quarantined(ctx, environment)
+        if before is not None:
+            change = admitted(before, environment, kept_out, release_quarantine)
+        else:
+            change = choose(
+                ctx.store.newest(environment),
+                environment,
+                to,
+                live=live.digest if live else None,
+                quarantined=kept_out,
+                release_quarantine=release_quarantine,
+            )
+        if (held := of_artifact(kept_out, change.artifact or "")) is not None:
+            release(ctx, held, f"rolled back to by {ctx.who}: {reason}")
         restore(ctx, environment, change, reason if before is None else rerun(ctx, reason))
+        if live is not None and live.digest != change.artifact:
+            quarantine(
+                ctx,
+                environment,
+                live.version,
+                live.digest,
+                f"rolled back to {change.version}: {reason}",
+            )
     return change.version or ""
 
 
@@ -88,13 +113,12 @@ def restore(ctx: RunContext, environment: str, change: AuditRecord, reason: str)
         apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
         outcome = "live"
     finally:
-        who = ctx.trigger.who() if ctx.trigger else "?"
         publish_summary(
             ctx.config.app.name,
             f"rollback {environment} to {change.version}",
             [
                 f"digest `{change.artifact}` (first deployed by flow run {change.flow_run_id})",
-                f"requested by {who}: {reason}",
+                f"requested by {ctx.who}: {reason}",
                 f"outcome: {outcome}",
             ],
         )

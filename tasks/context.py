@@ -46,6 +46,11 @@ class RunContext:
         return replace(self, trigger=trigger)
 
     @property
+    def who(self) -> str:
+        """The actor with how they are known (`dave (signed)`), or "?" before the trigger."""
+        return self.trigger.who() if self.trigger is not None else "?"
+
+    @property
     def actor(self) -> str:
         assert self.trigger is not None, "the trigger is established before anything else"
         return self.trigger.actor

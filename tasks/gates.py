@@ -19,10 +19,12 @@ from releasegate.policy.gates import (
     upstream_deploy,
 )
 from releasegate.policy.order import LiveChange, live_change
+from releasegate.policy.quarantine import of_artifact
 from releasegate.release import Release
 from releasegate.sources.base import SourceError
 from releasegate.sources.settings import IncidentCheck
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.quarantine import quarantined
 from releasegate.wiring import incident_source
 
 # How far back to look for the upstream deploy of this artifact, or for the change that runs
@@ -43,6 +45,7 @@ def gather(ctx: RunContext, environment: str, release: Release) -> Facts:
         update={
             "incidents": _read(env.incidents) if env.incidents is not None else None,
             "upstream_deploy": upstream,
+            "quarantine": of_artifact(quarantined(ctx, environment), release.digest),
         }
     )
 

@@ -25,7 +25,7 @@ from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
 from releasegate.vocabulary import Decision, ProofKind
 
-Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build", "trigger"]
+Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "quarantine"]
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
     "succeeded",
@@ -37,6 +37,9 @@ Status = Literal[
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
     "interrupted",  # deploy/rollback: its run died after "started"; closed by the next change
+    "quarantined",  # quarantine: a version rolled back from an environment is kept out
+    "released",  # quarantine: a person let it back in, with a reason
+    "overridden",  # gate: blocked, and let through by a proven break-glass override
 ]
 GENESIS = "0" * 64
 

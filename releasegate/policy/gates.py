@@ -22,6 +22,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
+from releasegate.policy.quarantine import Quarantine
 from releasegate.redaction import redact_text, redact_url
 from releasegate.sources.settings import IncidentCheck
 from releasegate.vocabulary import OutdatedPolicy, ProofKind
@@ -74,6 +75,8 @@ class Facts(BaseModel):
     """The run's place in the trigger order."""
     live: LiveChange | None = None
     """What the environment runs now, or is being changed to (`policy.order.live_change`)."""
+    quarantine: Quarantine | None = None
+    """The quarantine keeping `digest` out of the environment, if any."""
 
 
 class GateResult(BaseModel):
@@ -253,6 +256,20 @@ def outdated_gate(env: GateRules, facts: Facts) -> GateResult:
     return GateResult(gate="outdated", passed=False, rule=rule, reason=reason)
 
 
+def quarantine_gate(env: GateRules, facts: Facts) -> GateResult:
+    """A version rolled back from the environment is not deployed there again until a
+    person releases it (`releasegate quarantine release`)."""
+    found = facts.quarantine
+    if found is None:
+        reason = f"{facts.version} is not quarantined here"
+        return GateResult(gate="quarantine", passed=True, rule="quarantine", reason=reason)
+    reason = (
+        f"quarantined: {found.describe()}; to deploy it again: `releasegate quarantine "
+        f"release {found.environment} {found.version} --reason ...`"
+    )
+    return GateResult(gate="quarantine", passed=False, rule="quarantine", reason=reason)
+
+
 GATES: tuple[Gate, ...] = (
     actor_gate,
     branch_gate,
@@ -260,6 +277,7 @@ GATES: tuple[Gate, ...] = (
     incident_gate,
     requires_gate,
     outdated_gate,
+    quarantine_gate,
 )
 
 

@@ -154,7 +154,8 @@ def test_requires_gate_wants_the_same_digest_deployed_upstream() -> None:
 
 
 def test_evaluate_returns_every_configured_gate_in_order() -> None:
-    assert [r.gate for r in evaluate(env(), facts())] == ["branch", "freeze", "outdated"]
+    gates = [r.gate for r in evaluate(env(), facts())]
+    assert gates == ["branch", "freeze", "outdated", "quarantine"]
     rules = env(branches=["main"], incidents=STATUS, requires="staging", approvals=SIGNED)
     results = evaluate(rules, facts(branch="feature/x", incidents=statuspage()))
     assert [(r.gate, r.passed) for r in results] == [
@@ -164,6 +165,7 @@ def test_evaluate_returns_every_configured_gate_in_order() -> None:
         ("incident", True),
         ("requires", False),
         ("outdated", True),
+        ("quarantine", True),
     ]
 
 
