@@ -37,6 +37,7 @@ from pydantic_settings import (
 from releasegate import variables
 from releasegate.duration import Duration
 from releasegate.errors import ConfigError
+from releasegate.notifiers.settings import NotifyUrl, urls_from_env
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.windows import Window
@@ -98,6 +99,8 @@ class Environment(BaseModel):
     """Allow windows: if any are listed, deploys only while one is active (deny beats allow)."""
     incidents: IncidentCheck | None = None
     kubernetes: KubernetesSettings | None = None
+    notify: tuple[NotifyUrl, ...] = ()
+    """Apprise URLs, each from an environment variable, that hear about this environment."""
     outdated: OutdatedPolicy = "block"
     """Whether a run may deploy here a version triggered before the one running here."""
 
@@ -105,6 +108,8 @@ class Environment(BaseModel):
     def calendar(self) -> Calendar:
         """When deploying here is open: this environment's deny and allow windows."""
         return Calendar(freeze=self.freeze, allow=self.allow)
+
+    _notify_from_env = field_validator("notify", mode="before")(urls_from_env)
 
     @field_validator("url")
     @classmethod

@@ -38,6 +38,7 @@ from releasegate.sources.base import SmokeReport
 from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_order, now_running
+from releasegate.tasks.notify import notify
 from releasegate.tasks.overtaken import newer_in_flight, watched
 from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
 from releasegate.wiring import signature_verifier
@@ -129,6 +130,9 @@ def await_approvals(
             refused=log.refused(),
         )
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
+        if round_ == 1:  # once per wait: later rounds follow decisions people already see
+            title = f"approval needed for {release.version} (run by {ctx.who})"
+            notify(ctx, environment, "approval-requested", title, request.describe())
         remaining = (deadline - datetime.now(UTC)).total_seconds()
         logger.info("%s: waiting for approvals (%s)", environment, state.missing)
         try:

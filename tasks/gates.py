@@ -24,6 +24,7 @@ from releasegate.release import Release
 from releasegate.sources.base import SourceError
 from releasegate.sources.settings import IncidentCheck
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.notify import notify
 from releasegate.tasks.quarantine import quarantined
 from releasegate.wiring import incident_source
 
@@ -103,7 +104,10 @@ def _enforce(
     for result in results:
         logger.info("%s gate (%s): %s", environment, stage, result.message())
     if blocked:
-        raise Blocked(f"{environment}: " + "; ".join(r.message() for r in blocked))
+        why = "; ".join(r.message() for r in blocked)
+        notify(ctx, environment, "blocked", f"{release.version} blocked ({stage})", why,
+               level="warning")  # fmt: skip
+        raise Blocked(f"{environment}: {why}")
 
 
 def _read(check: IncidentCheck) -> IncidentReading:

@@ -8,6 +8,7 @@ from prefect import get_run_logger
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.quarantine import QUARANTINE, Quarantine, active
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.notify import notify
 
 
 def quarantined(ctx: RunContext, environment: str) -> list[Quarantine]:
@@ -21,7 +22,7 @@ def quarantine(
 ) -> AuditRecord:
     """Keep `artifact` out of `environment` (recorded before the run ends)."""
     get_run_logger().warning("%s: %s is quarantined: %s", environment, version, reason)
-    return ctx.record(
+    done = ctx.record(
         "quarantine",
         QUARANTINE,
         "quarantined",
@@ -30,6 +31,12 @@ def quarantine(
         reason=reason,
         details={"environment": environment},
     )
+    body = (
+        f"{version} ({artifact[:19]}) will not be deployed to {environment} again until "
+        f"`releasegate quarantine release {environment} {version} --reason ...`: {reason}"
+    )
+    notify(ctx, environment, "quarantined", f"{version} quarantined", body, level="warning")
+    return done
 
 
 def release(ctx: RunContext, held: Quarantine, reason: str) -> AuditRecord:

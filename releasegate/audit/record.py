@@ -25,7 +25,10 @@ from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
 from releasegate.vocabulary import Decision, ProofKind
 
-Kind = Literal["deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "quarantine"]
+Kind = Literal[
+    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "quarantine",
+    "notification",
+]  # fmt: skip
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
     "succeeded",
