@@ -20,7 +20,7 @@ from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.build import build
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
-from releasegate.tasks.gates import check_gates
+from releasegate.tasks.gates import check_gates, check_windows
 from releasegate.tasks.quarantine import quarantine
 from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.rerun import went_live
@@ -59,6 +59,9 @@ def deploy(
     if (reached := went_live(ctx)) is not None:
         return put_back(ctx, reached)
     ctx = establish(ctx, asked, actor, proof)
+    # Windows are checked when the run starts (nothing built for a frozen environment),
+    # before approvals are requested and right before the rollout (`promote`).
+    check_windows(ctx, ctx.config.pipeline()[0], version, "at run start")
     release = build(ctx.config, version, commit, branch)
     upstream: SmokeReport | None = None
     done: list[str] = []

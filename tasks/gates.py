@@ -15,6 +15,7 @@ from releasegate.policy.gates import (
     GateResult,
     IncidentReading,
     evaluate,
+    freeze_gate,
     outdated_gate,
     upstream_deploy,
 )
@@ -88,15 +89,33 @@ def check_order(ctx: RunContext, environment: str, release: Release, stage: str)
     _enforce(ctx, environment, release, stage, evaluate(env, facts, (outdated_gate,)))
 
 
+@task(cache_policy=NO_CACHE)
+def check_windows(ctx: RunContext, environment: str, version: str, stage: str) -> None:
+    """The deploy calendar alone, when a run starts: a frozen environment stops the run
+    before anything is built (the other gates need the artifact)."""
+    env = ctx.config.environments[environment]
+    facts = Facts(now=datetime.now(UTC), branch=ctx.branch, digest="", version=version)
+    _enforce(ctx, environment, version, stage, evaluate(env, facts, (freeze_gate,)))
+
+
 def _enforce(
-    ctx: RunContext, environment: str, release: Release, stage: str, results: list[GateResult]
+    ctx: RunContext,
+    environment: str,
+    what: Release | str,
+    stage: str,
+    results: list[GateResult],
 ) -> None:
+    """Record every result (for `what`: a release, or a version not built yet), log them,
+    and raise Blocked naming the rules that block."""
     blocked = [r for r in results if not r.passed]
+    release = what if isinstance(what, Release) else None
+    version = what.version if isinstance(what, Release) else what
     ctx.record(
         "gate",
         environment,
         "blocked" if blocked else "passed",
         release,
+        **({} if release else {"version": version}),
         reason="; ".join(r.message() for r in blocked) or None,
         details={"stage": stage, "results": [r.model_dump(mode="json") for r in results]},
     )
@@ -105,7 +124,7 @@ def _enforce(
         logger.info("%s gate (%s): %s", environment, stage, result.message())
     if blocked:
         why = "; ".join(r.message() for r in blocked)
-        notify(ctx, environment, "blocked", f"{release.version} blocked ({stage})", why,
+        notify(ctx, environment, "blocked", f"{version} blocked ({stage})", why,
                level="warning")  # fmt: skip
         raise Blocked(f"{environment}: {why}")
 

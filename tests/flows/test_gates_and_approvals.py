@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import time_machine
 
+from releasegate import review
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from tests.flows.conftest import Reviewers, Step, approve_all, serving
@@ -41,7 +44,7 @@ def test_active_freeze_blocks_with_rule_and_until_and_exit_code_3(make_setup) ->
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
     gate = setup.records("gate")[0]
-    assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
+    assert gate.status == "blocked" and gate.details["stage"] == "at run start"
 
 
 def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) -> None:
@@ -58,7 +61,7 @@ def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) 
     assert code == 3
     assert "outside every allow window" in out and f"until {opens:%Y-%m-%d %H:%M}" in out
     gate = setup.records("gate")[0]
-    assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
+    assert gate.status == "blocked" and gate.details["stage"] == "at run start"
     assert setup.records("deploy") == []
 
 
@@ -69,22 +72,47 @@ def test_branch_restriction_blocks(make_setup) -> None:
     deploy(version="v1", branch="release/1.0", actor="dave")
 
 
-def test_gates_are_checked_again_right_before_the_rollout(make_setup) -> None:
-    # The freeze starts while the wait timer runs: the first check passes, the second blocks.
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+def test_a_freeze_that_begins_while_approvals_are_pending_stops_the_rollout(make_setup) -> None:
+    """The freeze begins two hours from now, at a time the test sets; the clock (this
+    process's, where the run runs) jumps past it only once the run waits for approval, so
+    the checks at run start and before approvals pass whatever the load, and the check
+    right before the rollout sees the freeze. Nothing is rolled out; the message says until
+    when."""
+    begins = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    ends = begins + timedelta(hours=3)
     setup = make_setup(
         production={
-            "wait_timer": "6s",
-            "freeze": [
-                {"from": iso(start), "until": iso(start + timedelta(hours=1)), "reason": "incident"}
-            ],
+            "approvals": {"required": 1, "from": "release-managers", "timeout": "24h"},
+            "freeze": [{"from": iso(begins), "until": iso(ends), "reason": "launch event"}],
         }
     )
-    with pytest.raises(Blocked, match="incident"):
-        deploy(version="v1", actor="dave")
+    ended: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            setup.call(deploy, version="v1", actor="dave")
+        except BaseException as exc:  # re-raised below, in the test's thread
+            ended.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    asked = review.next_request("v1", "production", set(), timeout=60)
+    assert asked is not None  # the run waits for approval, the freeze still ahead
+    with time_machine.travel(begins + timedelta(minutes=1), tick=True):
+        _, verdict = review.decide(asked.flow_run_id, "alice")
+        runner.join(timeout=120)
+    assert not runner.is_alive() and verdict.counts
+    assert len(ended) == 1 and isinstance(ended[0], Blocked)
+    assert "launch event" in str(ended[0]) and f"until {ends:%Y-%m-%d %H:%M}" in str(ended[0])
     stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
-    assert stages == [("before rollout", "blocked"), ("before approvals", "passed")]
+    assert stages == [
+        ("before rollout", "blocked"),
+        ("before approvals", "passed"),
+        ("at run start", "passed"),
+    ]
     assert setup.records("deploy") == []
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(setup.urls["production"], timeout=2)
 
 
 def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve(
