@@ -17,6 +17,7 @@ from releasegate.signing.trigger import Asked
 from releasegate.sources.base import SmokeReport
 from releasegate.tasks.approvals import await_approvals, drop_stale
 from releasegate.tasks.audit import publish_summary
+from releasegate.tasks.break_glass import asking_to_override
 from releasegate.tasks.build import build
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
@@ -26,7 +27,7 @@ from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.rerun import went_live
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
-from releasegate.vocabulary import Branch, Commit, Name, Version
+from releasegate.vocabulary import Branch, Commit, Name, Reason, Version
 
 
 @flow(name="deploy", flow_run_name="deploy {version}")
@@ -36,6 +37,7 @@ def deploy(
     commit: Commit | None = None,
     actor: Name | None = None,
     proof: TriggerProof | None = None,
+    override_freeze: Reason | None = None,
 ) -> str:
     """Build `version` once and promote it through every environment. Returns its digest.
 
@@ -53,12 +55,18 @@ def deploy(
             claimed, never as proven; `releasegate deploy --sign` proves it.
         proof: Leave empty in the UI: `releasegate deploy --sign` fills it with a signed
             request that the run verifies.
+        override_freeze: Break-glass: why this deploy goes through a freeze. Part of the
+            signed request; holds only when it is signed (see the environment's break_glass).
     """
-    asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
+    asked = Asked(
+        request="deploy", version=version, branch=branch, commit=commit, reason=override_freeze
+    )
     ctx = RunContext.open(configuration.load(), branch=branch, commit=commit)
     if (reached := went_live(ctx)) is not None:
         return put_back(ctx, reached)
     ctx = establish(ctx, asked, actor, proof)
+    if override_freeze is not None:
+        ctx = asking_to_override(ctx, override_freeze, proof)
     # Windows are checked when the run starts (nothing built for a frozen environment),
     # before approvals are requested and right before the rollout (`promote`).
     check_windows(ctx, ctx.config.pipeline()[0], version, "at run start")
@@ -88,21 +96,31 @@ def promote(
     """One environment's stretch of the pipeline; returns its smoke results for the next."""
     env = ctx.config.environments[environment]
     check_gates(ctx, environment, release, "before approvals")
-    counted = await_approvals(ctx, environment, release, upstream) if env.approvals else []
+    # A run that asks to break the glass needs the break-glass approvers too.
+    policy = env.break_glass.approvals(env.approvals) if ctx.override and env.break_glass else None
+    policy = policy or env.approvals
+    counted = await_approvals(ctx, environment, release, upstream, policy=policy) if policy else []
     if env.wait_timer:
         get_run_logger().info("%s: wait timer %s", environment, env.wait_timer)
         time.sleep(env.wait_timer.total_seconds())
     # Time passed while people approved and the timer ran: approvals may have gone stale
     # and a freeze may have begun.
     while (fresh := drop_stale(ctx, environment, release, counted)) != counted:
-        counted = await_approvals(ctx, environment, release, upstream, fresh)
+        counted = await_approvals(ctx, environment, release, upstream, fresh, policy=policy)
     # One change per environment: the final check (outdated versions included), the
     # rollout, its verification and an automatic rollback all happen inside one hold of
     # the environment's lock.
     with one_change(ctx, environment, f"deploy {release.version}"):
         check_gates(ctx, environment, release, "before rollout")
         try:
-            done = apply_change(ctx, environment, release, kind="deploy", approvals=tuple(counted))
+            done = apply_change(
+                ctx,
+                environment,
+                release,
+                kind="deploy",
+                approvals=tuple(counted),
+                reason=f"freeze override asked: {ctx.override.reason}" if ctx.override else None,
+            )
         except DeployFailed:
             if env.on_verify_failure == "rollback":
                 roll_back_automatically(ctx, environment, release)

@@ -5,20 +5,24 @@ from __future__ import annotations
 from prefect import flow
 
 from releasegate import config as configuration
-from releasegate.audit.record import AuditRecord, release_of
-from releasegate.errors import UsageError
-from releasegate.policy.quarantine import of_artifact
+from releasegate.audit.record import ApprovalEntry, AuditRecord, release_of
+from releasegate.errors import Blocked, UsageError
+from releasegate.policy.quarantine import Quarantine, of_artifact
 from releasegate.policy.rollback import admitted, choose
 from releasegate.signing.trigger import Asked
+from releasegate.tasks.approvals import await_approvals
 from releasegate.tasks.audit import publish_summary
+from releasegate.tasks.break_glass import asking_to_override
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.gates import check_windows
 from releasegate.tasks.quarantine import quarantine, quarantined, release
 from releasegate.tasks.reconcile import one_change
 from releasegate.tasks.rerun import chosen_before
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
+from releasegate.wiring import open_target
 
 
 @flow(name="rollback", flow_run_name="rollback {environment}")
@@ -58,24 +62,33 @@ def rollback(
     ctx = RunContext.open(settings)
     before = chosen_before(ctx, environment)
     ctx = establish(ctx, asked, actor, proof)
+    # A rollback during a freeze breaks the glass: allowed, recorded and notified as an
+    # override, with the break-glass rule's signed approvals first when it asks for some.
+    ctx = asking_to_override(ctx, reason, proof, rollback=True)
+    frozen = check_windows(ctx, environment, to or "the previous good version", "before rollback")
+    rule = settings.environments[environment].break_glass
+    policy = rule.approvals(None) if frozen and rule else None
+    counted: list[ApprovalEntry] = []
+    if policy is not None:
+        now = open_target(settings, environment).current()  # approvals come before the hold
+        live_now = now.digest if now else None
+        planned, _ = pick(ctx, environment, to, release_quarantine, live_now, before)
+        counted = await_approvals(ctx, environment, release_of(planned), None, policy=policy)
     with one_change(ctx, environment, f"rollback of {environment}") as live:
         # Chosen inside the hold, from what the target serves now (a rerun: what its first
         # attempt chose); never a quarantined version unless the person says so.
-        kept_out = quarantined(ctx, environment)
-        if before is not None:
-            change = admitted(before, environment, kept_out, release_quarantine)
-        else:
-            change = choose(
-                ctx.store.newest(environment),
-                environment,
-                to,
-                live=live.digest if live else None,
-                quarantined=kept_out,
-                release_quarantine=release_quarantine,
+        live_digest = live.digest if live else None
+        change, held = pick(ctx, environment, to, release_quarantine, live_digest, before)
+        if policy is not None and change.artifact != planned.artifact:
+            raise Blocked(
+                f"{environment} changed while the break-glass approvals were given: they "
+                f"approved {planned.version}, the rollback would now go to {change.version}"
             )
-        if (held := of_artifact(kept_out, change.artifact or "")) is not None:
+        if held is not None:
             release(ctx, held, f"rolled back to by {ctx.who}: {reason}")
-        restore(ctx, environment, change, reason if before is None else rerun(ctx, reason))
+        why = f"break-glass during a freeze: {reason}" if frozen else reason
+        why = why if before is None else rerun(ctx, why)
+        restore(ctx, environment, change, why, tuple(counted))
         if live is not None and live.digest != change.artifact:
             quarantine(
                 ctx,
@@ -106,11 +119,50 @@ def rerun(ctx: RunContext, reason: str) -> str:
     return f"{reason} (rerun: attempt {ctx.attempt} of this flow run, started by a Retry)"
 
 
-def restore(ctx: RunContext, environment: str, change: AuditRecord, reason: str) -> None:
+def pick(
+    ctx: RunContext,
+    environment: str,
+    to: str | None,
+    release_quarantine: bool,
+    live: str | None = None,
+    before: AuditRecord | None = None,
+) -> tuple[AuditRecord, Quarantine | None]:
+    """The change to restore (`policy.rollback.choose`; on a rerun, `before`: what the first
+    attempt chose), and the quarantine that rolling back to it releases (only when the
+    person said so)."""
+    kept_out = quarantined(ctx, environment)
+    if before is not None:
+        change = admitted(before, environment, kept_out, release_quarantine)
+    else:
+        change = choose(
+            ctx.store.newest(environment),
+            environment,
+            to,
+            live=live,
+            quarantined=kept_out,
+            release_quarantine=release_quarantine,
+        )
+    return change, of_artifact(kept_out, change.artifact or "")
+
+
+def restore(
+    ctx: RunContext,
+    environment: str,
+    change: AuditRecord,
+    reason: str,
+    approvals: tuple[ApprovalEntry, ...] = (),
+) -> None:
     """Make the release `change` deployed live again, and publish how it went."""
     outcome = "failed"
     try:
-        apply_change(ctx, environment, release_of(change), kind="rollback", reason=reason)
+        apply_change(
+            ctx,
+            environment,
+            release_of(change),
+            kind="rollback",
+            reason=reason,
+            approvals=approvals,
+        )
         outcome = "live"
     finally:
         publish_summary(

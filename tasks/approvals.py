@@ -29,7 +29,14 @@ from releasegate.approval import (
 )
 from releasegate.audit.record import ApprovalEntry
 from releasegate.errors import Blocked
-from releasegate.policy.approvals import decision_status, eligible, judge, stale, tally
+from releasegate.policy.approvals import (
+    ApprovalPolicy,
+    decision_status,
+    eligible,
+    judge,
+    stale,
+    tally,
+)
 from releasegate.release import Release
 from releasegate.resume_form import describe, refusal
 from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
@@ -91,12 +98,14 @@ def await_approvals(
     release: Release,
     upstream_smoke: SmokeReport | None,
     counted: list[ApprovalEntry] | None = None,
+    policy: ApprovalPolicy | None = None,
 ) -> list[ApprovalEntry]:
-    """Block until the environment's approval rules are met; return the counted decisions.
+    """Block until the approval rules are met (`policy`, by default the environment's);
+    return the counted decisions.
 
     Raises Blocked when an eligible reviewer rejects or the approval times out.
     """
-    policy = ctx.config.environments[environment].approvals
+    policy = policy or ctx.config.environments[environment].approvals
     assert policy is not None
     groups = ctx.config.groups
     counted = list(counted or [])

@@ -10,6 +10,7 @@ from prefect.runtime import flow_run
 from releasegate.audit.record import AuditEntry, AuditRecord, Kind, Status
 from releasegate.audit.store import AuditStore
 from releasegate.config import Config
+from releasegate.policy.break_glass import Override
 from releasegate.redaction import redact_data
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
@@ -32,6 +33,8 @@ class RunContext:
     attempt: int = 1
     """Prefect's run count when this attempt began: 1 on the first, more on a Retry (not
     consecutive: in a retried run a resume from a pause raises the count too). Read once."""
+    override: Override | None = None
+    """The run's request to go through a freeze (break-glass), if it made one."""
 
     @classmethod
     def open(cls, config: Config, **facts: Any) -> RunContext:

@@ -66,6 +66,7 @@ def order_facts(ctx: RunContext, environment: str, release: Release) -> Facts:
         actor_proof=trigger.proof,
         trigger_seq=trigger.seq,
         live=now_running(ctx, environment),
+        override=ctx.override,
     )
 
 
@@ -90,12 +91,17 @@ def check_order(ctx: RunContext, environment: str, release: Release, stage: str)
 
 
 @task(cache_policy=NO_CACHE)
-def check_windows(ctx: RunContext, environment: str, version: str, stage: str) -> None:
+def check_windows(ctx: RunContext, environment: str, version: str, stage: str) -> bool:
     """The deploy calendar alone, when a run starts: a frozen environment stops the run
-    before anything is built (the other gates need the artifact)."""
+    before anything is built (the other gates need the artifact). True when a freeze is
+    in force and the run's break-glass override lets it through."""
     env = ctx.config.environments[environment]
-    facts = Facts(now=datetime.now(UTC), branch=ctx.branch, digest="", version=version)
-    _enforce(ctx, environment, version, stage, evaluate(env, facts, (freeze_gate,)))
+    facts = Facts(
+        now=datetime.now(UTC), branch=ctx.branch, digest="", version=version, override=ctx.override
+    )
+    results = evaluate(env, facts, (freeze_gate,))
+    _enforce(ctx, environment, version, stage, results)
+    return any(r.overridden for r in results)
 
 
 def _enforce(
@@ -108,20 +114,25 @@ def _enforce(
     """Record every result (for `what`: a release, or a version not built yet), log them,
     and raise Blocked naming the rules that block."""
     blocked = [r for r in results if not r.passed]
+    overridden = [r for r in results if r.overridden]
     release = what if isinstance(what, Release) else None
     version = what.version if isinstance(what, Release) else what
     ctx.record(
         "gate",
         environment,
-        "blocked" if blocked else "passed",
+        "blocked" if blocked else "overridden" if overridden else "passed",
         release,
         **({} if release else {"version": version}),
-        reason="; ".join(r.message() for r in blocked) or None,
+        reason="; ".join(r.message() for r in blocked or overridden) or None,
         details={"stage": stage, "results": [r.model_dump(mode="json") for r in results]},
     )
     logger = get_run_logger()
     for result in results:
         logger.info("%s gate (%s): %s", environment, stage, result.message())
+    if overridden and not blocked:
+        why = "; ".join(r.message() for r in overridden)
+        notify(ctx, environment, "overridden", f"{version}: freeze overridden ({stage})", why,
+               level="warning")  # fmt: skip
     if blocked:
         why = "; ".join(r.message() for r in blocked)
         notify(ctx, environment, "blocked", f"{version} blocked ({stage})", why,

@@ -47,6 +47,15 @@ def deploy(
     commit: Annotated[
         Commit | None, typer.Option(parser=str, metavar="COMMIT", help="Commit id, for the record.")
     ] = None,
+    override_freeze: Annotated[
+        Reason | None,
+        typer.Option(
+            parser=str,
+            metavar="REASON",
+            help="Break-glass: go through a freeze, for this reason (needs --sign, and the "
+            "environment's break-glass approvers).",
+        ),
+    ] = None,
     actor: ActorOption = None,
     sign: SignOption = False,
     key: KeyOption = None,
@@ -56,10 +65,17 @@ def deploy(
     with on_prefect(config) as settings:
         from releasegate.flows.deploy import deploy as deploy_flow
 
-        asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
+        asked = Asked(
+            request="deploy", version=version, branch=branch, commit=commit, reason=override_freeze
+        )
         actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
         digest = deploy_flow(
-            version=version, branch=branch, commit=commit, actor=actor, proof=proof
+            version=version,
+            branch=branch,
+            commit=commit,
+            actor=actor,
+            proof=proof,
+            override_freeze=override_freeze,
         )
         out.print(f"[green]deployed[/green] {version} ({digest})")
 

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.approvals import ApprovalPolicy
+from releasegate.policy.break_glass import NO_RULE, BreakGlass, Override, holds
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
 from releasegate.policy.quarantine import Quarantine
@@ -43,6 +44,8 @@ class GateRules(Protocol):
     def approvals(self) -> ApprovalPolicy | None: ...
     @property
     def outdated(self) -> OutdatedPolicy: ...
+    @property
+    def break_glass(self) -> BreakGlass | None: ...
 
 
 class IncidentReading(BaseModel):
@@ -77,6 +80,8 @@ class Facts(BaseModel):
     """What the environment runs now, or is being changed to (`policy.order.live_change`)."""
     quarantine: Quarantine | None = None
     """The quarantine keeping `digest` out of the environment, if any."""
+    override: Override | None = None
+    """The run's request to go through a freeze (break-glass), if it made one."""
 
 
 class GateResult(BaseModel):
@@ -89,8 +94,12 @@ class GateResult(BaseModel):
     rule: str
     reason: str
     until: datetime | None = None
+    overridden: bool = False
+    """Blocked, and let through by a break-glass override that holds."""
 
     def message(self) -> str:
+        if self.overridden:
+            return f"{self.gate}: OVERRIDDEN ({self.reason})"
         if self.passed:
             return f"{self.gate}: passed ({self.reason})"
         until = f" until {self.until:%Y-%m-%d %H:%M %Z}" if self.until else ""
@@ -124,13 +133,15 @@ def freeze_gate(env: GateRules, facts: Facts) -> GateResult:
         return GateResult(gate="freeze", passed=True, rule="freeze", reason=reason)
     until = status.until.astimezone(ZoneInfo(status.timezone)) if status.until else None
     later = "" if until else f" (not reopening before {status.horizon_end:%Y-%m-%d})"
-    return GateResult(
-        gate="freeze",
-        passed=False,
-        rule="; ".join(status.rules),
-        reason=f"deployments are frozen: {'; '.join(status.reasons)}{later}",
-        until=until,
-    )
+    reason = f"deployments are frozen: {'; '.join(status.reasons)}{later}"
+    rule = "; ".join(status.rules)
+    if facts.override is not None:
+        through, why = holds(env.break_glass or NO_RULE, facts.override, facts.now)
+        if through:
+            return GateResult(gate="freeze", passed=True, overridden=True, rule=rule,
+                              reason=f"{reason}; {why}", until=until)  # fmt: skip
+        reason = f"{reason}; {why}"
+    return GateResult(gate="freeze", passed=False, rule=rule, reason=reason, until=until)
 
 
 def incident_gate(env: GateRules, facts: Facts) -> GateResult | None:
