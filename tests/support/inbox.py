@@ -7,11 +7,12 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.jsonhttp import Loopback, Quiet
 
-class Inbox:
+
+class Inbox(Loopback):
     """Collects the JSON bodies POSTed to it (with their Authorization header)."""
 
     def __init__(self) -> None:
@@ -19,7 +20,7 @@ class Inbox:
         self._lock = threading.Lock()
         inbox = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with inbox._lock:
@@ -34,16 +35,7 @@ class Inbox:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(Handler)
 
     def titles(self) -> list[str]:
         with self._lock:
@@ -61,8 +53,3 @@ class Inbox:
                 return match
             assert time.monotonic() < deadline, f"no such notification; got {self.titles()}"
             time.sleep(0.05)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

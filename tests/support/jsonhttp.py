@@ -15,12 +15,42 @@ Authorise = Callable[[str, Message], bool]
 """Given the request path and headers, whether to answer at all (else 401)."""
 
 
-class JsonServer:
+class Loopback:
+    """A threaded HTTP server on a free loopback port, answering with `handler`, until
+    `close()`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class Quiet(BaseHTTPRequestHandler):
+    """A request handler that logs nothing."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class JsonServer(Loopback):
     """Serves `respond(path)` on a free loopback port until `close()`; with `authorise`,
     only to requests it accepts."""
 
     def __init__(self, respond: Respond, authorise: Authorise | None = None) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_GET(self) -> None:
                 if authorise is None or authorise(self.path, self.headers):
                     status, payload = respond(self.path)
@@ -33,18 +63,4 @@ class JsonServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
