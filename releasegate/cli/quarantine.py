@@ -63,9 +63,8 @@ def release(
 ) -> None:
     """Let VERSION be deployed to ENVIRONMENT again (every quarantined build of it)."""
     with on_prefect(config) as settings:
-        from releasegate.audit.record import AuditEntry
         from releasegate.errors import UsageError
-        from releasegate.policy.quarantine import QUARANTINE, active
+        from releasegate.policy.quarantine import QUARANTINE, active, released
         from releasegate.trigger import default_actor
         from releasegate.wiring import open_store
 
@@ -76,18 +75,5 @@ def release(
         if not held:
             raise UsageError(f"{version} is not quarantined in {environment}")
         for q in held:
-            store.append(
-                AuditEntry(
-                    kind="quarantine",
-                    environment=QUARANTINE,
-                    app=settings.app.name,
-                    status="released",
-                    actor=actor or default_actor(),
-                    actor_proof="claimed",
-                    version=q.version,
-                    artifact=q.artifact,
-                    reason=reason,
-                    details={"environment": environment},
-                )
-            )
+            store.append(released(q, settings.app.name, actor or default_actor(), reason))
             out.print(f"released {version} ({q.artifact[:19]}) from quarantine in {environment}")

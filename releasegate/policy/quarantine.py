@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from releasegate.audit.record import AuditRecord
+from releasegate.audit.record import AuditEntry, AuditRecord
 
 QUARANTINE = "_quarantine"
 """The audit chain of quarantine records (`kind = "quarantine"`, status `quarantined` or
@@ -74,6 +74,23 @@ def active(newest: Iterable[AuditRecord], environment: str | None = None) -> lis
         if record.status == "quarantined":
             found.append(Quarantine.of(record))
     return found
+
+
+def released(held: Quarantine, app: str, actor: str, reason: str) -> AuditEntry:
+    """The record that ends `held`, made by `actor` (a claim: typed on the command line)
+    outside any run."""
+    return AuditEntry(
+        kind="quarantine",
+        environment=QUARANTINE,
+        app=app,
+        status="released",
+        actor=actor,
+        actor_proof="claimed",
+        version=held.version,
+        artifact=held.artifact,
+        reason=reason,
+        details={"environment": held.environment},
+    )
 
 
 def of_artifact(quarantines: Iterable[Quarantine], artifact: str) -> Quarantine | None:
