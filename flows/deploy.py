@@ -138,5 +138,5 @@ def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) 
         return
     logger.warning("%s: rolling back to %s", environment, to.version)
     reason = f"{AUTOMATIC}: {failed.version} failed in {environment}"
+    quarantine(ctx, environment, failed.version, failed.digest, reason)  # before: crash-safe
     apply_change(ctx, environment, release_of(to), kind="rollback", reason=reason)
-    quarantine(ctx, environment, failed.version, failed.digest, reason)

@@ -88,15 +88,18 @@ def rollback(
             release(ctx, held, f"rolled back to by {ctx.who}: {reason}")
         why = f"break-glass during a freeze: {reason}" if frozen else reason
         why = why if before is None else rerun(ctx, why)
-        restore(ctx, environment, change, why, tuple(counted))
+        # Quarantined before the change, as the change itself is recorded before it
+        # happens: a crash in between never leaves a rolled-back version free to return.
+        # A rerun is a rollback too: what it moves away from is quarantined the same way.
         if live is not None and live.digest != change.artifact:
             quarantine(
                 ctx,
                 environment,
                 live.version,
                 live.digest,
-                f"rolled back to {change.version}: {reason}",
+                f"rolled back to {change.version}: {why}",
             )
+        restore(ctx, environment, change, why, tuple(counted))
     return change.version or ""
 
 
