@@ -141,7 +141,7 @@ def await_approvals(
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
         if round_ == 1:  # once per wait: later rounds follow decisions people already see
             title = f"approval needed for {release.version} (run by {ctx.who})"
-            notify(ctx, environment, "approval-requested", title, request.describe())
+            notify(ctx, environment, "approval-requested", title, describe(request))
         remaining = (deadline - datetime.now(UTC)).total_seconds()
         logger.info("%s: waiting for approvals (%s)", environment, state.missing)
         try:
