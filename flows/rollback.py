@@ -10,6 +10,7 @@ from releasegate.errors import Blocked, UsageError
 from releasegate.policy.quarantine import Quarantine, of_artifact
 from releasegate.policy.rollback import admitted, choose
 from releasegate.signing.trigger import Asked
+from releasegate.targets.base import Deployed
 from releasegate.tasks.approvals import await_approvals
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.break_glass import asking_to_override
@@ -88,32 +89,35 @@ def rollback(
             release(ctx, held, f"rolled back to by {ctx.who}: {reason}")
         why = f"break-glass during a freeze: {reason}" if frozen else reason
         why = why if before is None else rerun(ctx, why)
-        # Quarantined before the change, as the change itself is recorded before it
-        # happens: a crash in between never leaves a rolled-back version free to return.
-        # A rerun is a rollback too: what it moves away from is quarantined the same way.
-        if live is not None and live.digest != change.artifact:
-            quarantine(
-                ctx,
-                environment,
-                live.version,
-                live.digest,
-                f"rolled back to {change.version}: {why}",
-            )
-        restore(ctx, environment, change, why, tuple(counted))
+        restore(ctx, environment, change, why, live, tuple(counted))
     return change.version or ""
 
 
 def put_back(ctx: RunContext, reached: dict[str, AuditRecord]) -> str:
     """Prefect's Retry of a deploy run that went live: its release (the recorded digest, no
     rebuild) back in every environment it reached, each as a rollback taking the path any
-    rollback takes (a trigger of its own, one change per environment). Returns the digest."""
+    rollback takes (a trigger of its own, the freeze's break-glass rule, never a
+    quarantined artifact, one change per environment, what it moves away from
+    quarantined). Returns the digest."""
     first = next(iter(reached.values()))
     reason = rerun(ctx, f"put back {first.version} as deployed by flow run {first.flow_run_id}")
     asked = Asked(request="rollback", version=first.version, reason=reason)
-    ctx = establish(ctx, asked, None, None)
+    # Whoever pressed Retry is a claim: a freeze lets it through only where the rule lets
+    # anyone roll back.
+    ctx = asking_to_override(establish(ctx, asked, None, None), reason, None, rollback=True)
     for environment, change in reached.items():
-        with one_change(ctx, environment, f"rollback of {environment}"):
-            restore(ctx, environment, change, reason)
+        frozen = check_windows(ctx, environment, change.version or "?", "before rollback")
+        rule = ctx.config.environments[environment].break_glass
+        if frozen and rule is not None and rule.approvals(None) is not None:
+            raise Blocked(
+                f"{environment}: a rollback during this freeze needs the break-glass "
+                "approvals, which a Retry does not ask for: `releasegate rollback "
+                f"{environment} --to {change.flow_run_id} --reason ... --sign`"
+            )
+        why = f"break-glass during a freeze: {reason}" if frozen else reason
+        with one_change(ctx, environment, f"rollback of {environment}") as live:
+            admitted(change, environment, quarantined(ctx, environment), False)
+            restore(ctx, environment, change, why, live)
     return first.artifact or ""
 
 
@@ -153,9 +157,15 @@ def restore(
     environment: str,
     change: AuditRecord,
     reason: str,
+    live: Deployed | None,
     approvals: tuple[ApprovalEntry, ...] = (),
 ) -> None:
-    """Make the release `change` deployed live again, and publish how it went."""
+    """Make the release `change` deployed live again, and publish how it went. What `live`
+    serves now is quarantined first, as the change itself is recorded before it happens: a
+    crash in between never leaves a rolled-back version free to return."""
+    if live is not None and live.digest != change.artifact:
+        why = f"rolled back to {change.version}: {reason}"
+        quarantine(ctx, environment, live.version, live.digest, why)
     outcome = "failed"
     try:
         apply_change(
