@@ -37,17 +37,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
 from releasegate.deployment_names import deploy_name, rollback_name  # noqa: E402
-from tests.support.answering import seconds_until  # noqa: E402
+from tests.support.answering import SMOKE, percentile, seconds_until, version_of  # noqa: E402
 from tests.support.toml import table  # noqa: E402
 
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 RELEASEGATE = str(Path(sys.executable).with_name("releasegate"))
 INPROCESS = "rollback: flow called in-process"
 SERVED = "rollback: UI quick run, served"
@@ -71,17 +68,9 @@ def write_config(work: Path) -> tuple[Path, dict[str, str]]:
     return path, urls
 
 
-def serving(url: str) -> str | None:
-    try:
-        version = httpx.get(f"{url}/version", timeout=5).json()["version"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return str(version)
-
-
 def other(url: str, versions: tuple[str, str]) -> str:
     """Of two versions, the one `url` does not serve now (where a rollback goes)."""
-    return versions[1] if serving(url) == versions[0] else versions[0]
+    return versions[1] if version_of(url) == versions[0] else versions[0]
 
 
 def settle(run_id: Any) -> None:
@@ -105,12 +94,6 @@ def run_of(deployment_id: Any, **parameters: Any) -> Any:
         return client.create_flow_run_from_deployment(deployment_id, parameters=parameters).id
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile: with 10 samples, p95 is the largest."""
-    ranked = sorted(values)
-    return ranked[min(len(ranked) - 1, max(0, round(share * len(ranked) + 0.5) - 1))]
-
-
 def push(deployment_id: Any | None, version: str) -> None:
     """A push of `version`: a run of the deploy deployment (as a webhook receiver starts
     one), or with no deployment id, a `releasegate.push` event."""
@@ -131,7 +114,7 @@ def pushed(urls: dict[str, str], deployment_id: Any | None, version: str) -> flo
     """Seconds until staging answers `version`; returns once production does too."""
     seconds = seconds_until(urls["staging"], version, lambda: push(deployment_id, version))
     processes.wait_until(
-        lambda: serving(urls["production"]) == version, timeout=180, interval=0.1, what=version
+        lambda: version_of(urls["production"]) == version, timeout=180, interval=0.1, what=version
     )
     return seconds
 
@@ -148,6 +131,7 @@ def quick_rollback(prod: str, pair: tuple[str, str], deployment_id: Any) -> floa
 def serve(config: Path, log: Path) -> tuple[Any, dict[str, Any]]:
     """`releasegate serve` on `config`; its process and deployment ids, once registered."""
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
     server = processes.spawn([RELEASEGATE, "serve", "--config", str(config)], log=log)
     ids: dict[str, Any] = {}
@@ -157,7 +141,7 @@ def serve(config: Path, log: Path) -> tuple[Any, dict[str, Any]]:
             try:
                 for kind, name in NAMES.items():
                     ids[kind] = client.read_deployment_by_name(name).id
-            except Exception:
+            except ObjectNotFound:  # not registered yet; any other error is the bench's
                 return False
         return True
 

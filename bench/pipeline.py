@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
-from tests.support.answering import seconds_until  # noqa: E402
+from tests.support.answering import SMOKE, seconds_until  # noqa: E402
+from tests.support.people import approve_all, proof  # noqa: E402
 from tests.support.toml import table  # noqa: E402
 from tests.support.traffic import Traffic  # noqa: E402
 
 WAIT_TIMER = 2.0
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 
 
 def write_config(work: Path) -> tuple[Path, dict[str, str]]:
@@ -53,31 +52,6 @@ def write_config(work: Path) -> tuple[Path, dict[str, str]]:
     path = work / "bench.toml"
     path.write_text("\n".join(lines) + "\n")
     return path, urls
-
-
-def approve(version: str) -> threading.Thread:
-    from releasegate import review
-
-    def run() -> None:
-        answered: set[str] = set()
-        for reviewer in ("alice", "bob"):
-            asked = review.next_request(version, "production", answered, timeout=120)
-            assert asked is not None
-            answered.add(asked.pause_key)
-            review.decide(asked.flow_run_id, reviewer, key=ROOT / "examples/keys" / reviewer)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def signed_by_dave(version: str) -> Any:
-    """The demo developer's signed request to deploy `version` (his demo key)."""
-    from releasegate.request import signed
-    from releasegate.signing.trigger import Asked
-
-    asked = Asked(request="deploy", version=version, branch="main")
-    return signed(asked, "dave", "webapp", ROOT / "examples/keys/dave")
 
 
 def split(flow_run_id: Any) -> dict[str, float]:
@@ -139,18 +113,18 @@ def main() -> None:
     failures, requests = 0, 0
     try:
         # Production must be serving before the load starts: a first deploy, not measured.
-        reviewers = approve("base")
-        deploy(version="base", actor="dave", proof=signed_by_dave("base"))
+        reviewers = approve_all("base", "alice", "bob", patience=120)
+        deploy(version="base", actor="dave", proof=proof("base"))
         reviewers.join()
         for i in range(args.rounds):
             for version in (f"r{i}a", f"r{i}b"):
-                reviewers = approve(version)
+                reviewers = approve_all(version, "alice", "bob", patience=120)
                 with Traffic(prod, max_seconds=300).running() as load:
                     started = time.perf_counter()
                     state = deploy(
                         version=version,
                         actor="dave",
-                        proof=signed_by_dave(version),
+                        proof=proof(version),
                         return_state=True,
                     )
                     wall = time.perf_counter() - started

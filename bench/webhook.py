@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))  # for tests.support
 
 from releasegate import prefect_server, processes  # noqa: E402
 from releasegate.signing.webhook import github_signature  # noqa: E402
+from tests.support.answering import percentile  # noqa: E402
+from tests.support.github import push  # noqa: E402
 from tests.support.postgres import PostgreSQL, PrefectOnPostgres  # noqa: E402
 from tests.support.toml import table  # noqa: E402
-from tests.webhook.test_end_to_end import push  # noqa: E402
 
 SECRET = "bench-webhook-secret-" + uuid.uuid4().hex
 BIN = Path(sys.executable).parent
@@ -53,11 +54,6 @@ def prefect(work: Path, postgres: bool) -> Iterator[str]:
         yield str(info["api_url"])
     finally:
         processes.stop(int(info["pid"]))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -8,14 +8,15 @@ import time
 from prefect import flow, get_run_logger
 
 from releasegate import config as configuration
-from releasegate.audit.record import release_of
+from releasegate.audit.record import ApprovalEntry, release_of
 from releasegate.errors import DeployFailed
 from releasegate.flows.rollback import put_back
+from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.rollback import AUTOMATIC, previous_good
 from releasegate.release import Release
 from releasegate.signing.trigger import Asked
 from releasegate.sources.base import SmokeReport
-from releasegate.tasks.approvals import await_approvals, drop_stale
+from releasegate.tasks.approvals import await_approvals, drop_stale, effective
 from releasegate.tasks.audit import publish_summary
 from releasegate.tasks.break_glass import asking_to_override
 from releasegate.tasks.build import build
@@ -74,7 +75,8 @@ def deploy(
     upstream: SmokeReport | None = None
     done: list[str] = []
     try:
-        for environment in ctx.config.pipeline():
+        # An environment with a release train waits for its `promote` run (flows/promote.py).
+        for environment in ctx.config.stretch():
             upstream = promote(ctx, environment, release, upstream)
             done.append(environment)
     finally:
@@ -103,29 +105,50 @@ def promote(
     if env.wait_timer:
         get_run_logger().info("%s: wait timer %s", environment, env.wait_timer)
         time.sleep(env.wait_timer.total_seconds())
-    # Time passed while people approved and the timer ran: approvals may have gone stale
-    # and a freeze may have begun.
-    while (fresh := drop_stale(ctx, environment, release, counted)) != counted:
-        counted = await_approvals(ctx, environment, release, upstream, fresh, policy=policy)
-    # One change per environment: the final check (outdated versions included), the
-    # rollout, its verification and an automatic rollback all happen inside one hold of
-    # the environment's lock.
-    with one_change(ctx, environment, f"deploy {release.version}"):
-        check_gates(ctx, environment, release, "before rollout")
-        try:
-            done = apply_change(
-                ctx,
-                environment,
-                release,
-                kind="deploy",
-                approvals=tuple(counted),
-                reason=f"freeze override asked: {ctx.override.reason}" if ctx.override else None,
-            )
-        except DeployFailed:
-            if env.on_verify_failure == "rollback":
-                roll_back_automatically(ctx, environment, release)
-            raise
-    return SmokeReport.model_validate(done.details["smoke"])
+    why = f"freeze override asked: {ctx.override.reason}" if ctx.override else None
+    fresh = counted
+    while True:
+        counted = in_effect(ctx, environment, release, upstream, counted, fresh, policy)
+        # One change per environment: the final check (outdated versions included), the
+        # rollout, its verification and an automatic rollback all happen inside one hold
+        # of the environment's lock.
+        with one_change(ctx, environment, f"deploy {release.version}"):
+            # Waiting for the lock takes time too: approvals that went stale meanwhile are
+            # asked for again, outside the hold (a pause never holds an environment).
+            if (fresh := drop_stale(ctx, environment, release, counted)) != counted:
+                continue
+            check_gates(ctx, environment, release, "before rollout")
+            try:
+                done = apply_change(
+                    ctx, environment, release, kind="deploy", approvals=tuple(counted), reason=why
+                )
+            except DeployFailed:
+                if env.on_verify_failure == "rollback":
+                    roll_back_automatically(ctx, environment, release)
+                raise
+            return SmokeReport.model_validate(done.details["smoke"])
+
+
+def in_effect(
+    ctx: RunContext,
+    environment: str,
+    release: Release,
+    upstream: SmokeReport | None,
+    counted: list[ApprovalEntry],
+    fresh: list[ApprovalEntry],
+    policy: ApprovalPolicy | None,
+) -> list[ApprovalEntry]:
+    """The approvals in effect now: `fresh` (those of `counted` not void) made up to the
+    rules (`policy`: the environment's, or the break-glass one) again if some went stale,
+    every deferred one's time come, none stale."""
+    while True:
+        if fresh != counted:
+            counted = await_approvals(ctx, environment, release, upstream, fresh, policy=policy)
+        # Time passed while people approved and the timer ran (and a deferred approval
+        # waits for its time): approvals may have gone stale and a freeze may have begun.
+        effective(ctx, environment, counted)
+        if (fresh := drop_stale(ctx, environment, release, counted)) == counted:
+            return counted
 
 
 def roll_back_automatically(ctx: RunContext, environment: str, failed: Release) -> None:

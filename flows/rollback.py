@@ -8,7 +8,7 @@ from releasegate import config as configuration
 from releasegate.audit.record import ApprovalEntry, AuditRecord, release_of
 from releasegate.errors import Blocked, UsageError
 from releasegate.policy.quarantine import Quarantine, of_artifact
-from releasegate.policy.rollback import admitted, choose
+from releasegate.policy.rollback import Served, admitted, choose, moved_on
 from releasegate.signing.trigger import Asked
 from releasegate.targets.base import Deployed
 from releasegate.tasks.approvals import await_approvals
@@ -17,13 +17,13 @@ from releasegate.tasks.break_glass import asking_to_override
 from releasegate.tasks.change import apply_change
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import check_windows
+from releasegate.tasks.lock import holder_of
 from releasegate.tasks.quarantine import quarantine, quarantined, release
-from releasegate.tasks.reconcile import one_change
+from releasegate.tasks.reconcile import one_change, serving_now
 from releasegate.tasks.rerun import chosen_before
 from releasegate.tasks.trigger import establish
 from releasegate.trigger import TriggerProof
 from releasegate.vocabulary import EnvironmentName, Name, Reason, Version
-from releasegate.wiring import open_target
 
 
 @flow(name="rollback", flow_run_name="rollback {environment}")
@@ -69,17 +69,29 @@ def rollback(
     frozen = check_windows(ctx, environment, to or "the previous good version", "before rollback")
     rule = settings.environments[environment].break_glass
     policy = rule.approvals(None) if frozen and rule else None
+    # A default rollback undoes what is live, or under way, when it is asked for: seen now,
+    # checked again once the environment is held (a second engineer's rollback must not undo
+    # the first's).
+    undo_live = to is None and before is None
+    now = serving_now(ctx, environment) if undo_live or policy is not None else None
+    holder = holder_of(ctx.config.app.name, environment) if undo_live else None
     counted: list[ApprovalEntry] = []
-    if policy is not None:
-        now = open_target(settings, environment).current()  # approvals come before the hold
-        live_now = now.digest if now else None
-        planned, _ = pick(ctx, environment, to, release_quarantine, live_now, before)
+    if policy is not None:  # approvals come before the hold
+        planned, _ = pick(ctx, environment, to, release_quarantine, _digest(now), before)
         counted = await_approvals(ctx, environment, release_of(planned), None, policy=policy)
     with one_change(ctx, environment, f"rollback of {environment}") as live:
+        stale = undo_live and moved_on(
+            environment,
+            _served(now),
+            _served(live),
+            under_way=holder.flow_run_id if holder else None,
+            newest=ctx.store.newest(environment),
+        )
+        if stale:
+            raise Blocked(stale)
         # Chosen inside the hold, from what the target serves now (a rerun: what its first
         # attempt chose); never a quarantined version unless the person says so.
-        live_digest = live.digest if live else None
-        change, held = pick(ctx, environment, to, release_quarantine, live_digest, before)
+        change, held = pick(ctx, environment, to, release_quarantine, _digest(live), before)
         if policy is not None and change.artifact != planned.artifact:
             raise Blocked(
                 f"{environment} changed while the break-glass approvals were given: they "
@@ -187,3 +199,11 @@ def restore(
                 f"outcome: {outcome}",
             ],
         )
+
+
+def _served(deployed: Deployed | None) -> Served:
+    return (deployed.version, deployed.digest) if deployed else None
+
+
+def _digest(deployed: Deployed | None) -> str | None:
+    return deployed.digest if deployed else None

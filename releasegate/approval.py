@@ -6,11 +6,12 @@ Shared by the flow (which publishes it beside the pause) and by `releasegate app
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import Status
+from releasegate.policy.wallclock import zone as time_zone
 from releasegate.signing.payload import DecisionPayload
 from releasegate.vocabulary import Decision, ProofKind
 
@@ -66,9 +67,16 @@ class ApprovalRequest(BaseModel):
     refused: Attempt | None = None
     """The decision given last, when it did not count: the form starts by saying why."""
 
-    def payload(self, reviewer: str, decision: Decision, comment: str = "") -> DecisionPayload:
+    def payload(
+        self,
+        reviewer: str,
+        decision: Decision,
+        comment: str = "",
+        not_before: datetime | None = None,
+    ) -> DecisionPayload:
         """The exact facts a signed decision binds (raises ValueError on unusable text)."""
         return DecisionPayload(
+            not_before=not_before,
             decision=decision,
             reviewer=reviewer,
             flow_run_id=self.flow_run_id,
@@ -103,3 +111,29 @@ def request_key(pause_key: str) -> str:
 def verdict_key(pause_key: str) -> str:
     """The flow-run input key under which the verdict on a pause's answer is published."""
     return f"{VERDICT_PREFIX}{pause_key}"
+
+
+def deferral(text: str, timezone: str, now: datetime) -> datetime:
+    """When a deferred decision takes effect: `22:00` is the next 22:00 in `timezone` (today,
+    or tomorrow once it has passed); `2026-11-27T22:00` is that wall-clock time there (an
+    offset or `Z` in the text wins). Raises ValueError with a reason."""
+    zone = time_zone(timezone)
+    try:
+        at = time.fromisoformat(text)
+    except ValueError:
+        at = None
+    if at is not None and at.tzinfo is None:
+        local = now.astimezone(zone)
+        moment = datetime.combine(local.date(), at, tzinfo=zone)
+        return (
+            moment
+            if moment > now
+            else datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+        )
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a time like 22:00 nor a date-time like 2026-11-27T22:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)

@@ -41,6 +41,7 @@ from releasegate.notifiers.settings import NotifyUrl, urls_from_env
 from releasegate.policy.approvals import ApprovalPolicy
 from releasegate.policy.break_glass import BreakGlass
 from releasegate.policy.calendar import Calendar
+from releasegate.policy.train import ReleaseTrain
 from releasegate.policy.windows import Window
 from releasegate.sources.settings import IncidentCheck, SmokeCheck
 from releasegate.targets.kubernetes.settings import KubernetesSettings
@@ -53,6 +54,7 @@ from releasegate.vocabulary import (
     EnvironmentName,
     Name,
     OutdatedPolicy,
+    RequestPath,
     Strategy,
     TargetKind,
     loopback_url,
@@ -88,7 +90,7 @@ class Environment(BaseModel):
     strategy: Strategy = "blue-green"
     replicas: int = Field(default=2, ge=1)
     canary_steps: CanarySteps = (10, 50, 100)
-    health_path: str = "/health"
+    health_path: RequestPath = "/health"
     smoke: tuple[SmokeCheck, ...] = ()
     smoke_timeout: Duration = timedelta(seconds=30)
     wait_timer: Duration = timedelta(0)
@@ -106,6 +108,11 @@ class Environment(BaseModel):
     """Apprise URLs, each from an environment variable, that hear about this environment."""
     outdated: OutdatedPolicy = "block"
     """Whether a run may deploy here a version triggered before the one running here."""
+    schedule: ReleaseTrain | None = None
+    """A release train: pushes stop before this environment; the `promote` deployment takes
+    what passed `requires` at these times."""
+    self_heal: bool = False
+    """Drift found by `reconcile` is reverted: the recorded version is restored (a rollback)."""
 
     @property
     def calendar(self) -> Calendar:
@@ -150,6 +157,14 @@ class Webhook(BaseModel):
     payload at 25 MB."""
 
 
+class Reconcile(BaseModel):
+    """The `reconcile` deployment: how often every environment is compared with the trail."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    every: Duration = Field(default=timedelta(minutes=5), gt=timedelta(0))
+
+
 class Config(BaseSettings):
     """The whole configuration, as loaded from one file plus RELEASEGATE_* overrides."""
 
@@ -168,6 +183,7 @@ class Config(BaseSettings):
     home: Path = Path(".releasegate")
     """State directory: releases, running processes, logs, the default audit store."""
     webhook: Webhook = Webhook()
+    reconcile: Reconcile = Reconcile()
 
     @classmethod
     def settings_customise_sources(
@@ -198,6 +214,11 @@ class Config(BaseSettings):
                 raise ValueError(f"environments.{name}.requires: no environment {env.requires!r}")
             if env.approvals:
                 self._can_be_met(name, env.approvals)
+            if env.schedule is not None and env.requires is None:
+                raise ValueError(
+                    f"environments.{name}.schedule: a release train takes what passed the "
+                    "environment it requires: set requires"
+                )
             if env.approvals and env.approvals.signed and self.allowed_signers is None:
                 raise ValueError(f"environments.{name}.approvals.signed needs allowed_signers")
             if env.break_glass is not None:
@@ -274,6 +295,16 @@ class Config(BaseSettings):
             visit(name)
         return order
 
+    def stretch(self, start: str | None = None) -> list[str]:
+        """The environments one run goes through, in order: from `start` (None: the first)
+        up to the next environment with a release train of its own, which waits for it."""
+        order = self.pipeline()
+        rest = order[order.index(start) :] if start is not None else order
+        until = next(
+            (i for i, name in enumerate(rest) if i and self.environments[name].schedule), None
+        )
+        return rest[:until] if until is not None else rest
+
 
 _PINNED: ContextVar[Path | None] = ContextVar("releasegate_config", default=None)
 
@@ -308,7 +339,7 @@ def load(path: str | Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     overrides = variables.overrides(Config)
-    _no_new_environments(file, data, overrides)
+    variables.no_new_environments(file, data.get("environments"), overrides)
     try:
         config = Config(**data)
     except ValidationError as exc:
@@ -337,21 +368,6 @@ def _explain(file: Path, exc: ValidationError, overrides: dict[str, tuple[str, .
 
 
 _KEYED = re.compile(r"^(?P<key>environments\.[\w.-]+): (?P<reason>.*)$", re.DOTALL)
-
-
-def _no_new_environments(
-    file: Path, data: dict[str, object], overrides: dict[str, tuple[str, ...]]
-) -> None:
-    """Variables override the file's environments; they never add one (a typo in a variable
-    name would otherwise add an environment to the pipeline)."""
-    declared = data.get("environments")
-    names = {str(n).lower() for n in declared} if isinstance(declared, dict) else set()
-    for variable, path in overrides.items():
-        if path[0] == "environments" and len(path) > 1 and path[1] not in names:
-            raise ConfigError(
-                f"{file}: invalid configuration\n  {variable}: no environment {path[1]!r} "
-                f"in {file}: variables override environments, they do not add any"
-            )
 
 
 def _readable_signers(file: Path, config: Config, overrides: dict[str, tuple[str, ...]]) -> None:

@@ -23,6 +23,7 @@ from releasegate import prefect_server, processes
 from releasegate.errors import DeployFailed
 from releasegate.history import latest
 from releasegate.policy.quarantine import QUARANTINE, active, released
+from releasegate.redaction import redact_url
 from releasegate.request import signed
 from releasegate.signing.trigger import Asked
 from releasegate.status import environment_status
@@ -40,7 +41,7 @@ def run(path: str | None, out: Console) -> None:
     config = configuration.load(path)
     with out.status("Starting the Prefect server (first start migrates its database)…"):
         api = prefect_server.ensure(config.home)
-    out.print(f"Prefect UI: {prefect_server.ui_url()} (API {api})")
+    out.print(f"Prefect UI: {prefect_server.ui_url()} (API {redact_url(api)})")
     # The flows read the configuration as served ones do (they take no config parameter).
     os.environ["RELEASEGATE_CONFIG"] = str(configuration.config_path(path).resolve())
     # Prefect reads its settings on import: only now may it be imported.

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 DEPLOY_FLOW = "deploy"
 ROLLBACK_FLOW = "rollback"
+PROMOTE_FLOW = "promote"
+RECONCILE_FLOW = "reconcile"
 
 
 def deploy_name(app: str) -> str:
@@ -18,3 +20,13 @@ def deploy_name(app: str) -> str:
 def rollback_name(app: str, environment: str) -> str:
     """The rollback deployment of one environment of `app`: `rollback/webapp-production`."""
     return f"{ROLLBACK_FLOW}/{app}-{environment}"
+
+
+def promote_name(app: str, environment: str) -> str:
+    """The release train into one environment of `app`: `promote/webapp-production`."""
+    return f"{PROMOTE_FLOW}/{app}-{environment}"
+
+
+def reconcile_name(app: str) -> str:
+    """The drift check of every environment of `app`: `reconcile/webapp`."""
+    return f"{RECONCILE_FLOW}/{app}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +84,16 @@ def rollback(
     }
     if proof is not None:
         parameters["proof"] = proof.model_dump(mode="json")
+    # One key for every attempt: a create retried after a lost answer finds the same run.
+    body = {"parameters": parameters, "idempotency_key": f"releasegate-handoff-{uuid.uuid4()}"}
     with httpx.Client(base_url=api, timeout=10) as client:
-        created = client.post(
-            f"/deployments/{deployment_id}/create_flow_run", json={"parameters": parameters}
-        )
+        created = _call(client, "POST", f"/deployments/{deployment_id}/create_flow_run", body)
         if created.status_code == 409:  # the deployment's schema refused a parameter
             raise UsageError(f"the served rollback refused its parameters: {created.text}")
-        created.raise_for_status()
-        run_id = str(created.json()["id"])
+        run_id = str(_ok(created).json()["id"])
         started = time.monotonic()
         while True:
-            state = client.get(f"/flow_runs/{run_id}").raise_for_status().json()["state"] or {}
+            state = _ok(_call(client, "GET", f"/flow_runs/{run_id}")).json()["state"] or {}
             waited = time.monotonic() - started
             if state.get("type") in FINAL:
                 break
@@ -107,10 +107,43 @@ def rollback(
     raise _error(run_id, state.get("message") or state["type"])
 
 
+RETRY_AFTER = (0.5, 1.0, 2.0, 4.0)
+"""Seconds between attempts when the Prefect API is busy (503/429, as a SQLite-backed server
+answers under load) or unreachable for a moment; Prefect's own client retries the same."""
+
+
+def _call(
+    client: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None
+) -> httpx.Response:
+    """`method path`, retried while the server is busy; Failed (one line, no traceback) if
+    it stays so. Safe to retry: the create carries an idempotency key, the rest only read."""
+    for attempt in range(len(RETRY_AFTER) + 1):
+        if attempt:
+            time.sleep(RETRY_AFTER[attempt - 1])
+        try:
+            answer = client.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            continue
+        if answer.status_code not in (429, 503):
+            return answer
+        problem = f"HTTP {answer.status_code}"
+    raise Failed(f"the Prefect API did not answer {method} {path}: {problem}")
+
+
+def _ok(answer: httpx.Response) -> httpx.Response:
+    if answer.is_success:
+        return answer
+    raise Failed(
+        f"the Prefect API answered {answer.status_code} to {answer.request.method} "
+        f"{answer.request.url.path}"
+    )
+
+
 def _cancel(client: httpx.Client, run_id: str) -> bool:
     """Cancel a run nobody has picked up; False if a runner took it meanwhile."""
     cancelled = {"type": "CANCELLED", "message": "releasegate rollback: no runner took it"}
-    answer = client.post(f"/flow_runs/{run_id}/set_state", json={"state": cancelled})
+    answer = _call(client, "POST", f"/flow_runs/{run_id}/set_state", {"state": cancelled})
     return answer.is_success and answer.json().get("status") == "ACCEPT"
 
 

@@ -6,7 +6,7 @@ Pure (the terminal table is in `releasegate.views`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import count, islice
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.rollback import CHANGES
@@ -40,6 +40,24 @@ def unfinished(newest: Iterable[AuditRecord]) -> AuditRecord | None:
     """
     change = next((r for r in newest if r.kind in CHANGES), None)
     return change if change is not None and change.status == "started" else None
+
+
+class Replayed:
+    """One lazy read of a trail, replayed for every question asked of it: each record is
+    read (and a damaged one warned about) once, and only as far back as some question needs."""
+
+    def __init__(self, newest: Iterable[AuditRecord]) -> None:
+        self._source = iter(newest)
+        self._read: list[AuditRecord] = []
+
+    def __iter__(self) -> Iterator[AuditRecord]:
+        for i in count():
+            if i == len(self._read):
+                record = next(self._source, None)
+                if record is None:
+                    return
+                self._read.append(record)
+            yield self._read[i]
 
 
 def latest(

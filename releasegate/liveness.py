@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from releasegate.processes import alive
+from releasegate.processes import alive, started
 
 
 class ProcessIdentity(BaseModel):
@@ -42,7 +42,7 @@ def this_process() -> ProcessIdentity:
         boot_id=_boot_id(),
         pid_namespace=_pid_namespace(),
         pid=pid,
-        started=_start_ticks(pid) or 0,
+        started=started(pid) or 0,
     )
 
 
@@ -52,7 +52,7 @@ def provably_dead(process: ProcessIdentity) -> bool:
     here = (_boot_id(), _pid_namespace())
     if "" in here or (process.boot_id, process.pid_namespace) != here:
         return False
-    return not alive(process.pid) or _start_ticks(process.pid) != process.started
+    return not alive(process.pid) or started(process.pid) != process.started
 
 
 def _boot_id() -> str:
@@ -67,12 +67,3 @@ def _pid_namespace() -> str:
         return os.readlink("/proc/self/ns/pid")
     except OSError:
         return ""
-
-
-def _start_ticks(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    return int(stat.rsplit(")", 1)[1].split()[19])

@@ -23,6 +23,8 @@ import httpx
 
 from releasegate import processes
 from releasegate.errors import Failed
+from releasegate.redaction import redact_url
+from releasegate.targets.local.state import locked
 
 DEFAULT_PORT = 4200
 LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
@@ -80,14 +82,20 @@ def connect(home: Path) -> str | None:
 
 
 def ensure(home: Path) -> str:
-    """The API URL to use, starting a local server first if there is none."""
+    """The API URL to use, starting a local server first if there is none.
+
+    Under `<home>/prefect/server.lock`: two commands run at once on a fresh home (two
+    terminals, the demo and a `deploy`) would each start a server, both on 4200 while it is
+    free; one fails to bind, and server.json could name that dead one, orphaning the server
+    that runs (`down` would not know it, the next command would start another)."""
     if url := os.environ.get("PREFECT_API_URL"):
         return url
-    info = running(home)
-    if info and misdirected_ui(info):  # started before releasegate set the UI's address
-        stop(home)
-        info = None
-    return _use(info or start(home))
+    with locked(home / "prefect" / "server.lock"):
+        info = running(home)
+        if info and misdirected_ui(info):  # started before releasegate set the UI's address
+            stop(home)
+            info = None
+        return _use(info or start(home))
 
 
 def _use(info: dict[str, Any]) -> str:
@@ -169,9 +177,10 @@ def stop(home: Path) -> str | None:
 
 
 def ui_url() -> str:
-    """The Prefect UI for the API in use."""
+    """The Prefect UI for the API in use, as shown to a person: without the credentials a
+    PREFECT_API_URL or PREFECT_UI_URL may carry (`https://user:password@prefect.example/api`)."""
     api = os.environ.get("PREFECT_API_URL", "")
-    return os.environ.get("PREFECT_UI_URL") or api.removesuffix("/api")
+    return redact_url(os.environ.get("PREFECT_UI_URL") or api.removesuffix("/api"))
 
 
 def run_url(flow_run_id: str) -> str:

@@ -193,6 +193,8 @@ def started(pid: int) -> int | None:
     """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        # The command name (field 2) may hold spaces and parentheses: split after its last
+        # ')'. Field 22 (starttime) is then the 20th.
         return int(stat.rsplit(")", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None

@@ -42,6 +42,8 @@ FIXES = {
     "not-a-member": "only the members of the approvers' groups can decide",
     "self-review": "whoever triggered a run cannot review it",
     "duplicate": "each reviewer decides once per run",
+    "deferred-past-max-age": "give an earlier *Not before*, within the approvals' max_age of "
+    "now (an approval older than that never counts), or approve later instead",
 }
 
 
@@ -85,7 +87,14 @@ def describe(request: ApprovalRequest) -> str:
         )
     cli = f"`releasegate approve {request.flow_run_id} --as YOUR_NAME`"
     if not request.signed:
-        return "\n".join([*lines, "", f"Fill in the form, or from a terminal: {cli}."])
+        # Signed mode says the same in the recipe's WHEN line (the form is a laptop
+        # screen high: tests/browser/test_approval_ui.py).
+        later = (
+            "To approve now for a rollout later, give *Not before* (UTC, e.g. "
+            "`2026-11-27T21:00:00Z`), or add `--not-before 22:00 --tz Europe/Berlin` to the "
+            "command: no rollout before then, gates judged then."
+        )
+        return "\n".join([*lines, "", f"Fill in the form, or from a terminal: {cli}.", later])
     recipe = sign_recipe(request.payload("your-name", "approve"))  # takes its own name
     return "\n".join(
         [

@@ -8,6 +8,7 @@ reviewers: read the request the paused run published, then resume it with one de
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,7 @@ from releasegate.approval import (
 )
 from releasegate.errors import Failed, UsageError
 from releasegate.signing.keygen import sign
+from releasegate.signing.payload import utc_seconds
 from releasegate.signing.verifier import SignatureError
 from releasegate.vocabulary import Decision
 
@@ -98,18 +100,20 @@ def decide(
     key: Path | None = None,
     signature: str | None = None,
     wait: float = 60.0,
+    not_before: datetime | None = None,
 ) -> tuple[ApprovalRequest, Verdict]:
     """Give one decision on a paused run; returns the request that was decided and the
     run's verdict on the decision (waiting up to `wait` seconds for it).
 
     When the run wants signed decisions and no `signature` is given, the decision is
-    signed here with `key` (or the key in ssh-agent).
+    signed here with `key` (or the key in ssh-agent). `not_before`: a deferred decision,
+    which authorises no rollout before that time (signed with it).
     """
     asked = request(flow_run_id)
     decision: Decision = "reject" if reject else "approve"
     if signature is None and asked.signed:
         try:
-            payload = asked.payload(reviewer, decision, comment)
+            payload = asked.payload(reviewer, decision, comment, not_before)
         except ValueError as exc:
             raise UsageError(f"cannot sign this decision: {exc}") from None
         try:
@@ -121,6 +125,7 @@ def decide(
         "decision": decision,
         "comment": comment,
         "signature": signature or "",
+        "not_before": utc_seconds(not_before) if not_before else "",
     }
     before = _verdict_keys(flow_run_id)
     submit(flow_run_id, answer)

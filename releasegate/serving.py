@@ -4,9 +4,10 @@ This is what makes the Prefect UI a front door: a quick run of
 `rollback/<app>-<environment>` restores that environment's previous good version (one
 click: only a reason is asked; the environment is frozen into the deployment), and a
 `releasegate.push` event (from a webhook receiver, CI, or `prefect event emit`) starts
-`deploy/<app>` for the pushed version. `specs` is the one place these are named and
-described: `serve` runs them here, `releasegate setup` (provision) registers them for
-workers.
+`deploy/<app>` for the pushed version; each release train's `promote/<app>-<environment>`
+runs on its schedule and `reconcile/<app>` looks for drift at its interval. `specs` is the
+one place these are named, described and scheduled: `serve` runs them here, `releasegate
+setup` (provision) registers them for workers.
 
 The configuration is pinned by this process: flows take no `config` parameter and read
 RELEASEGATE_CONFIG, which their runs (subprocesses of this one) inherit. Every parameter a
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from prefect import Flow
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.events import DeploymentEventTrigger
 from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
@@ -30,8 +32,11 @@ from prefect.utilities.annotations import freeze
 
 from releasegate import handoff, warm_start
 from releasegate.config import Config
-from releasegate.deployment_names import deploy_name, rollback_name
+from releasegate.deployment_names import deploy_name, promote_name, reconcile_name, rollback_name
+from releasegate.duration import format_duration
 from releasegate.flows.deploy import deploy
+from releasegate.flows.promote import promote
+from releasegate.flows.reconcile import reconcile
 from releasegate.flows.rollback import rollback
 from releasegate.tasks.lock import ensure_limits
 from releasegate.tasks.zombies import ensure_zombie_detection
@@ -110,8 +115,11 @@ def specs(settings: Config) -> list[Spec]:
     """Each deployment, named for what it does: `deploy/<app>`, and one
     `rollback/<app>-<environment>` per environment whose environment is frozen (the form
     shows it read-only and the server refuses any other), so a quick run asks only for a
-    reason. `serve` runs them here; `releasegate setup` registers them for a worker;
-    `prefect.yaml` declares the same for the demo app (a test keeps the three in agreement)."""
+    reason; `promote/<app>-<environment>` per release train (`schedule` on an environment,
+    its environment frozen too) at the train's cron times, and `reconcile/<app>` every
+    `[reconcile] every`. `serve` runs them here; `releasegate setup` registers them for a
+    worker; `prefect.yaml` declares the same for the demo app (a test keeps the three in
+    agreement)."""
     app = settings.app.name
     made = [
         Spec(
@@ -138,4 +146,36 @@ def specs(settings: Config) -> list[Spec]:
                 },
             )
         )
+    for environment, env in settings.environments.items():
+        if env.schedule is not None:
+            made.append(
+                Spec(
+                    promote,
+                    "flows/promote.py:promote",
+                    promote_name(app, environment),
+                    {
+                        "parameters": {"environment": freeze(environment)},
+                        "schedules": [
+                            CronSchedule(cron=env.schedule.cron, timezone=env.schedule.timezone)
+                        ],
+                        "description": f"Release train into {environment}: promote what "
+                        f"passed {env.requires} ({env.schedule.describe()}); a quick run "
+                        "promotes now.",
+                    },
+                )
+            )
+    every = settings.reconcile.every
+    made.append(
+        Spec(
+            reconcile,
+            "flows/reconcile.py:reconcile",
+            reconcile_name(app),
+            {
+                "schedules": [IntervalSchedule(interval=every)],
+                "description": f"Every {format_duration(every)}: compare what each target "
+                "serves with the audit trail; record drift (and restore the recorded version where "
+                "self_heal is on).",
+            },
+        )
+    )
     return made

@@ -1,5 +1,6 @@
-"""What each environment serves now: as its target sees it, as the audit trail says, and
-which runs wait for an approval to deploy there (with a link to each in the Prefect UI).
+"""What each environment serves now: as its target sees it, as the audit trail says (with
+any drift `reconcile` recorded, and the release train), and which runs wait for an approval
+to deploy there (with a link to each in the Prefect UI).
 
 The target is the truth about what is live; the trail says what was recorded. They disagree
 after a crash between a switch and its record, or after a change made outside releasegate;
@@ -14,7 +15,8 @@ from typing import Any
 from releasegate import prefect_server, processes
 from releasegate.audit.record import AuditRecord
 from releasegate.config import Config
-from releasegate.history import unfinished
+from releasegate.history import Replayed, unfinished
+from releasegate.policy.drift import expected
 from releasegate.policy.rollback import current_version
 from releasegate.redaction import redact_url
 from releasegate.wiring import open_store, open_target
@@ -28,8 +30,11 @@ def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
     report: dict[str, dict[str, Any]] = {}
     for name in settings.pipeline():
         deployed = open_target(settings, name).current()
-        last = current_version(store.newest(name))
-        open_change = unfinished(store.newest(name))
+        newest = Replayed(store.newest(name))
+        last = current_version(newest)
+        open_change = unfinished(newest)
+        _, drift = expected(newest)
+        train = settings.environments[name].schedule
         digest = deployed.digest if deployed else None
         recorded = last.artifact if last else None
         report[name] = {
@@ -42,6 +47,8 @@ def environment_status(settings: Config) -> dict[str, dict[str, Any]]:
             "agrees": digest == recorded,
             "last_change": f"{last.kind} {last.version} by {last.who()}" if last else None,
             "unfinished": _describe(open_change),
+            "drift": drift.model_dump(mode="json") if drift else None,
+            "release_train": train.describe() if train else None,
             "detail": deployed.detail if deployed else {},
             "awaiting_approval": (
                 None if waiting is None else [w for w in waiting if w["environment"] == name]

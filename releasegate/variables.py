@@ -7,11 +7,15 @@ the prefix is dropped, `__` separates nesting levels, names are case-insensitive
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel
 from pydantic_settings import EnvSettingsSource, SettingsError
+
+from releasegate.errors import ConfigError
 
 PREFIX = "RELEASEGATE_"
 NESTED = "__"
@@ -65,3 +69,43 @@ class _OneVariable(EnvSettingsSource):
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return {self._variable.lower(): os.environ.get(self._variable)}
+
+
+def no_new_environments(
+    file: Path, declared: object, variables: dict[str, tuple[str, ...]]
+) -> None:
+    """Variables override the file's environments (`declared`); they never add one (a typo
+    in a variable name would otherwise add an environment to the pipeline). ConfigError
+    naming the variable otherwise."""
+    names = [str(n) for n in declared] if isinstance(declared, dict) else []
+    for variable, path in variables.items():
+        if path[0] != "environments":
+            continue
+        for name in _environments_set(variable, path):
+            if name in names:
+                continue
+            # Variable names are read in lower case: `..._PRODUCTION__URL` sets `production`,
+            # and merged beside `Production` it would be a new environment, without its gates.
+            like = [n for n in names if n.lower() == name.lower()]
+            unreachable = (
+                f" (variable names are read in lower case: set {like[0]!r} with "
+                f"{PREFIX}ENVIRONMENTS='{{\"{like[0]}\": {{...}}}}')"
+                if like
+                else ""
+            )
+            raise ConfigError(
+                f"{file}: invalid configuration\n  {variable}: no environment {name!r} "
+                f"in {file}: variables override environments, they do not add any{unreachable}"
+            )
+
+
+def _environments_set(variable: str, path: tuple[str, ...]) -> list[str]:
+    """The environments a variable sets: the one its name names, or the keys of its JSON
+    table (`RELEASEGATE_ENVIRONMENTS='{...}'`; if it is not JSON, loading says so)."""
+    if len(path) > 1:
+        return [path[1]]
+    try:
+        table = json.loads(os.environ.get(variable, ""))
+    except ValueError:
+        return []
+    return [str(name) for name in table] if isinstance(table, dict) else []

@@ -73,8 +73,15 @@ def status_table(report: dict[str, dict[str, Any]]) -> Table:
             )
         if row["unfinished"]:
             notes.append(f"[yellow]unfinished[/]: {escape(row['unfinished'])}")
+        if drift := row.get("drift"):
+            notes.append(
+                f"[red]drift[/] recorded: serves {drift['live']['version'] or 'nothing'}, "
+                f"should be {drift['expected']['version'] or 'nothing'}, first seen "
+                f"{drift['first_seen'][:19].replace('T', ' ')} UTC"
+            )
+        train = row.get("release_train")
         table.add_row(
-            name,
+            f"{name}\n(train: {escape(train)})" if train else name,
             row["url"],
             row["version"] or "-",
             (row["digest"] or "-")[:19],

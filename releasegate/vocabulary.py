@@ -18,7 +18,7 @@ import re
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 from releasegate.redaction import redact_url
 
@@ -58,10 +58,18 @@ def _environment_name(name: str) -> str:
 
 
 def http_url(url: str) -> str:
-    """`url` if it is an http(s) URL with a host, else ValueError."""
+    """`url` if it is an http(s) URL with a host (and a port in 1..65535 if it names one),
+    else ValueError. The port is read here so that no later reading of it (`same_place`,
+    a client) can fail on it."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url {redact_url(url)!r} must be an http(s) URL")
+    try:
+        usable_port = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        usable_port = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not usable_port:
+        raise ValueError(
+            f"url {redact_url(url)!r} must be an http(s) URL (with a port in 1..65535, if any)"
+        )
     return url
 
 
@@ -112,6 +120,10 @@ def audit_location(spec: str) -> str:
     return spec
 
 
+RequestPath = Annotated[str, StringConstraints(pattern=r"^/")]
+"""A path requested of an environment's URL (a smoke check, the health check). Starting
+with '/' keeps the request on that host: appended to `http://127.0.0.1:8000`,
+`@elsewhere/` would name another one."""
 CanarySteps = Annotated[tuple[int, ...], AfterValidator(_canary_steps)]
 """Percentages of traffic, strictly increasing within 1..100, ending at 100."""
 EnvironmentName = Annotated[str, AfterValidator(_environment_name)]

@@ -34,6 +34,8 @@ PRELOAD = [
     "prefect.flow_engine",
     "releasegate.flows.deploy",
     "releasegate.flows.rollback",
+    "releasegate.flows.promote",
+    "releasegate.flows.reconcile",
 ]
 """Imported once by the fork server; each run's process starts with them loaded. (An
 adapter the configuration chooses, such as the Kubernetes client, is imported by the run.)"""

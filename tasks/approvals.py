@@ -9,6 +9,7 @@ one while it waits is woken and ends blocked (`tasks.overtaken`).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ from releasegate.audit.record import ApprovalEntry
 from releasegate.errors import Blocked
 from releasegate.policy.approvals import (
     ApprovalPolicy,
+    Judgement,
     decision_status,
     eligible,
     judge,
@@ -50,6 +52,9 @@ from releasegate.tasks.overtaken import newer_in_flight, watched
 from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
 from releasegate.wiring import signature_verifier
 
+DEFERRAL = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
+"""How a deferred decision's time is given in the form: UTC, whole seconds."""
+DEFERRAL_REMIND_SECONDS = 300.0
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
 
 
@@ -77,6 +82,13 @@ class ApprovalInput(RunInput):
         default="",
         max_length=MAX_SIGNATURE_CHARS,
         description="Not needed here: this environment takes unsigned decisions",
+    )
+    not_before: str = Field(
+        default="",
+        max_length=20,
+        description="Approve now, roll out later: no rollout before this UTC time, e.g. "
+        "2026-11-27T21:00:00Z (signed mode: it is part of the signed message)",
+        json_schema_extra={"pattern": f"^({DEFERRAL})?$"},
     )
 
 
@@ -162,7 +174,10 @@ def await_approvals(
             # Not a decision: woken because a newer run may have overtaken this one.
             check_order(ctx, environment, release, "waiting for approval")
             continue
-        fingerprint, proof_error = _prove(ctx, request, answer) if policy.signed else (None, None)
+        not_before, unreadable = _deferral(answer.not_before)
+        fingerprint, proof_error = None, None
+        if policy.signed and unreadable is None:
+            fingerprint, proof_error = _prove(ctx, request, answer, not_before)
         decision = ApprovalEntry(
             name=answer.reviewer.strip(),
             decision=answer.decision,
@@ -170,6 +185,7 @@ def await_approvals(
             comment=answer.comment,
             signature=answer.signature.strip() or None,
             key_fingerprint=fingerprint,
+            not_before=not_before,
         )
         verdict = judge(
             decision,
@@ -179,6 +195,8 @@ def await_approvals(
             counted=counted,
             proof_error=proof_error,
         )
+        if unreadable is not None:  # never count a deferral as given now
+            verdict = Judgement(counts=False, code=unreadable[0], reason=unreadable[1])
         if verdict.counts:
             counted.append(decision)
         status = decision_status(decision, verdict)
@@ -193,7 +211,9 @@ def await_approvals(
             details={"refusal": verdict.code} if verdict.code else {},
         )
         published = Verdict(
-            submitted=answer.model_dump(include={"reviewer", "decision", "comment", "signature"}),
+            submitted=answer.model_dump(
+                include={"reviewer", "decision", "comment", "signature", "not_before"}
+            ),
             status=status,
             counts=verdict.counts,
             code=verdict.code,
@@ -220,8 +240,21 @@ def await_approvals(
     return counted
 
 
+def _deferral(text: str) -> tuple[datetime | None, tuple[str, str] | None]:
+    """The time a deferred decision takes effect, or why it cannot be read."""
+    if not text:
+        return None, None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC), None
+    except ValueError:
+        return None, (
+            "malformed",
+            f"not_before {text!r} is not a UTC time like 2026-11-27T21:00:00Z",
+        )
+
+
 def _prove(
-    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput
+    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput, not_before: datetime | None
 ) -> tuple[str | None, tuple[str, str] | None]:
     """Check the decision's SSH signature: (key fingerprint, None) or (None, (code, reason)).
 
@@ -231,7 +264,9 @@ def _prove(
     verifier = signature_verifier(ctx.config)
     assert verifier is not None  # the config requires allowed_signers for signed mode
     try:
-        payload = request.payload(answer.reviewer.strip(), answer.decision, answer.comment)
+        payload = request.payload(
+            answer.reviewer.strip(), answer.decision, answer.comment, not_before
+        )
     except ValueError as exc:
         return None, ("malformed", f"the decision cannot be signed as given: {exc}")
     try:
@@ -264,6 +299,21 @@ def drop_stale(
             f"older than max_age {policy.max_age}: it must be given again",
         )
     return [d for d in counted if d not in void]
+
+
+def effective(ctx: RunContext, environment: str, counted: list[ApprovalEntry]) -> None:
+    """Wait until every counted approval is in effect (a deferred one, `not_before`, holds
+    the rollout until its time); gates and approval age are judged after this."""
+    due = max((d.not_before for d in counted if d.not_before is not None), default=None)
+    logger = get_run_logger()
+    while due is not None and (left := (due - datetime.now(UTC)).total_seconds()) > 0:
+        logger.info(
+            "%s: approved, deferred: no rollout before %s UTC (%.0fs)",
+            environment,
+            f"{due:%Y-%m-%d %H:%M:%S}",
+            left,
+        )
+        time.sleep(min(left, DEFERRAL_REMIND_SECONDS))
 
 
 def _smoke_lines(report: SmokeReport | None) -> list[str]:

@@ -119,6 +119,10 @@ class Hold:
 _HELD: contextvars.ContextVar[tuple[Hold, ...]] = contextvars.ContextVar("held", default=())
 
 
+class Busy(Failed):
+    """The environment is held by a change, and the caller would rather not wait for it."""
+
+
 def held(environment: str) -> Hold:
     """The hold this run has on `environment`; Failed if it was lost. Changing an environment
     without holding it is a programming error."""
@@ -126,6 +130,12 @@ def held(environment: str) -> Hold:
     assert hold is not None, f"a change to {environment} outside its lock"
     hold.check()
     return hold
+
+
+def holder_of(app: str, environment: str) -> Holder | None:
+    """Who holds `environment` now, as its holder published it (None: nobody, or unreadable)."""
+    with get_client(sync_client=True) as client:
+        return _read_holder(client, holder_variable(app, environment))
 
 
 def ensure_limits(config: Config) -> None:
@@ -153,14 +163,21 @@ def ensure_limit(client: SyncPrefectClient, name: str) -> None:
 
 @contextmanager
 def hold(
-    app: str, environment: str, purpose: str, actor: str, say: Say | None = None
+    app: str,
+    environment: str,
+    purpose: str,
+    actor: str,
+    say: Say | None = None,
+    *,
+    wait: bool = True,
 ) -> Iterator[Hold]:
-    """Hold `environment` for one change; wait (saying who holds it) while another does."""
+    """Hold `environment` for one change; wait (saying who holds it) while another does, or
+    with `wait=False` raise Busy (naming the holder) instead: never fight a change."""
     say = say or _run_logger_info
     name, variable = limit_name(app, environment), holder_variable(app, environment)
     run_id = flow_run.get_id()
     with get_client(sync_client=True) as client:
-        lease_id = _acquire(client, name, variable, run_id, environment, say)
+        lease_id = _acquire(client, name, variable, run_id, environment, say, wait)
         try:
             me = Holder(
                 lease_id=lease_id,
@@ -196,7 +213,13 @@ def hold(
 
 
 def _acquire(
-    client: SyncPrefectClient, name: str, variable: str, run_id: str | None, env: str, say: Say
+    client: SyncPrefectClient,
+    name: str,
+    variable: str,
+    run_id: str | None,
+    env: str,
+    say: Say,
+    wait: bool = True,
 ) -> UUID:
     """A lease on `name`; polls while it is held, releasing a provably dead holder's lease."""
     ensure_limit(client, name)
@@ -231,6 +254,9 @@ def _acquire(
             _release(client, current.lease_id)
             released.add(current.lease_id)
             continue
+        if not wait:
+            who = current.describe() if current else "a change that has not named itself yet"
+            raise Busy(f"{env} is locked by {who}")
         now = time.monotonic()
         if current != told or now - told_at >= REMIND_SECONDS:
             who = current.describe() if current else "a change that has not named itself yet"

@@ -34,12 +34,21 @@ def one_change(ctx: RunContext, environment: str, purpose: str) -> Iterator[Depl
     """Hold `environment` for one change (waiting while another runs), close what a crashed
     change left open, and give what the target serves now."""
     with hold(ctx.config.app.name, environment, purpose, ctx.actor) as held:
-        yield reconcile(ctx, environment, held)
+        yield reconcile(ctx, environment, held, unfinished(ctx.store.newest(environment)))
 
 
-def reconcile(ctx: RunContext, environment: str, held: Hold) -> Deployed | None:
-    """Close an unfinished change as interrupted and mark dead runs Crashed; return what
-    the target serves."""
+def serving_now(ctx: RunContext, environment: str) -> Deployed | None:
+    """What the target serves, read without holding the environment (what a request was
+    made against, to compare with what the hold then finds)."""
+    return open_target(ctx.config, environment).current()
+
+
+def reconcile(
+    ctx: RunContext, environment: str, held: Hold, started: AuditRecord | None
+) -> Deployed | None:
+    """Close `started` (the environment's unfinished change, read inside the hold) as
+    interrupted and mark dead runs Crashed; return what the target serves. Closing records:
+    the run's trigger is established first."""
     logger = get_run_logger()
     live = open_target(ctx.config, environment).current()
     dead: dict[str, str] = {}
@@ -52,7 +61,7 @@ def reconcile(ctx: RunContext, environment: str, held: Hold) -> Deployed | None:
         )
         if gone.flow_run_id:
             dead[gone.flow_run_id] = f"held the lock on {environment} and never released it"
-    if (started := unfinished(ctx.store.newest(environment))) is not None:
+    if started is not None:
         closed = close_interrupted(ctx, started, live)
         logger.warning("%s: %s", environment, closed.reason)
         if started.flow_run_id:

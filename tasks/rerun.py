@@ -13,7 +13,9 @@ from prefect.context import FlowRunContext
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.rerun import chosen, reached
+from releasegate.policy.triggers import own_trigger
 from releasegate.tasks.context import RunContext
+from releasegate.trigger import TRIGGERS
 
 
 def went_live(ctx: RunContext) -> dict[str, AuditRecord] | None:
@@ -37,6 +39,14 @@ def chosen_before(ctx: RunContext, environment: str) -> AuditRecord | None:
         return None
     run_id, since = _run()
     return chosen(ctx.store.newest(environment), run_id, since=since)
+
+
+def first_trigger(ctx: RunContext) -> AuditRecord | None:
+    """On a rerun: the trigger its first attempt recorded (None on a first attempt)."""
+    if ctx.attempt <= 1:
+        return None
+    run_id, since = _run()
+    return own_trigger(ctx.store.newest(TRIGGERS), run_id, since=since)
 
 
 def _run() -> tuple[str, datetime]:

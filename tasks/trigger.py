@@ -20,17 +20,17 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
 
 from releasegate.audit.record import AuditRecord, Status
 from releasegate.errors import Blocked
-from releasegate.policy.triggers import Refusal, earlier_use, own_trigger, timing
+from releasegate.policy.triggers import Refusal, earlier_use, timing
 from releasegate.secret import WEBHOOK_SECRET, webhook_secret
 from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload, issued
 from releasegate.signing.verifier import SignatureRefused
 from releasegate.signing.webhook import attested
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.push_order import wait_for_earlier_pushes
+from releasegate.tasks.rerun import first_trigger
 from releasegate.trigger import TRIGGERS, Trigger, TriggerProof, default_actor
 from releasegate.vocabulary import ProofKind
 from releasegate.wiring import signature_verifier
@@ -44,13 +44,12 @@ def establish(
 
     Raises Blocked (recorded) when the evidence given does not prove the actor.
     """
-    retried = ctx.attempt > 1
-    if retried and asked.request == "rollback":
+    if ctx.attempt > 1 and asked.request == "rollback":
         # Whoever pressed Retry is unknown; the parameters name the first attempt's actor.
         name = default_actor()
         again = _record(ctx, asked, name, "claimed", "accepted", note=RETRIED_BY)
         return ctx.triggered(Trigger(actor=name, proof="claimed", seq=again.seq))
-    if retried and (first := _first_attempt(ctx)) is not None:
+    if (first := first_trigger(ctx)) is not None:
         get_run_logger().info("retried run: keeping trigger #%s of its first attempt", first.seq)
         return ctx.triggered(_trigger_of(first))
     name = actor or default_actor()
@@ -181,16 +180,6 @@ def _record(
         reason=refusal.reason if refusal else None,
         details={k: v for k, v in details.items() if v is not None},
     )
-
-
-def _first_attempt(ctx: RunContext) -> AuditRecord | None:
-    """On a retried run, the trigger its first attempt recorded."""
-    context = FlowRunContext.get()
-    run = context.flow_run if context else None
-    if run is None:
-        return None
-    since = run.created or datetime.min.replace(tzinfo=UTC)
-    return own_trigger(ctx.store.newest(TRIGGERS), str(run.id), since=since)
 
 
 def _trigger_of(record: AuditRecord) -> Trigger:

@@ -24,8 +24,10 @@ from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
 
+from releasegate.deployment_names import DEPLOY_FLOW, PROMOTE_FLOW, RECONCILE_FLOW, ROLLBACK_FLOW
+
 NAME = "releasegate: crash flow runs without heartbeats"
-FLOWS = ("deploy", "rollback")
+FLOWS = (DEPLOY_FLOW, ROLLBACK_FLOW, PROMOTE_FLOW, RECONCILE_FLOW)
 MISSED_HEARTBEATS = 3
 FINAL = ("Completed", "Failed", "Cancelled", "Crashed")
 
@@ -65,7 +67,8 @@ def zombie_automation(
 
 
 def ensure_zombie_detection(automation: AutomationCore | None = None) -> None:
-    """Create the automation unless it exists: one read when it does.
+    """Create the automation unless it exists, or update it if it watches other flows
+    (made before a flow was added): one read when it is as wanted.
 
     Automation names are not unique: two runs starting at once may both create it. Each
     creator then keeps the one with the smallest id and deletes the others, so all agree.
@@ -73,11 +76,17 @@ def ensure_zombie_detection(automation: AutomationCore | None = None) -> None:
     wanted = automation or zombie_automation()
     with get_client(sync_client=True) as client:
         made = client.read_automations_by_name(wanted.name)
-        if len(made) == 1:
-            return
         if not made:
             client.create_automation(wanted)
             made = client.read_automations_by_name(wanted.name)
-        for extra in sorted(made, key=lambda a: a.id)[1:]:
+        kept, *extra = sorted(made, key=lambda a: a.id)
+        for duplicate in extra:
             with suppress(ObjectNotFound, httpx.HTTPStatusError):  # another creator was first
-                client.delete_automation(extra.id)
+                client.delete_automation(duplicate.id)
+        if _watched(kept) != _watched(wanted):
+            client.update_automation(kept.id, wanted)
+
+
+def _watched(automation: AutomationCore) -> object:
+    """Which flows' runs `automation` watches."""
+    return getattr(automation.trigger, "match_related", None)

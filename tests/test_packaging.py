@@ -90,4 +90,4 @@ def test_prefect_yaml_entrypoints_load_as_a_worker_loads_them(tmp_path: Path) ->
         [sys.executable, "-c", code, *entrypoints], capture_output=True, text=True, cwd=REPO
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["deploy", "rollback", "rollback"]  # one per environment
+    assert done.stdout.split() == ["deploy", "rollback", "rollback", "reconcile"]

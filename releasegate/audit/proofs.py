@@ -3,11 +3,14 @@ deploy or roll back that the audit trail relies on."""
 
 from __future__ import annotations
 
-from releasegate.audit.record import AuditRecord
+from collections.abc import Callable
+from functools import partial
+
+from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.audit.store import RecordCheck
 from releasegate.signing.payload import DecisionPayload
 from releasegate.signing.trigger import TRIGGER_NAMESPACE, TriggerPayload
-from releasegate.signing.verifier import SignatureError, SignatureRefused, Verifier
+from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified, Verifier
 
 
 def signature_check(verifier: Verifier) -> RecordCheck:
@@ -16,70 +19,90 @@ def signature_check(verifier: Verifier) -> RecordCheck:
 
     Only decisions that counted are checked (accepted/rejected approvals, and the approvals
     a deploy relied on): a refused decision was refused because its proof did not hold.
+    A trigger recorded as signed must carry a signature that still proves it: one appended
+    by hand by someone who can write to the store, claiming `signed`, does not.
     Each is verified as of the time it was given, so a key retired since still verifies.
     """
 
     def check(rec: AuditRecord) -> list[str]:
+        where = f"{rec.environment} #{rec.seq} ({rec.id})"
         if rec.kind == "trigger":
-            return _request_problems(rec, verifier)
+            if rec.status != "accepted" or rec.actor_proof != "signed":
+                return []
+            return _problems(
+                f"{where} {rec.actor}",
+                "request signature",
+                partial(_request, verifier, rec),
+                rec.details.get("key_fingerprint"),
+            )
         if rec.kind == "approval" and rec.status not in ("accepted", "rejected"):
             return []
-        problems = []
-        for approval in rec.approvals:
-            if approval.signature is None:
-                continue
-            where = f"{rec.environment} #{rec.seq} ({rec.id}) {approval.name}"
-            try:
-                payload = DecisionPayload(
-                    decision=approval.decision,
-                    reviewer=approval.name,
-                    flow_run_id=rec.flow_run_id or "",
-                    environment=rec.environment,
-                    app=rec.app,
-                    version=rec.version or "",
-                    digest=rec.artifact or "",
-                    comment=approval.comment,
-                )
-                verified = verifier.verify_decision(payload, approval.signature, at=approval.at)
-            except (ValueError, SignatureRefused, SignatureError) as exc:
-                problems.append(f"{where}: signature does not verify: {exc}")
-                continue
-            if approval.key_fingerprint and verified.fingerprint != approval.key_fingerprint:
-                problems.append(f"{where}: signed by {verified.fingerprint}, recorded otherwise")
-        return problems
+        return [
+            problem
+            for a in rec.approvals
+            if a.signature is not None
+            for problem in _problems(
+                f"{where} {a.name}",
+                "signature",
+                partial(_approval, verifier, rec, a),
+                a.key_fingerprint,
+            )
+        ]
 
     return check
 
 
-def _request_problems(rec: AuditRecord, verifier: Verifier) -> list[str]:
-    """A trigger recorded as signed must carry a signature that still proves it: one
-    appended by hand by someone who can write to the store, claiming `signed`, does not."""
-    if rec.status != "accepted" or rec.actor_proof != "signed":
-        return []
-    where = f"{rec.environment} #{rec.seq} ({rec.id}) {rec.actor}"
-    facts = rec.details
+def _problems(
+    where: str, what: str, prove: Callable[[], Verified], recorded: str | None
+) -> list[str]:
+    """What is wrong with the signature `what` at `where`: `prove` raises, or it proves
+    another key than the one the record names (`recorded`)."""
     try:
-        payload = TriggerPayload.model_validate(
-            {
-                "request": facts.get("request"),
-                "actor": rec.actor,
-                "app": rec.app,
-                "environment": facts.get("environment"),
-                "version": rec.version,
-                "branch": rec.branch,
-                "commit": rec.commit,
-                "reason": facts.get("reason"),
-                "issued_at": facts.get("issued_at"),
-                "nonce": facts.get("nonce"),
-            }
-        )
-        verifier.verify(
-            payload.message(),
-            facts.get("signature"),
-            signer=rec.actor,
-            namespace=TRIGGER_NAMESPACE,
-            at=rec.started_at,
-        )
+        verified = prove()
     except (ValueError, SignatureRefused, SignatureError) as exc:
-        return [f"{where}: request signature does not verify: {exc}"]
+        return [f"{where}: {what} does not verify: {exc}"]
+    if recorded and verified.fingerprint != recorded:
+        return [f"{where}: signed by {verified.fingerprint}, recorded otherwise"]
     return []
+
+
+def _approval(verifier: Verifier, rec: AuditRecord, approval: ApprovalEntry) -> Verified:
+    """Prove the decision an approval in `rec` says its reviewer signed."""
+    decision = DecisionPayload(
+        decision=approval.decision,
+        reviewer=approval.name,
+        flow_run_id=rec.flow_run_id or "",
+        environment=rec.environment,
+        app=rec.app,
+        version=rec.version or "",
+        digest=rec.artifact or "",
+        comment=approval.comment,
+        not_before=approval.not_before,
+    )
+    return verifier.verify_decision(decision, approval.signature, at=approval.at)
+
+
+def _request(verifier: Verifier, rec: AuditRecord) -> Verified:
+    """Prove the request a trigger record says its actor signed."""
+    facts = rec.details
+    request = TriggerPayload.model_validate(
+        {
+            "request": facts.get("request"),
+            "actor": rec.actor,
+            "app": rec.app,
+            "environment": facts.get("environment"),
+            "version": rec.version,
+            "branch": rec.branch,
+            "commit": rec.commit,
+            "reason": facts.get("reason"),
+            "issued_at": facts.get("issued_at"),
+            "nonce": facts.get("nonce"),
+        }
+    )
+    return verifier.verify(
+        request.message(),
+        facts.get("signature"),
+        signer=rec.actor,
+        namespace=TRIGGER_NAMESPACE,
+        at=rec.started_at,
+    )

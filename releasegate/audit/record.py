@@ -19,15 +19,22 @@ from collections.abc import Iterable, Set
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from releasegate.errors import DeployFailed, Failed
 from releasegate.release import Release
 from releasegate.vocabulary import Decision, ProofKind
 
 Kind = Literal[
-    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "quarantine",
-    "notification",
+    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "drift",
+    "quarantine", "notification",
 ]  # fmt: skip
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
@@ -43,6 +50,8 @@ Status = Literal[
     "quarantined",  # quarantine: a version rolled back from an environment is kept out
     "released",  # quarantine: a person let it back in, with a reason
     "overridden",  # gate: blocked, and let through by a proven break-glass override
+    "detected",  # drift: the target serves something the trail does not say it should
+    "resolved",  # drift: the target agrees with the trail again
 ]
 GENESIS = "0" * 64
 
@@ -62,6 +71,17 @@ class ApprovalEntry(BaseModel):
     comment: str = ""
     signature: str | None = None
     key_fingerprint: str | None = None
+    not_before: datetime | None = None
+    """A deferred decision: it authorises no rollout before this time (signed with it)."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_deferral(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Hashes cover the stored JSON: a decision that is not deferred is stored (and
+        # hashed) exactly as before the field existed, so older records keep verifying.
+        data: dict[str, Any] = handler(self)
+        if data.get("not_before") is None:
+            data.pop("not_before", None)
+        return data
 
 
 class AuditEntry(BaseModel):

@@ -155,23 +155,13 @@ class S3AuditStore(ChainStore):
         # Newest first: the first record name listed is the head. Foreign keys that sort
         # before it are skipped (verify reports them).
         del at_least  # the listing finds the head directly
-        for names in self._names(self._records_dir(environment), sizes=(1, 8, 1000)):
-            for name in names:
-                seq = parse_record_name(name)
-                if seq is not None:
-                    return seq
-        return None
+        return self._first_listed(environment, (1, 8, 1000))
 
     def _next_occupied(self, environment: str, seq: int, step: int) -> int | None:
         if step > 0:
             return super()._next_occupied(environment, seq, step)
         # Keys sort newest first: the first record listed after this slot is the next older.
-        after = self.key(environment, seq)
-        for names in self._names(self._records_dir(environment), (8, 1000), start_after=after):
-            for name in names:
-                if (found := parse_record_name(name)) is not None:
-                    return found
-        return None
+        return self._first_listed(environment, (8, 1000), after=self.key(environment, seq))
 
     def _scan(self, environment: str) -> Iterator[str]:
         for names in self._names(f"{self.prefix}{env_segment(environment)}/", sizes=(1000,)):
@@ -220,6 +210,16 @@ class S3AuditStore(ChainStore):
 
     def _records_dir(self, environment: str) -> str:
         return f"{self.prefix}{env_segment(environment)}/{RECORDS}/"
+
+    def _first_listed(
+        self, environment: str, sizes: tuple[int, ...], after: str = ""
+    ) -> int | None:
+        """The seq of the first record name listed (after key `after`): the newest one."""
+        for names in self._names(self._records_dir(environment), sizes, start_after=after):
+            for name in names:
+                if (seq := parse_record_name(name)) is not None:
+                    return seq
+        return None
 
     def _top(self) -> Iterator[tuple[str, bool]]:
         """Each entry directly under the prefix, and whether it is an environment."""

@@ -105,16 +105,8 @@ def outcome() -> Iterator[None]:
 
 
 class _WarningLine(logging.Handler):
-    """Each distinct warning once per command (a command may read a damaged record twice)."""
-
-    def __init__(self, level: int) -> None:
-        super().__init__(level)
-        self.said: set[str] = set()
-
     def emit(self, record: logging.LogRecord) -> None:
-        if (message := record.getMessage()) not in self.said:
-            self.said.add(message)
-            err.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {escape(record.getMessage())}", highlight=False)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from releasegate.cli.common import (
     on_prefect,
     one_line_errors,
     out,
+    outcome,
 )
 from releasegate.signing.trigger import Asked
 from releasegate.trigger import TriggerProof
@@ -180,23 +181,46 @@ def approve(
     wait: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for the run's verdict.")
     ] = 60.0,
+    not_before: Annotated[
+        str | None,
+        typer.Option(
+            "--not-before",
+            metavar="TIME",
+            help="Approve now, roll out no earlier than TIME: 22:00 (the next one) or "
+            "2026-11-27T22:00, in --tz. Signed with the decision.",
+        ),
+    ] = None,
+    tz: Annotated[
+        str, typer.Option("--tz", metavar="ZONE", help="Time zone of --not-before.")
+    ] = "UTC",
     config: ConfigOption = None,
 ) -> None:
     """Give one decision on a run waiting for approval (signed with your SSH key when the
     environment requires signed approvals), then wait for the run's verdict: exit 0 if the
     decision counts, 3 if the run refused it (the reason is printed)."""
+    from datetime import UTC, datetime
+
+    from releasegate.approval import deferral
+    from releasegate.errors import UsageError
+
+    with outcome():
+        try:
+            when = deferral(not_before, tz, datetime.now(UTC)) if not_before else None
+        except ValueError as exc:
+            raise UsageError(f"--not-before: {exc}") from None
     with on_prefect(config):
         from releasegate import review
         from releasegate.errors import Blocked
 
         asked, verdict = review.decide(
-            run_id, reviewer, reject=reject, comment=comment, key=key, wait=wait
+            run_id, reviewer, reject=reject, comment=comment, key=key, wait=wait, not_before=when
         )
         what = f"{asked.app} {asked.version} for {asked.environment} (run {run_id})"
         if not verdict.counts:
             raise Blocked(f"the run refused {reviewer}'s decision on {what}: {verdict.reason}")
         verb = "rejected" if reject else "approved"
-        out.print(f"{reviewer} {verb} {what}: the decision counts ({verdict.status}).")
+        later = f"; no rollout before {when:%Y-%m-%d %H:%M:%S %Z}" if when else ""
+        out.print(f"{reviewer} {verb} {what}: the decision counts ({verdict.status}){later}.")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from releasegate.errors import Failed
 
 NoticeKind = Literal[
     "approval-requested", "deployed", "failed", "rolled-back", "blocked", "quarantined",
-    "overridden",
+    "overridden", "drift",
 ]  # fmt: skip
 NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
 

@@ -69,8 +69,9 @@ class Judgement(BaseModel):
 
     counts: bool
     code: str | None = None
-    """not-a-member, self-review or duplicate; or the signature check's own code
-    (unsigned, unknown-key, wrong-signer, bad-signature, ...: signing.verifier.RefusalCode)."""
+    """not-a-member, self-review, deferred-past-max-age or duplicate; or the signature
+    check's own code (unsigned, unknown-key, wrong-signer, bad-signature, ...:
+    signing.verifier.RefusalCode)."""
     reason: str = ""
 
 
@@ -117,6 +118,17 @@ def judge(
             counts=False,
             code="self-review",
             reason=f"{actor!r} triggered this deployment and cannot review it",
+        )
+    if (
+        policy.max_age is not None
+        and decision.not_before is not None
+        and decision.not_before - decision.at > policy.max_age
+    ):
+        return Judgement(
+            counts=False,
+            code="deferred-past-max-age",
+            reason=f"an approval deferred to {decision.not_before:%Y-%m-%d %H:%M:%S} UTC "
+            f"would be older than max_age {policy.max_age} by then: it could never count",
         )
     if any(c.name == decision.name for c in counted):
         return Judgement(

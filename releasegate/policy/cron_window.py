@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 from releasegate.duration import Duration, format_duration
 from releasegate.policy.spans import Occurrence, overlapping
@@ -20,27 +21,30 @@ MAX_CRON_DURATION = timedelta(days=31)
 _DST_SLACK = timedelta(days=2)
 
 
+def check_cron(value: str) -> str:
+    """A 5-field cron expression cronsim understands (release trains use it too)."""
+    if len(value.split()) != 5:
+        raise ValueError(f"{value!r} is not a cron expression of 5 fields (minute to weekday)")
+    try:
+        CronSim(value, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
+    return value
+
+
+Cron = Annotated[str, AfterValidator(check_cron)]
+
+
 class CronWindow(BaseModel):
     """From each wall-clock time the cron expression matches in `timezone`, for `duration`
     of wall-clock time (so `0 22 * * 1-5` for 8h is the weekly window mon-fri 22:00-06:00)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cron: str
+    cron: Cron
     duration: Duration
     timezone: Zone = "UTC"
     reason: str = "maintenance window"
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a cron expression of 5 fields (minute to weekday)")
-        try:
-            CronSim(value, datetime(2000, 1, 1))
-        except CronSimError as exc:
-            raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
-        return value
 
     @field_validator("duration")
     @classmethod

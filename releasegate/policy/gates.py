@@ -24,6 +24,7 @@ from releasegate.policy.break_glass import NO_RULE, BreakGlass, Override, holds
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
 from releasegate.policy.quarantine import Quarantine
+from releasegate.policy.rollback import is_deploy_success
 from releasegate.redaction import redact_text, redact_url
 from releasegate.sources.settings import IncidentCheck
 from releasegate.vocabulary import OutdatedPolicy, ProofKind
@@ -299,7 +300,7 @@ def evaluate(env: GateRules, facts: Facts, gates: Sequence[Gate] = GATES) -> lis
 
 def is_deploy_of(record: AuditRecord, digest: str) -> bool:
     """A successful deploy of exactly this artifact."""
-    return record.kind == "deploy" and record.status == "succeeded" and record.artifact == digest
+    return is_deploy_success(record) and record.artifact == digest
 
 
 def upstream_deploy(upstream_newest: Iterable[AuditRecord], digest: str) -> AuditRecord | None:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
-from releasegate.policy.rollback import CHANGES
+from releasegate.history import changes
 
 
 class LiveChange(BaseModel):
@@ -40,18 +40,11 @@ def live_change(newest: Iterable[AuditRecord]) -> LiveChange | None:
     """Of the newest successful change and any change started after it that has not
     finished, the one latest in the trigger order. Failed changes are skipped: what they
     tried is not what runs."""
-    finished: set[str] = set()
     candidates: list[LiveChange] = []
-    for record in newest:
-        if record.kind not in CHANGES:
-            continue
+    for record in changes(newest):  # a started change shows only while it is unfinished
         if record.status == "started":
-            if record.operation_id not in finished:
-                candidates.append(_change(record, "deploying"))
-            continue
-        if record.operation_id:
-            finished.add(record.operation_id)
-        if record.status == "succeeded":
+            candidates.append(_change(record, "deploying"))
+        elif record.status == "succeeded":
             candidates.append(_change(record, "live"))
             break
     return max(candidates, key=_order, default=None)

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from releasegate.audit.record import AuditRecord
-from releasegate.policy.triggers import CLOCK_MARGIN
+from releasegate.policy.rollback import is_deploy_success
+from releasegate.policy.triggers import back_to
 
 
 def own_records(
@@ -26,25 +27,14 @@ def own_records(
 ) -> Iterator[AuditRecord]:
     """The records `flow_run_id` wrote in this environment, newest first; nothing older than
     `since` (the run's creation) is read, bar a margin for the writers' clocks."""
-    for record in newest:
-        if record.started_at < since - CLOCK_MARGIN:
-            return
-        if record.flow_run_id == flow_run_id:
-            yield record
+    return (r for r in back_to(newest, since) if r.flow_run_id == flow_run_id)
 
 
 def reached(
     newest: Iterable[AuditRecord], flow_run_id: str, *, since: datetime
 ) -> AuditRecord | None:
     """The run's successful deploy in this environment (its release went live here), if any."""
-    return next(
-        (
-            r
-            for r in own_records(newest, flow_run_id, since=since)
-            if r.kind == "deploy" and r.status == "succeeded"
-        ),
-        None,
-    )
+    return next(filter(is_deploy_success, own_records(newest, flow_run_id, since=since)), None)
 
 
 def chosen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from itertools import takewhile
 
 from releasegate.audit.record import AuditRecord
 from releasegate.errors import Blocked, UsageError
@@ -17,6 +18,12 @@ AUTOMATIC = "automatic rollback"
 def is_live_change(record: AuditRecord) -> bool:
     """A deploy or rollback that completed: the environment served its version afterwards."""
     return record.kind in CHANGES and record.status == "succeeded"
+
+
+def is_deploy_success(record: AuditRecord) -> bool:
+    """A deploy that completed: its release passed this environment (a rollback did not
+    deploy anything new)."""
+    return record.kind == "deploy" and record.status == "succeeded"
 
 
 def current_version(newest: Iterable[AuditRecord]) -> AuditRecord | None:
@@ -112,6 +119,59 @@ def admitted(
             "say so with --release-quarantine (the reason is recorded)"
         )
     return change
+
+
+Served = tuple[str, str] | None
+"""What an environment serves, as (version, digest), or None for nothing."""
+
+
+def moved_on(
+    environment: str,
+    asked: Served,
+    now: Served,
+    *,
+    under_way: str | None = None,
+    newest: Iterable[AuditRecord] = (),
+) -> str | None:
+    """Why a default rollback must not go ahead, or None.
+
+    `asked`: what the environment served when the rollback was asked for; `now`: what it
+    serves once the rollback holds it; `under_way`: the flow run that held it when the
+    rollback was asked for, if any; `newest`: its trail, read inside the hold.
+
+    A rollback asked for while a deploy was under way is meant for that deploy (on-call saw
+    it go out): it goes ahead if that deploy is the environment's newest change and left its
+    release live, and does nothing if the deploy undid itself (an automatic rollback).
+    Otherwise another change that ran while this one waited means no: most often a second
+    on-call engineer's rollback of the same bad release, which this one would undo by
+    restoring that release ("the newest success that is not live"). A holder whose change
+    was closed as interrupted had died (kill -9): nothing was under way, the general rule
+    decides."""
+    was, is_ = (served[0] if served else "nothing" for served in (asked, now))
+    last = _last_changes_by(newest, under_way) if under_way is not None else []
+    if last and last[0].status != "interrupted":
+        if last[0].kind == "deploy" and now is not None and last[0].artifact == now[1]:
+            return None
+        if any(r.kind == "deploy" for r in last):
+            return (
+                f"{environment} serves {is_}: the deploy under way when this rollback was asked "
+                f"for (flow run {under_way}) is not live any more; nothing rolled back. Name a "
+                "version (--to) to roll back further"
+            )
+    if asked == now:
+        return None
+    return (
+        f"{environment} changed while this rollback waited for it: it served {was} when the "
+        f"rollback was asked for and serves {is_} now; nothing rolled back. Ask again to roll "
+        "back from what is live, or name a version (--to)"
+    )
+
+
+def _last_changes_by(newest: Iterable[AuditRecord], run_id: str) -> list[AuditRecord]:
+    """The environment's newest change records, as long as `run_id` made them (newest first;
+    empty if another run changed the environment last)."""
+    changes = (r for r in newest if r.kind in CHANGES)
+    return list(takewhile(lambda r: r.flow_run_id == run_id, changes))
 
 
 def _run_id(text: str) -> str | None:

@@ -8,8 +8,9 @@ years later. The audit store remembers every nonce an accepted request carried.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from itertools import takewhile
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +51,13 @@ def timing(issued_at: datetime, now: datetime) -> Refusal | None:
     return None
 
 
+def back_to(newest: Iterable[AuditRecord], since: datetime) -> Iterator[AuditRecord]:
+    """`newest` as far back as `since`, less CLOCK_MARGIN (the writers' clocks differ):
+    reading stops at the first record older than that."""
+    cutoff = since - CLOCK_MARGIN
+    return takewhile(lambda record: record.started_at >= cutoff, newest)
+
+
 def is_accepted(record: AuditRecord) -> bool:
     """A trigger whose proof held (or whose claim was recorded as a claim)."""
     return record.kind == "trigger" and record.status == "accepted"
@@ -62,10 +70,7 @@ def earlier_use(
     number `before`, when given: the check after our own record is appended, where the
     lowest sequence number wins a race). Reads back only as far as a request that is still
     fresh now could have been used."""
-    horizon = now - MAX_AGE - FUTURE_SKEW - CLOCK_MARGIN
-    for record in newest:
-        if record.started_at < horizon:
-            return None
+    for record in back_to(newest, now - MAX_AGE - FUTURE_SKEW):
         if before is not None and record.seq >= before:
             continue
         if is_accepted(record) and record.details.get("nonce") == nonce:
@@ -80,9 +85,7 @@ def own_trigger(
     the run's id): a retried run keeps its place in the trigger order. A rerun that rolls
     back records a trigger of its own (attempt 2 and up), never this one. Reads back to
     `since` (the run's creation, less a margin for clocks)."""
-    for record in newest:
-        if record.started_at < since - CLOCK_MARGIN:
-            return None
+    for record in back_to(newest, since):
         first = (record.attempt or 1) == 1
         if is_accepted(record) and record.flow_run_id == flow_run_id and first:
             return record
@@ -93,8 +96,8 @@ def recorded(newest: Iterable[AuditRecord], flow_run_ids: set[str], *, since: da
     """Which of `flow_run_ids` have a trigger record (accepted or refused), reading back to
     `since` (the earliest of those runs' creation, less a margin for clocks)."""
     found: set[str] = set()
-    for record in newest:
-        if record.started_at < since - CLOCK_MARGIN or found == flow_run_ids:
+    for record in back_to(newest, since):
+        if found == flow_run_ids:
             break
         if record.kind == "trigger" and record.flow_run_id in flow_run_ids:
             found.add(record.flow_run_id)

@@ -22,7 +22,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not a known IANA time zone") from exc
+        raise ValueError(f"{name!r} is not a known IANA time zone (e.g. Europe/Berlin)") from exc
 
 
 def check_zone(name: str) -> str:
@@ -38,13 +38,21 @@ Zone = Annotated[str, AfterValidator(check_zone)]
 def starts_at(local: datetime, tz: ZoneInfo) -> datetime:
     """The instant (UTC) a window starting at naive wall time `local` in `tz` starts."""
     # fold=0: an ambiguous time's first occurrence; a skipped time shifted forward by the gap.
-    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    return _instant(local, tz, fold=0)
 
 
 def ends_at(local: datetime, tz: ZoneInfo) -> datetime:
     """The instant (UTC) a window ending at naive wall time `local` in `tz` ends."""
     # Compared in UTC: for an ambiguous or skipped wall time the two folds differ.
-    return max(local.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
+    return max(_instant(local, tz, fold=f) for f in (0, 1))
+
+
+def _instant(local: datetime, tz: ZoneInfo, fold: int) -> datetime:
+    try:
+        return local.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: ValueError for pydantic
+        shown = local.isoformat(" ", "minutes")
+        raise ValueError(f"{shown!r} in {tz.key} is out of range") from None
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:

@@ -32,8 +32,6 @@ from releasegate.signing.trigger import Asked
 from releasegate.signing.webhook import attestation
 from releasegate.trigger import PUSH_TAG, TriggerProof
 
-"""The deployment pushes start (see `releasegate.serving` and `prefect.yaml`)."""
-
 
 class NotDeployed(ConfigError):
     """The deploy deployment is not on the Prefect server."""

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from releasegate.signing.sshkeys import PublicKey, Unsupported, decode_key
+from releasegate.signing.verifier import RefusalCode, SignatureRefused
 
 _WHITESPACE = " \t"
 _TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
@@ -77,6 +78,23 @@ class AllowedSigners:
             if entry is not None:
                 entries.append(entry)
         return cls(path, tuple(entries), lines)
+
+    @classmethod
+    def trusted(cls, path: Path) -> AllowedSigners:
+        """`load`, refusing (no-allowed-signers) a file that cannot be read or trusts nobody:
+        every verifier's first question, asked in the same words."""
+        try:
+            signers = cls.load(path)
+        except OSError as exc:
+            raise SignatureRefused(
+                RefusalCode.NO_ALLOWED_SIGNERS,
+                f"cannot read allowed_signers file {path}: {exc.strerror or exc}",
+            ) from None
+        if not signers.lines:
+            raise SignatureRefused(
+                RefusalCode.NO_ALLOWED_SIGNERS, f"allowed_signers file {path} lists no keys"
+            )
+        return signers
 
     def allows(self, principal: str, key: PublicKey, namespace: str, when: int) -> bool:
         """`ssh-keygen -Y verify -I principal`: the first entry for `principal` and `key`

@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 
 from releasegate.signing.allowed_signers import AllowedSigners
-from releasegate.signing.payload import NAMESPACE, DecisionPayload
 from releasegate.signing.sshkeys import PublicKey, Unsupported, parse_public_key
 from releasegate.signing.sshsig import Wire, check_addressed, parse
 from releasegate.signing.verifier import (
@@ -42,7 +41,7 @@ _REMEMBERED = 1024
 approval record, then the deploy that relied on it), so the second check is free."""
 
 
-class InProcessVerifier:
+class InProcessVerifier(Verifier):
     """A Verifier: checks signatures against one allowed_signers file (read once), with
     `cryptography`; key types it does not check go to `fallback` (see the module docstring)."""
 
@@ -52,20 +51,11 @@ class InProcessVerifier:
         self._proved: OrderedDict[tuple[bytes, str, str, str, datetime | None], Verified] = (
             OrderedDict()
         )
-        self._signers: AllowedSigners | None = None
-        self._unreadable = ""
+        self._signers: AllowedSigners | SignatureRefused
         try:
-            self._signers = AllowedSigners.load(allowed_signers)
-        except OSError as exc:
-            self._unreadable = str(exc.strerror or exc)
-
-    def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
-    ) -> Verified:
-        """`verify` with the message and signer taken from `payload` (the usual call)."""
-        return self.verify(
-            payload.message(), signature, signer=payload.reviewer, namespace=NAMESPACE, at=at
-        )
+            self._signers = AllowedSigners.trusted(allowed_signers)
+        except SignatureRefused as refused:
+            self._signers = refused  # refused when a signature is to be checked
 
     def verify(
         self,
@@ -109,15 +99,8 @@ class InProcessVerifier:
         return proved
 
     def _allowed(self) -> AllowedSigners:
-        if self._signers is None:
-            raise SignatureRefused(
-                RefusalCode.NO_ALLOWED_SIGNERS,
-                f"cannot read allowed_signers file {self.path}: {self._unreadable}",
-            )
-        if not self._signers.lines:
-            raise SignatureRefused(
-                RefusalCode.NO_ALLOWED_SIGNERS, f"allowed_signers file {self.path} lists no keys"
-            )
+        if isinstance(self._signers, SignatureRefused):
+            raise SignatureRefused(self._signers.code, self._signers.reason)
         return self._signers
 
 

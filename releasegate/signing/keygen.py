@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releasegate.signing import sshsig
-from releasegate.signing.payload import NAMESPACE, DecisionPayload
+from releasegate.signing.allowed_signers import AllowedSigners
+from releasegate.signing.payload import NAMESPACE
 from releasegate.signing.verifier import (
     RefusalCode,
     SignatureError,
     SignatureRefused,
     Verified,
+    Verifier,
     identity_refusal,
 )
 
@@ -34,36 +36,6 @@ log = logging.getLogger(__name__)
 SIGN_TIMEOUT = 120.0
 """Seconds ssh-keygen may take to sign: long enough to type a passphrase or touch a key."""
 CHECK_TIMEOUT = 30.0
-
-
-class KeygenVerifier:
-    """A Verifier: ssh-keygen against one allowed_signers file."""
-
-    def __init__(self, allowed_signers: Path) -> None:
-        self.allowed_signers = allowed_signers
-
-    def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
-    ) -> Verified:
-        return verify_decision(payload, signature, allowed_signers=self.allowed_signers, at=at)
-
-    def verify(
-        self,
-        message: bytes,
-        signature: str | None,
-        *,
-        signer: str,
-        namespace: str,
-        at: datetime | None = None,
-    ) -> Verified:
-        return verify(
-            message,
-            signature,
-            signer=signer,
-            allowed_signers=self.allowed_signers,
-            namespace=namespace,
-            at=at,
-        )
 
 
 def sign(
@@ -157,112 +129,96 @@ def _agent_key() -> str:
     return keys[0]
 
 
-def verify_decision(
-    payload: DecisionPayload,
-    signature: str | None,
-    *,
-    allowed_signers: Path,
-    at: datetime | None = None,
-) -> Verified:
-    """`verify` with the message and signer taken from `payload` (the usual call)."""
-    return verify(
-        payload.message(),
-        signature,
-        signer=payload.reviewer,
-        allowed_signers=allowed_signers,
-        at=at,
-    )
+class KeygenVerifier(Verifier):
+    """A Verifier: ssh-keygen against one allowed_signers file."""
 
+    def __init__(self, allowed_signers: Path) -> None:
+        self.allowed_signers = allowed_signers
 
-def verify(
-    message: bytes,
-    signature: str | None,
-    *,
-    signer: str,
-    allowed_signers: Path,
-    namespace: str = NAMESPACE,
-    at: datetime | None = None,
-) -> Verified:
-    """Prove that `signer`'s key (per `allowed_signers`) signed `message` in `namespace`
-    (approvals: `releasegate`; requests to deploy or roll back: `releasegate-trigger`).
+    def verify(
+        self,
+        message: bytes,
+        signature: str | None,
+        *,
+        signer: str,
+        namespace: str,
+        at: datetime | None = None,
+    ) -> Verified:
+        """Prove that `signer`'s key (per `allowed_signers`) signed `message` in `namespace`
+        (approvals: `releasegate`; requests to deploy or roll back: `releasegate-trigger`).
 
-    `at` checks the allowed_signers validity windows (`valid-after`/`valid-before`) at
-    that time instead of now: pass the approval's time when re-verifying old records.
-    Raises `SignatureRefused` with the first reason that applies, in this order:
-    unsigned, malformed, no-allowed-signers, wrong-namespace, bad-signature, then who
-    signed (unknown-key, wrong-signer, not-allowed). Identity is judged only for a
-    signature that is cryptographically valid for this message, so a forged blob that
-    merely names bob's key is `bad-signature`, never "signed by bob".
-    Raises `SignatureError` if ssh-keygen cannot be run at all.
-    """
-    parsed = sshsig.parse(signature)
-    _check_allowed_signers(allowed_signers)
-    sshsig.check_addressed(parsed, signer, namespace)
-    time_opt = [] if at is None else ["-O", f"verify-time={_verify_time(at)}"]
-    fingerprint = sshsig.fingerprint(parsed.public_key)
-    with tempfile.TemporaryDirectory(prefix="releasegate-verify-") as tmp:
-        sig_file = Path(tmp) / "decision.sig"
-        sig_file.write_text(sshsig.armor(parsed.blob))
-        check = _ssh_keygen(
-            ["-Y", "check-novalidate", "-n", namespace, "-s", str(sig_file)], stdin=message
-        )
-        if check.returncode != 0:
-            raise SignatureRefused(
-                RefusalCode.BAD_SIGNATURE,
-                "the signed message does not match this one (signed for another run, "
-                "digest, decision, comment, version or request, or altered)",
+        `at` checks the allowed_signers validity windows (`valid-after`/`valid-before`) at
+        that time instead of now: pass the approval's time when re-verifying old records.
+        Raises `SignatureRefused` with the first reason that applies, in this order:
+        unsigned, malformed, no-allowed-signers, wrong-namespace, bad-signature, then who
+        signed (unknown-key, wrong-signer, not-allowed). Identity is judged only for a
+        signature that is cryptographically valid for this message, so a forged blob that
+        merely names bob's key is `bad-signature`, never "signed by bob".
+        Raises `SignatureError` if ssh-keygen cannot be run at all.
+        """
+        allowed_signers = self.allowed_signers
+        parsed = sshsig.parse(signature)
+        AllowedSigners.trusted(allowed_signers)
+        sshsig.check_addressed(parsed, signer, namespace)
+        time_opt = [] if at is None else ["-O", f"verify-time={_verify_time(at)}"]
+        fingerprint = sshsig.fingerprint(parsed.public_key)
+        with tempfile.TemporaryDirectory(prefix="releasegate-verify-") as tmp:
+            sig_file = Path(tmp) / "decision.sig"
+            sig_file.write_text(sshsig.armor(parsed.blob))
+            check = _ssh_keygen(
+                ["-Y", "check-novalidate", "-n", namespace, "-s", str(sig_file)], stdin=message
             )
-        good = _ssh_keygen(
-            [
-                "-Y",
-                "verify",
-                "-f",
-                str(allowed_signers),
-                "-I",
-                signer,
-                "-n",
-                namespace,
-                *time_opt,
-                "-s",
-                str(sig_file),
-            ],
-            stdin=message,
-        )
-        if good.returncode == 0:
-            return Verified(signer=signer, fingerprint=fingerprint)
-        found = _ssh_keygen(
-            ["-Y", "find-principals", "-f", str(allowed_signers), "-s", str(sig_file), *time_opt],
-            stdin=None,
-        )
-    owners = found.stdout.decode("utf-8", "replace").split() if found.returncode == 0 else []
-    # find-principals skips entries outside their validity window; look for those too,
-    # so an expired key is reported as such and not as a stranger's.
-    out_of_window = not owners
-    if out_of_window:
-        owners = _listed_principals(allowed_signers, parsed.public_key)
-    when = "now" if at is None else at.isoformat()
-    raise identity_refusal(
-        [n for o in owners for n in o.split(",")],
-        signer,
-        fingerprint,
-        allowed_signers,
-        f"is not valid {when} (valid-after/valid-before)"
-        if out_of_window
-        else f"refuses this signature: {_stderr(good)}",
-    )
-
-
-def _check_allowed_signers(path: Path) -> None:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise SignatureRefused(
-            RefusalCode.NO_ALLOWED_SIGNERS,
-            f"cannot read allowed_signers file {path}: {e.strerror or e}",
-        ) from None
-    if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise SignatureRefused(
-            RefusalCode.NO_ALLOWED_SIGNERS, f"allowed_signers file {path} lists no keys"
+            if check.returncode != 0:
+                raise SignatureRefused(
+                    RefusalCode.BAD_SIGNATURE,
+                    "the signed message does not match this one (signed for another run, "
+                    "digest, decision, comment, version or request, or altered)",
+                )
+            good = _ssh_keygen(
+                [
+                    "-Y",
+                    "verify",
+                    "-f",
+                    str(allowed_signers),
+                    "-I",
+                    signer,
+                    "-n",
+                    namespace,
+                    *time_opt,
+                    "-s",
+                    str(sig_file),
+                ],
+                stdin=message,
+            )
+            if good.returncode == 0:
+                return Verified(signer=signer, fingerprint=fingerprint)
+            found = _ssh_keygen(
+                [
+                    "-Y",
+                    "find-principals",
+                    "-f",
+                    str(allowed_signers),
+                    "-s",
+                    str(sig_file),
+                    *time_opt,
+                ],
+                stdin=None,
+            )
+        owners = found.stdout.decode("utf-8", "replace").split() if found.returncode == 0 else []
+        # find-principals skips entries outside their validity window; look for those too,
+        # so an expired key is reported as such and not as a stranger's.
+        out_of_window = not owners
+        if out_of_window:
+            owners = _listed_principals(allowed_signers, parsed.public_key)
+        when = "now" if at is None else at.isoformat()
+        raise identity_refusal(
+            [n for o in owners for n in o.split(",")],
+            signer,
+            fingerprint,
+            allowed_signers,
+            f"is not valid {when} (valid-after/valid-before)"
+            if out_of_window
+            else f"refuses this signature: {_stderr(good)}",
         )
 
 

@@ -14,6 +14,7 @@ Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
     app: webapp
     version: 1.4.2
     digest: sha256:<64 hex>
+    not-before: 2026-11-27T21:00:00Z
     comment: looks good\\nship it
 
 - Fields appear exactly once, in this order, as `key: value`. An empty comment is the
@@ -26,6 +27,9 @@ Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
   `\\uHHHH`; trailing spaces -> `\\x20` (editors strip them). The escaped set is a fixed
   list, not a Unicode category, so the message never changes with the Python version:
   a stored signature must re-verify years later (`releasegate audit verify`).
+- `not-before` (UTC, whole seconds) is present only in a deferred decision ("approve now,
+  deploy after 22:00"): the line is absent otherwise, so every decision signed before it
+  existed keeps its exact message. The run does not roll out before that time.
 - Changing this format invalidates every stored signature: add `-v2` instead.
 
 The message binds decision, reviewer, run, environment, app, version and digest, so a
@@ -37,8 +41,9 @@ SSHSIG format itself: a signature made for git (`-n git`) is refused (`wrong-nam
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from releasegate.vocabulary import NAME_RULE, Decision
 
@@ -64,6 +69,8 @@ class DecisionPayload(BaseModel):
     version: str = Field(pattern=_TOKEN)
     digest: str = Field(pattern=_DIGEST)
     comment: str = Field(default="", max_length=4000)
+    not_before: AwareDatetime | None = None
+    """A deferred decision takes effect at this time (signed as its own line)."""
 
     def lines(self) -> list[str]:
         """The message's lines, header first, without line ends."""
@@ -75,6 +82,7 @@ class DecisionPayload(BaseModel):
             ("app", self.app),
             ("version", self.version),
             ("digest", self.digest),
+            *([("not-before", utc_seconds(self.not_before))] if self.not_before else []),
             ("comment", escape(self.comment)),
         ]
         return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
@@ -82,6 +90,11 @@ class DecisionPayload(BaseModel):
     def message(self) -> bytes:
         """The canonical bytes that get signed."""
         return ("\n".join(self.lines()) + "\n").encode("utf-8")
+
+
+def utc_seconds(moment: datetime) -> str:
+    """A time as signed: UTC, whole seconds (`2026-11-27T21:00:00Z`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -123,17 +136,22 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
     markers verbatim (no quoting to get wrong; an empty line is no comment), so whoever
     types a comment in the form and here signs exactly what the run rebuilds. `sed` doubles
     backslashes as `escape` does; the comment rule allows no other escaped character but
-    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). Lines
-    stay under 60 characters, so the dialog shows every one whole.
+    trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). A
+    deferred decision ("approve now, roll out later") sets WHEN as in the form; the
+    `not-before:` line is signed only then, as `DecisionPayload.lines` writes it. Lines stay
+    under 60 characters, so the dialog shows every one whole.
     """
-    header, _, _, run, environment, app, version, digest, _ = payload.lines()
+    header, _, _, run, environment, app, version, digest = payload.lines()[:8]
     key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
-    half = len(digest) - 32  # two adjacent quoted halves: a narrow window shows both whole
+    # Two adjacent quoted halves, the second sharing its line with the deferral: a narrow
+    # window shows each line whole.
+    half = len(digest) - 26
     return "\n".join(
         [
             "REVIEWER=your-name     # exactly as in the form",
             "DECISION=approve       # or reject, as in the form",
             f"KEY={key}",
+            "WHEN=                  # the form's *Not before* (or none)",
             "# the form's comment, exactly, on the empty line (or none)",
             "COMMENT=$(cat <<'END_OF_COMMENT'",
             "",
@@ -145,7 +163,7 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
             f"  {shlex.quote(run)} \\",
             f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
             f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
-            f"'{digest[half:]}' \\",
+            f"'{digest[half:]}' " + '${WHEN:+"not-before: $WHEN"} \\',
             '  "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]

@@ -41,7 +41,7 @@ from releasegate.vocabulary import Branch, Commit, EnvironmentName, Name, Nonce,
 
 TRIGGER_NAMESPACE = "releasegate-trigger"
 MESSAGE_HEADER = "releasegate-trigger-v1"
-Request = Literal["deploy", "rollback"]
+Request = Literal["deploy", "rollback", "promote", "reconcile"]
 
 
 class Asked(BaseModel):

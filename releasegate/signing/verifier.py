@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.errors import Failed
-from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.payload import NAMESPACE, DecisionPayload
 
 
 class SignatureError(Failed):
@@ -91,15 +91,8 @@ def identity_refusal(
 
 class Verifier(Protocol):
     """Checks signatures against the people's keys (allowed_signers): reviewers' decisions,
-    and actors' requests to deploy or roll back."""
-
-    def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
-    ) -> Verified:
-        """Prove that `payload.reviewer` signed exactly `payload`; `at` judges key validity
-        at that time instead of now. Raises SignatureRefused (with its code) or
-        SignatureError (the check could not be run)."""
-        ...
+    and actors' requests to deploy or roll back. Implementations subclass it, to share
+    `verify_decision`."""
 
     def verify(
         self,
@@ -110,6 +103,15 @@ class Verifier(Protocol):
         namespace: str,
         at: datetime | None = None,
     ) -> Verified:
-        """Prove that `signer` signed exactly `message` in `namespace`; raises as
-        `verify_decision` does."""
+        """Prove that `signer` signed exactly `message` in `namespace`; `at` judges key
+        validity at that time instead of now. Raises SignatureRefused (with its code) or
+        SignatureError (the check could not be run)."""
         ...
+
+    def verify_decision(
+        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
+    ) -> Verified:
+        """Prove that `payload.reviewer` signed exactly `payload` (approvals' namespace)."""
+        return self.verify(
+            payload.message(), signature, signer=payload.reviewer, namespace=NAMESPACE, at=at
+        )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from releasegate.duration import Duration
 from releasegate.secret import EnvSecret, header_secrets
-from releasegate.vocabulary import HttpUrl
+from releasegate.vocabulary import HttpUrl, RequestPath
 
 
 class SmokeCheck(BaseModel):
@@ -26,7 +26,7 @@ class SmokeCheck(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    path: str = Field(pattern=r"^/")
+    path: RequestPath
     status: int = Field(default=200, ge=100, le=599)
     json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
 

@@ -114,7 +114,7 @@ def test_status_reads_past_a_damaged_newest_record(store: FileAuditStore, how: s
     report = json.loads(out)
     assert report["production"]["recorded_version"] == "1.0.0"  # 1.1.0's deploy is damaged
     assert report["production"]["live"] is False  # nothing runs under this home
-    assert len(err.splitlines()) == 1 and f"production #5 ({path})" in err
+    assert len(err.splitlines()) == 1 and f"production #5 ({path})" in err, err
 
 
 def test_foreign_files_and_folders_are_reported_and_ignored(store: FileAuditStore) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from releasegate.audit.copy import Copied, copy_trail
 from releasegate.audit.file import FileAuditStore
 from releasegate.audit.proofs import signature_check
 from releasegate.audit.s3 import S3AuditStore
+from tests.support.bulk import write_history
 from tests.support.records import broken, make_entry, notices, signed_release
 from tests.support.sshsig import DEMO_KEYS, verifier
 
@@ -64,3 +67,30 @@ def test_a_bucket_copied_into_a_folder_verifies(tmp_path: Path, s3: Any, bucket:
         assert list(copy.chain(env)) == list(source.chain(env))
     assert copy.append(make_entry(version="2.0.0")).seq == 9
     assert copy.append(make_entry("staging", version="2.0.0")).seq == 3
+
+
+def test_two_copies_at_once_write_each_record_once(tmp_path: Path) -> None:
+    """Two `audit copy` runs into one destination race for each slot: the loser finds its
+    own bytes there and carries on, so both finish and the copy is whole."""
+    source = FileAuditStore(tmp_path / "audit")
+    write_history(source, (make_entry(version=f"1.0.{i}") for i in range(400)))
+    results: list[Copied] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:  # a store of its own, as a second process would have
+            results.extend(copy_trail(source, FileAuditStore(tmp_path / "copy"), ["production"]))
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    copies = [threading.Thread(target=run) for _ in range(2)]
+    for copy in copies:
+        copy.start()
+    for copy in copies:
+        copy.join(timeout=120)
+    assert errors == [] and len(results) == 2
+    assert [(r.records, r.head, r.broken) for r in results] == [(400, 399, "")] * 2
+    assert sum(r.copied for r in results) == 400  # each slot written by exactly one of them
+    destination = FileAuditStore(tmp_path / "copy")
+    assert list(destination.chain("production")) == list(source.chain("production"))
+    assert broken(destination) == []

@@ -33,8 +33,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from releasegate import prefect_server, review
 from releasegate.approval import ApprovalRequest
 from releasegate.flows.deploy import deploy
-from tests.flows.conftest import KEYS, Setup, proof, serving
+from tests.flows.conftest import Setup, serving
 from tests.support.browser import in_a_thread, screenshot_for_docs
+from tests.support.people import KEYS, proof
 from tests.support.prefect_ui import TIMEOUT_MS, PrefectUI, ResumeForm
 
 LAPTOP_HEIGHT = 900  # the browser's viewport: the description fits on it

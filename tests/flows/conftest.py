@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,9 +21,9 @@ from releasegate.audit.record import AuditRecord
 from releasegate.cli import app
 from releasegate.wiring import open_store
 from tests.conftest import REPO
+from tests.support.answering import SMOKE
 from tests.support.toml import table
 
-KEYS = REPO / "examples" / "keys"
 T = TypeVar("T")
 
 
@@ -151,9 +150,6 @@ def serving(url: str) -> str:
     return httpx.get(f"{url}/version", timeout=5).json()["version"]
 
 
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
-
-
 @pytest.fixture
 def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Setup]]:
     """Write a config: `make_setup(production={...}, staging={...} or None, top={...})`.
@@ -204,65 +200,6 @@ def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         down(home)
 
 
-@dataclass
-class Step:
-    """One scripted decision: who, what, and optionally a forged or hand-made signature."""
-
-    reviewer: str
-    reject: bool = False
-    comment: str = ""
-    key: Path | None = None
-    signature: Callable[[Any], str] | None = None
-    """Given the ApprovalRequest being answered, the signature text to submit."""
-
-
-@dataclass
-class Reviewers:
-    """Answers a run's approval requests in order, from a background thread, like people
-    at their terminals would (through `releasegate.review`)."""
-
-    version: str
-    steps: list[Step]
-    environment: str = "production"
-    answered: list[Any] = field(default_factory=list)
-    verdicts: list[Any] = field(default_factory=list)
-    error: BaseException | None = None
-
-    def start(self) -> Reviewers:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from releasegate import review
-
-        seen: set[str] = set()
-        try:
-            for step in self.steps:
-                asked = review.next_request(self.version, self.environment, seen, timeout=60)
-                assert asked is not None
-                seen.add(asked.pause_key)
-                _, verdict = review.decide(
-                    asked.flow_run_id,
-                    step.reviewer,
-                    reject=step.reject,
-                    comment=step.comment,
-                    key=step.key if step.key else KEYS / step.reviewer,
-                    signature=step.signature(asked) if step.signature else None,
-                )
-                self.answered.append(asked)
-                self.verdicts.append(verdict)
-        except BaseException as exc:  # re-raised in the test thread by join()
-            self.error = exc
-
-    def join(self) -> list[Any]:
-        self._thread.join(timeout=90)
-        assert not self._thread.is_alive(), "reviewers did not finish"
-        if self.error:
-            raise self.error
-        return self.answered
-
-
 def broken_source(folder: Path, good: Setup) -> Path:
     """The example app's source with its /version answer misspelt: it starts and answers
     /health, but every version check fails."""
@@ -273,10 +210,6 @@ def broken_source(folder: Path, good: Setup) -> Path:
     return broken
 
 
-def approve_all(version: str, *names: str) -> Reviewers:
-    return Reviewers(version, [Step(n) for n in names]).start()
-
-
 def keypair(folder: Path, name: str) -> Path:
     """A fresh ed25519 key (private key path) made with ssh-keygen."""
     key = folder / name
@@ -285,15 +218,3 @@ def keypair(folder: Path, name: str) -> Path:
         check=True,
     )
     return key
-
-
-def proof(
-    version: str, actor: str = "dave", key: Path | None = None, app: str = "webapp", **asked: Any
-) -> Any:
-    """`actor`'s signed request to deploy `version` (as `releasegate deploy --sign` makes it),
-    with the demo key of that name unless `key` is given."""
-    from releasegate.request import signed
-    from releasegate.signing.trigger import Asked
-
-    request = Asked(request="deploy", version=version, branch="main", **asked)
-    return signed(request, actor, app, key or KEYS / actor)

@@ -24,8 +24,9 @@ from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked
 from releasegate.signing.webhook import attestation
 from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
-from tests.flows.conftest import KEYS, keypair, proof, serving
+from tests.flows.conftest import keypair, serving
 from tests.support import console
+from tests.support.people import KEYS, proof
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "2m", "signed": True}
 DEMO_SIGNERS = {"allowed_signers": str(KEYS / "allowed_signers")}

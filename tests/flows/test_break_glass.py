@@ -16,9 +16,10 @@ from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.request import signed
 from releasegate.signing.trigger import Asked
-from tests.flows.conftest import KEYS, approve_all, proof, serving
+from tests.flows.conftest import serving
 from tests.flows.test_gates_and_approvals import iso
 from tests.support.inbox import Inbox
+from tests.support.people import KEYS, approve_all, proof
 
 
 def frozen_now() -> list[dict[str, str]]:

@@ -19,7 +19,9 @@ from prefect.client.orchestration import get_client
 from releasegate import processes
 from releasegate.audit.record import AuditRecord
 from releasegate.flows.deploy import deploy
+from releasegate.flows.reconcile import reconcile
 from releasegate.flows.rollback import rollback
+from releasegate.trigger import TRIGGERS
 from tests.flows.conftest import Setup, serving
 from tests.support.traffic import Traffic
 
@@ -143,3 +145,27 @@ def test_kill_9_during_a_rollback_then_finish_it(make_setup, tmp_path: Path) -> 
     assert state_of(started.flow_run_id) == "CRASHED"
     assert setup.records("rollback")[0].status == "succeeded"
     assert status_of(setup)["agrees"] is True
+
+
+def test_kill_9_then_reconcile_closes_the_wreck_and_records_the_drift(
+    make_setup, tmp_path: Path
+) -> None:
+    """The scheduled drift check is the first to hold the environment after a killed deploy:
+    it closes the change as interrupted (its own trigger recorded first, as for every
+    recorded run), marks the dead run Crashed, and records the drift the wreck left."""
+    setup = make_setup()
+    setup.call(deploy, version="v1", actor="dave")
+    killed(setup, tmp_path / "deploy.log", "after-switch", "deploy", "v2")
+    found = setup.call(reconcile, actor="erin")
+    assert found["production"].startswith("drift: the target serves v2 (sha256:")
+    started, closed = the_interrupted(setup, "deploy")
+    assert closed.details["closed_by"]["actor"] == "erin"
+    assert closed.details["took_effect"] is True
+    assert state_of(started.flow_run_id) == "CRASHED"
+    trigger = setup.records("trigger", TRIGGERS)[0]
+    assert trigger.details["request"] == "reconcile" and trigger.actor == "erin"
+    assert trigger.seq < closed.seq
+    [detected] = setup.records("drift")
+    assert detected.status == "detected" and detected.version == "v2"
+    code, out = setup.cli("audit", "verify")
+    assert code == 0, out

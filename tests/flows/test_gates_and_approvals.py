@@ -10,11 +10,14 @@ import httpx
 import pytest
 import time_machine
 
-from releasegate import review
+from releasegate import processes, review
+from releasegate.demo import in_background
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
-from tests.flows.conftest import Reviewers, Step, approve_all, serving
+from releasegate.tasks.lock import hold
+from tests.flows.conftest import serving
 from tests.support.jsonhttp import JsonServer
+from tests.support.people import Reviewers, Step, approve_all
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
 
@@ -86,24 +89,14 @@ def test_a_freeze_that_begins_while_approvals_are_pending_stops_the_rollout(make
             "freeze": [{"from": iso(begins), "until": iso(ends), "reason": "launch event"}],
         }
     )
-    ended: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            setup.call(deploy, version="v1", actor="dave")
-        except BaseException as exc:  # re-raised below, in the test's thread
-            ended.append(exc)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
+    run = in_background(setup.call, flow=deploy, version="v1", actor="dave")
     asked = review.next_request("v1", "production", set(), timeout=60)
     assert asked is not None  # the run waits for approval, the freeze still ahead
     with time_machine.travel(begins + timedelta(minutes=1), tick=True):
         _, verdict = review.decide(asked.flow_run_id, "alice")
-        runner.join(timeout=120)
-    assert not runner.is_alive() and verdict.counts
-    assert len(ended) == 1 and isinstance(ended[0], Blocked)
-    assert "launch event" in str(ended[0]) and f"until {ends:%Y-%m-%d %H:%M}" in str(ended[0])
+        with pytest.raises(Blocked, match="launch event") as ended:
+            run.result(timeout=120)
+    assert verdict.counts and f"until {ends:%Y-%m-%d %H:%M}" in str(ended.value)
     stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
     assert stages == [
         ("before rollout", "blocked"),
@@ -173,6 +166,35 @@ def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> No
     reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
     deploy(version="v1", actor="dave")
     reviewers.join()
+    expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
+    assert sorted(expired) == ["alice", "bob"]
+    assert sorted(setup.records("deploy")[0].approvers) == ["alice", "carol"]
+
+
+def test_approvals_that_age_while_the_run_waits_for_the_lock_are_asked_again(
+    make_setup,
+) -> None:
+    """The lock is taken after the approvals: a run that waited for it past max_age does
+    not roll out on stale approvals; it lets the environment go and asks again."""
+    setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "5s"}})
+    reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
+    outcome: list[str] = []
+    with hold("webapp", "production", "deploy v0", "erin", say=lambda _: None):
+        run = threading.Thread(
+            target=lambda: outcome.append(setup.call(deploy, version="v1", actor="dave"))
+        )
+        run.start()
+
+        def aged() -> bool:
+            given = [r for r in setup.records("approval") if r.status == "accepted"]
+            return len(given) == 2 and all(
+                datetime.now(UTC) - r.approvals[0].at > timedelta(seconds=6) for r in given
+            )
+
+        processes.wait_until(aged, timeout=120, interval=0.5, what="two approvals, aged")
+    run.join(timeout=180)
+    reviewers.join()
+    assert outcome and not run.is_alive()
     expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
     assert sorted(expired) == ["alice", "bob"]
     assert sorted(setup.records("deploy")[0].approvers) == ["alice", "carol"]

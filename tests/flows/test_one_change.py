@@ -16,12 +16,13 @@ from prefect.client.orchestration import get_client
 from releasegate import processes
 from releasegate.audit.record import AuditRecord
 from releasegate.demo import in_background
-from releasegate.errors import DeployFailed
+from releasegate.errors import Blocked, DeployFailed
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.tasks.lock import Holder, hold, holder_variable
 from releasegate.wiring import open_store
-from tests.flows.conftest import SMOKE, Setup, broken_source, serving
+from tests.flows.conftest import Setup, broken_source, serving
+from tests.support.answering import SMOKE
 
 
 def holder(environment: str = "production") -> Holder | None:
@@ -97,6 +98,7 @@ def test_two_deploys_racing_for_production_change_it_one_at_a_time(
     # The final gate check is inside the lock too: each after the previous change's outcome.
     chain = list(open_store(setup.load()).chain("production"))
     final_checks = [r for r in chain if r.kind == "gate" and r.details["stage"] == "before rollout"]
+    assert len(final_checks) == len(operations) == 3  # so that the loop below checks two
     for check, previous in zip(final_checks[1:], operations, strict=False):
         assert check.seq > previous[-1].seq
     # What the second change found before it started: the first one's instances, live.
@@ -129,7 +131,7 @@ def test_a_rollback_started_during_a_deploy_waits_and_the_deploy_verifies(make_s
         ("rollback", "v2", "succeeded"),
     ]
     verifies = [r for r in open_store(setup.load()).newest("production") if r.kind == "verify"]
-    assert all(v.status == "passed" for v in verifies)
+    assert verifies and all(v.status == "passed" for v in verifies)
     assert_one_at_a_time(operations)
     # Chosen from what was live once the deploy was done: v3 -> the one before it.
     assert restored == "v2" and serving(setup.urls["production"]) == "v2"
@@ -193,3 +195,40 @@ def test_a_waiting_cli_says_who_holds_the_environment_and_since_when(
         assert waiter.poll() is None
     assert waiter.wait(timeout=120) == 0, log.read_text()
     assert "rolled back production to v1" in log.read_text()
+
+
+def test_two_rollbacks_at_once_never_bring_back_what_both_rolled_away_from(
+    make_setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two on-call engineers roll back a bad v3 at the same moment. The second waits for the
+    first's hold, finds production no longer serving v3, and changes nothing (exit 3) instead
+    of rolling the first one back: "the newest success that is not live" was v3 again."""
+    caplog.set_level(logging.INFO, logger="prefect.flow_runs")
+    setup = make_setup()
+    for version in ("v1", "v2", "v3"):
+        setup.call(deploy, version=version, actor="dave")
+    with hold("webapp", "production", "a test's hold", "tester", say=lambda _: None):
+        runs = [
+            in_background(
+                setup.call, flow=rollback, environment="production", reason="v3 is bad", actor=who
+            )
+            for who in ("carol", "erin")
+        ]
+        processes.wait_until(
+            lambda: len(waiting_runs(caplog, "production is locked by a test's hold")) == 2,
+            timeout=60,
+            interval=0.1,
+            what="both rollbacks waiting for production",
+        )
+    outcomes = []
+    for run in runs:
+        try:
+            outcomes.append(run.result(timeout=120))
+        except Blocked as exc:
+            outcomes.append(str(exc))
+    restored = [o for o in outcomes if o == "v2"]
+    refused = [o for o in outcomes if "changed while this rollback waited" in o]
+    assert (len(restored), len(refused)) == (1, 1), outcomes
+    assert "served v3 when the rollback was asked for and serves v2 now" in refused[0]
+    assert serving(setup.urls["production"]) == "v2"
+    assert [r.version for r in setup.records("rollback") if r.status == "succeeded"] == ["v2"]

@@ -14,7 +14,8 @@ from releasegate.errors import Blocked, DeployFailed, UsageError
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.wiring import open_store
-from tests.flows.conftest import KEYS, approve_all, broken_source, proof, serving
+from tests.flows.conftest import broken_source, serving
+from tests.support.people import KEYS, approve_all, proof
 from tests.support.traffic import Traffic
 
 SIGNED = {
@@ -62,7 +63,7 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     assert v2["approvers"] == ["bob", "alice"] and v2["actor"] == "dave"
     # The deploy's actor is proven; the rollback's was only typed, and says so.
     assert v2["actor_proof"] == "signed" and rollback_rec["actor_proof"] == "claimed"
-    assert all(a["signature"] and a["key_fingerprint"] for a in v2["approvals"])
+    assert v2["approvals"] and all(a["signature"] and a["key_fingerprint"] for a in v2["approvals"])
     assert v2["commit"] == "c2" and v2["artifact"].startswith("sha256:")
     assert all(h["started_at"] and h["finished_at"] for h in history)
 

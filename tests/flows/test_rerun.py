@@ -9,14 +9,12 @@ from pathlib import Path
 from prefect.deployments import run_deployment
 
 from tests.flows.conftest import (
-    Reviewers,
-    Step,
-    approve_all,
     rerun_finished,
     retry_like_the_ui,
     served_by_releasegate,
     serving,
 )
+from tests.support.people import Reviewers, Step, approve_all
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
 

@@ -22,7 +22,8 @@ from releasegate.audit.file import FileAuditStore
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import KEYS, Reviewers, Step, keypair, proof
+from tests.flows.conftest import keypair
+from tests.support.people import KEYS, Reviewers, Step, proof
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
 

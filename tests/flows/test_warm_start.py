@@ -25,6 +25,8 @@ def note_the_process(path: str) -> None:
 def test_a_run_started_the_way_the_runner_starts_one_comes_from_the_warm_fork_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Not a mock: install() replaces Prefect's module global; this puts the original back
+    # after the test, so later tests start their runs the way Prefect does by default.
     monkeypatch.setattr(flow_engine, "multiprocessing", flow_engine.multiprocessing)
     warm_start.install()
     warm_start.install()  # idempotent

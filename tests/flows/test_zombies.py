@@ -100,3 +100,18 @@ def test_automations_created_twice_by_runs_starting_together_end_as_one() -> Non
         left = client.read_automations_by_name(automation.name)
         assert len(left) == 1
         client.delete_automation(left[0].id)
+
+
+def test_an_automation_made_before_a_flow_was_added_is_updated_to_watch_it() -> None:
+    name = f"test: older {uuid.uuid4().hex[:8]}"
+    with get_client(sync_client=True) as client:
+        client.create_automation(zombie_automation(name=name, flows=["deploy", "rollback"]))
+    wanted = zombie_automation(name=name, flows=["deploy", "rollback", "promote"])
+    ensure_zombie_detection(wanted)
+    with get_client(sync_client=True) as client:
+        [now] = client.read_automations_by_name(name)
+        client.delete_automation(now.id)
+    assert now.trigger.match_related == wanted.trigger.match_related  # type: ignore[union-attr]
+    assert now.trigger.match_related != (  # type: ignore[union-attr]
+        zombie_automation(name=name, flows=["deploy", "rollback"]).trigger.match_related
+    )

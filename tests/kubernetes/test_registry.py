@@ -55,9 +55,10 @@ def test_failing_build_command_is_a_target_error(registry: Registry) -> None:
         builder.build("6.0.0")
 
 
-def test_invalid_version_cannot_be_a_tag(registry: Registry) -> None:
+@pytest.mark.parametrize("version", ["1.0/../x", "1.0\n", ".hidden", "a" * 129])
+def test_invalid_version_cannot_be_a_tag(registry: Registry, version: str) -> None:
     with pytest.raises(TargetError, match="cannot be an image tag"):
-        _builder(registry).build("1.0/../x")
+        _builder(registry).build(version)
 
 
 def test_unreachable_registry_is_a_target_error() -> None:

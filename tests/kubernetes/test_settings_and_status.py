@@ -21,10 +21,22 @@ def test_unknown_keys_and_tagged_images_are_rejected() -> None:
         KubernetesSettings(**BASE, replicaz=3)
     with pytest.raises(ValidationError, match="without tag or digest"):
         KubernetesSettings(**{**BASE, "image": "ghcr.io/acme/web:1.0"})
+    with pytest.raises(ValidationError, match="without tag or digest"):
+        KubernetesSettings(**{**BASE, "image": "ghcr.io/acme/web\n"})
     with pytest.raises(ValidationError, match="ending at 100"):
         KubernetesSettings(**BASE, canary_steps=[10, 50])
     with pytest.raises(ValidationError, match="in_cluster excludes"):
         KubernetesSettings(**BASE, in_cluster=True, context="prod")
+
+
+@pytest.mark.parametrize(
+    "key", ["namespace", "deployment", "container", "service", "canary_service"]
+)
+def test_every_object_name_is_a_kubernetes_label(key: str) -> None:
+    for bad in ("s" * 64, "Web", "-web", "web.example"):
+        with pytest.raises(ValidationError, match=key):
+            KubernetesSettings(**{**BASE, key: bad})
+    assert getattr(KubernetesSettings(**{**BASE, key: "s" * 63}), key) == "s" * 63
 
 
 @pytest.mark.parametrize("delay", [0, 0.001, 29.9])

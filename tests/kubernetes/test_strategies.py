@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from releasegate.targets.base import TargetError
 from releasegate.targets.kubernetes.workload import SCALE_DOWN_AFTER
 from tests.kubernetes.conftest import COLOR, TRACK, Env, probe
 
@@ -111,7 +113,8 @@ def test_blue_green_rollback_is_one_selector_patch(env: Env) -> None:
     assert (patch.verb, patch.resource, patch.name) == ("patch", "services", "webapp")
     assert patch.body["spec"] == {"selector": {COLOR: "blue"}}
     assert target.current().version == "1.0.0"
-    assert all(p.startswith("webapp-blue-") for p in env.endpoints("webapp"))
+    endpoints = env.endpoints("webapp")
+    assert endpoints and all(p.startswith("webapp-blue-") for p in endpoints)
 
 
 def test_blue_green_rollback_redeploys_the_recorded_template_once_the_old_colour_is_gone(
@@ -200,11 +203,9 @@ def test_canary_smoke_failure_scales_canary_to_zero_and_restores_stable(env: Env
     v2 = env.releases["2.0.0"]
     env.cluster.api.images.unhealthy.add(v2.artifact)
 
-    try:
+    with pytest.raises(TargetError) as failure:
         target.deploy(v2, probe)
-        raise AssertionError("deploy should fail")
-    except Exception as e:
-        assert "smoke check" in str(e) and "back to 4 pods" in str(e)
+    assert "smoke check" in str(failure.value) and "back to 4 pods" in str(failure.value)
 
     assert env.get("webapp-canary")["spec"]["replicas"] == 0
     assert env.get("webapp")["spec"]["replicas"] == 4

@@ -178,3 +178,13 @@ def test_decision_status_is_how_a_judged_decision_is_recorded(
 ) -> None:
     assert decision_status(decision("alice", what), Judgement(counts=counts)) == status
     assert decision_status(decision("alice", "reject"), Judgement(counts=False)) == "refused"
+
+
+def test_a_deferral_longer_than_max_age_can_never_count() -> None:
+    policy = TWO_LEADS.model_copy(update={"max_age": timedelta(hours=8)})
+    late = decision("alice").model_copy(update={"not_before": NOW + timedelta(hours=9)})
+    verdict = judge(late, policy=policy, groups=GROUPS, actor="dave", counted=[])
+    assert (verdict.counts, verdict.code) == (False, "deferred-past-max-age")
+    tonight = decision("alice").model_copy(update={"not_before": NOW + timedelta(hours=7)})
+    assert judge(tonight, policy=policy, groups=GROUPS, actor="dave", counted=[]).counts
+    assert judge(late, policy=TWO_LEADS, groups=GROUPS, actor="dave", counted=[]).counts

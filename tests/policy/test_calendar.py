@@ -259,6 +259,15 @@ def test_intervals_partition_the_span_and_merge_equal_neighbours() -> None:
         ({"cron": "0 22 * * *", "duration": "1h", "timezone": "Mars/Base"}, "IANA time zone"),
         ({"from": "2026-12-24T00:00", "until": "2026-12-27T00:00"}, "'from' has no UTC offset"),
         ({"reason": "no kind"}, "a window needs days/start/end"),
+        # Wall-clock times whose instant falls outside what a datetime holds.
+        (
+            {"from": "0001-01-01T00:00", "until": "0001-01-02T00:00", "timezone": "Asia/Tokyo"},
+            "'0001-01-01 00:00' in Asia/Tokyo is out of range",
+        ),
+        (
+            {"from": "9999-12-31T20:00", "until": "9999-12-31T22:00", "timezone": "Etc/GMT+5"},
+            "'9999-12-31 20:00' in Etc/GMT+5 is out of range",
+        ),
     ],
 )
 def test_bad_windows_are_refused_with_a_reason(window: dict[str, Any], message: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from releasegate import config
+from releasegate.duration import parse_duration
 from releasegate.errors import ConfigError
 from releasegate.policy.windows import DateRangeWindow
 from tests.conftest import REPO
@@ -86,6 +87,33 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             "environments.production.wait_timer",
             "not a duration",
         ),
+        *(
+            (
+                ("[environments.production]", f"[environments.production]\nwait_timer = {v}"),
+                "environments.production.wait_timer",
+                "too long",
+            )
+            # Past what a timedelta holds: an OverflowError, not a ValueError, underneath.
+            for v in ('"999999999999d"', '"99999999999999999999"', "inf", "1e300")
+        ),
+        (
+            # Loads as a timedelta, but the run's deadline (now + timeout) is past year 9999.
+            (
+                'approvals = { required = 2, from = "leads" }',
+                'approvals = { required = 2, from = "leads", timeout = "999999999d" }',
+            ),
+            "environments.production.approvals.timeout",
+            "too long",
+        ),
+        (
+            # Appended to http://127.0.0.1:18081, it would name another host.
+            (
+                "[environments.production]",
+                '[environments.production]\nhealth_path = "@elsewhere.example/health"',
+            ),
+            "environments.production.health_path",
+            "String should match pattern '^/'",
+        ),
         (
             ("[environments.production]", '[environments.production]\ncolour = "blue"'),
             "environments.production.colour",
@@ -132,6 +160,40 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             "needs allowed_signers",
         ),
         (('requires = "staging"', 'requires = "production"'), "", "cycle"),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nschedule = { cron = "0 10 * *" }',
+            ),
+            "environments.production.schedule.cron",
+            "not a cron expression of 5 fields",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nschedule = { cron = "0 25 * * *" }',
+            ),
+            "environments.production.schedule.cron",
+            "'0 25 * * *' is not a cron expression: ",
+        ),
+        (
+            (
+                "[environments.production]",
+                '[environments.production]\nschedule = { cron = "0 10 * * *", '
+                'timezone = "Mars/Base" }',
+            ),
+            "environments.production.schedule.timezone",
+            "Mars/Base",
+        ),
+        (
+            (
+                "[environments.staging]",
+                '[environments.staging]\nschedule = { cron = "0 10 * * *" }',
+            ),
+            "environments.staging.schedule",
+            "a release train takes what passed the environment it requires",
+        ),
+        (("[app]", '[reconcile]\nevery = "0s"\n[app]'), "reconcile.every", "greater than"),
         # Rules that would otherwise fail only after staging changed:
         (
             ("required = 2", "required = 4"),
@@ -173,6 +235,13 @@ def test_bad_configuration_names_file_key_and_reason(
         config.load(path)
     message = str(caught.value)
     assert str(path) in message and key in message and reason in message
+
+
+@pytest.mark.timeout(30)
+def test_a_long_bad_duration_is_refused_at_once() -> None:
+    # Matched piece by piece, 200 000 digits without a unit took many minutes (quadratic).
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration("1" * 200_000 + "x")
 
 
 def test_allow_and_freeze_windows_of_every_kind_load_from_toml(tmp_path: Path) -> None:
@@ -263,3 +332,44 @@ def test_a_bad_variable_is_named_in_the_error(
         config.load(write(tmp_path, GOOD))
     message = str(caught.value)
     assert f"  {variable}" in message and reason in message, message
+
+
+def test_a_variable_never_adds_a_second_spelling_of_an_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Variable names are read in lower case: RELEASEGATE_ENVIRONMENTS__PRODUCTION__URL sets
+    # `environments.production`, which is not `Production`. It must not load as a third
+    # environment without the gates of the one it was meant to change.
+    variable = "RELEASEGATE_ENVIRONMENTS__PRODUCTION__URL"
+    monkeypatch.setenv(variable, "http://127.0.0.1:18090")
+    text = GOOD.replace("environments.production", "environments.Production")
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    message = str(caught.value)
+    assert f"  {variable}" in message and "no environment 'production'" in message, message
+    assert "'Production'" in message, message
+
+
+def test_a_variable_holding_a_table_of_environments_adds_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASEGATE_ENVIRONMENTS", '{"extra": {"url": "http://127.0.0.1:18090"}}')
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, GOOD))
+    message = str(caught.value)
+    assert "  RELEASEGATE_ENVIRONMENTS: no environment 'extra'" in message, message
+
+
+def test_a_release_train_stops_pushes_before_its_environment(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "[environments.production]",
+        '[environments.qa]\nrequires = "production"\nurl = "http://127.0.0.1:18082"\n'
+        "[environments.production]\n"
+        'schedule = { cron = "0 10 * * 1-4", timezone = "Europe/Berlin" }',
+    )
+    loaded = config.load(write(tmp_path, text))
+    assert loaded.pipeline() == ["staging", "production", "qa"]
+    assert loaded.stretch() == ["staging"]  # a push
+    assert loaded.stretch("production") == ["production", "qa"]  # the train, and after it
+    assert loaded.reconcile.every.total_seconds() == 300  # the default
+    assert config.load(write(tmp_path, GOOD)).stretch() == ["staging", "production"]

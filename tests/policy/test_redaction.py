@@ -55,6 +55,21 @@ def test_text_and_data_have_every_url_in_them_redacted() -> None:
     }
 
 
+def test_a_url_is_found_wherever_its_scheme_starts() -> None:
+    for lead in ("", "1", "+", "x.", "(", "=", "é"):
+        text = f"at {lead}https://u:pw@host/p?k=v now"
+        assert redact_text(text) == f"at {lead}https://***@host/p?k=*** now"
+
+
+@pytest.mark.timeout(30)
+def test_a_long_word_without_a_url_is_read_in_linear_time() -> None:
+    # Every log line and audit record is redacted: a status page's 1 MB incident name or a
+    # smoke body must not cost minutes (quadratic, it took ~40 min; linear, milliseconds).
+    word = "a1" * 500_000
+    assert redact_text(word) == word
+    assert redact_text(word + "://x.example?k=v") == word + "://x.example?k=***"
+
+
 def test_header_credentials_come_from_the_environment_and_are_masked_everywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from releasegate.policy.rollback import (
     by_version,
     choose,
     current_version,
+    moved_on,
     previous_good,
 )
 from tests.support.records import make_entry
@@ -179,3 +180,50 @@ def test_release_of_a_change_needs_its_recorded_artifact() -> None:
     }
     recorded = change.model_copy(update={"details": {"release": release}})
     assert release_of(recorded).digest == "sha256:" + "a" * 64
+
+
+def test_a_default_rollback_goes_ahead_only_from_what_it_was_asked_against() -> None:
+    v3, v2 = ("v3", digest("v3")), ("v2", digest("v2"))
+    assert moved_on("production", v3, v3) is None
+    assert moved_on("production", None, None) is None
+    said = moved_on("production", v3, v2)
+    assert said is not None and "served v3 when the rollback was asked for and serves v2" in said
+    # The same label rebuilt is another release: the digest decides.
+    assert moved_on("production", v3, ("v3", digest("v3-rebuilt"))) is not None
+    assert moved_on("production", None, v2) is not None
+
+
+def by(run: str, records: list[AuditRecord]) -> list[AuditRecord]:
+    return [r.model_copy(update={"flow_run_id": run}) for r in records]
+
+
+def test_a_rollback_asked_for_during_a_deploy_undoes_that_deploy_if_it_is_still_live() -> None:
+    v2, v3 = ("v2", digest("v2")), ("v3", digest("v3"))
+    # "deploying" held production (deploying v3) when the rollback was asked for, v2 serving.
+    went_live = by("deploying", history(("deploy", "v3", "started"), ("deploy", "v3", "succeeded")))
+    went_live += history(("deploy", "v2", "succeeded"))
+    assert moved_on("production", v2, v3, under_way="deploying", newest=went_live) is None
+    # Its verify failed and it rolled itself back: nothing left to undo (not v2 -> v1).
+    undid_itself = by(
+        "deploying",
+        history(
+            ("deploy", "v3", "started"), ("deploy", "v3", "failed"), ("rollback", "v2", "succeeded")
+        ),
+    )
+    said = moved_on("production", v2, v2, under_way="deploying", newest=undid_itself)
+    assert said is not None and "deploy under way" in said and "not live any more" in said
+    # Another change after that deploy: the general rule (what was served then is gone).
+    later = history(("rollback", "v2", "succeeded")) + went_live
+    assert moved_on("production", v2, v2, under_way="deploying", newest=later) is None
+    said = moved_on("production", v3, v2, under_way="deploying", newest=later)
+    assert said is not None and "changed while this rollback waited" in said
+    # The holder then was someone else's rollback: the general rule too.
+    rolling_back = by(
+        "other", history(("rollback", "v2", "started"), ("rollback", "v2", "succeeded"))
+    )
+    assert moved_on("production", v3, v2, under_way="other", newest=rolling_back) is not None
+    # The holder's process had died (its deploy closed as interrupted inside this hold):
+    # nothing was under way, and what was served then still is.
+    died = by("dead", history(("deploy", "v3", "started"), ("deploy", "v3", "interrupted")))
+    assert moved_on("production", v2, v2, under_way="dead", newest=died) is None
+    assert moved_on("production", v2, v3, under_way="dead", newest=died) is not None

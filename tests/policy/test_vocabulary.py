@@ -102,6 +102,16 @@ def test_urls_are_http_urls(tmp_path: Path, change: tuple[str, str], key: str) -
     assert str(path) in message and key in message and "must be an http(s) URL" in message
 
 
+@pytest.mark.parametrize("port", ["99999", "abc", "-1", "0"])
+def test_a_url_with_an_unusable_port_names_its_key(tmp_path: Path, port: str) -> None:
+    # A port is read again later (each environment needs its own URL): an unusable one
+    # must be refused here, naming the key, not as a configuration-wide "Port out of range".
+    change = ("https://webapp.example.com", f"https://webapp.example.com:{port}")
+    path, message = refused(tmp_path, KUBE.replace(*change))
+    assert str(path) in message and "environments.production.url" in message
+    assert "must be an http(s) URL" in message and "(top level)" not in message
+
+
 def test_incident_source_url_is_an_http_url(tmp_path: Path) -> None:
     text = LOCAL + 'incidents = { url = "status.example.com" }\n'
     path, message = refused(tmp_path, text)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from releasegate.signing.keygen import verify_decision
+from releasegate.signing.keygen import KeygenVerifier
 from releasegate.signing.payload import DecisionPayload
 from releasegate.signing.verifier import SignatureRefused
 from tests.support.sshsig import verifier
@@ -65,7 +65,7 @@ def payload(**changes: str) -> DecisionPayload:
 def refused(p: DecisionPayload, signature: str | None, allowed: Path = ALLOWED) -> SignatureRefused:
     """The ssh-keygen verifier's refusal, which the in-process one must share."""
     with pytest.raises(SignatureRefused) as info:
-        verify_decision(p, signature, allowed_signers=allowed)
+        KeygenVerifier(allowed).verify_decision(p, signature)
     with pytest.raises(SignatureRefused) as in_process:
         verifier(allowed).verify_decision(p, signature)
     assert in_process.value.code == info.value.code

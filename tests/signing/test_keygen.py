@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from releasegate.processes import wait_until
-from releasegate.signing.keygen import KeygenVerifier, sign, verify, verify_decision
-from releasegate.signing.payload import sign_recipe
+from releasegate.signing.keygen import KeygenVerifier, sign
+from releasegate.signing.payload import NAMESPACE, sign_recipe
 from releasegate.signing.sshsig import fingerprint_of
 from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
 from tests.signing.conftest import (
@@ -44,7 +46,7 @@ def test_signed_decision_verifies(keys: dict[str, Path], decision: str) -> None:
     sig = sign(p.message(), key=keys["alice"])
     assert sig.startswith("-----BEGIN SSH SIGNATURE-----\n")
     assert sig.endswith("-----END SSH SIGNATURE-----\n")
-    got = verify_decision(p, sig, allowed_signers=ALLOWED)
+    got = KeygenVerifier(ALLOWED).verify_decision(p, sig)
     assert got == Verified(signer="alice", fingerprint=keygen_fingerprint(DEMO / "alice.pub"))
     assert fingerprint_of(sig) == got.fingerprint
 
@@ -52,7 +54,7 @@ def test_signed_decision_verifies(keys: dict[str, Path], decision: str) -> None:
 def test_verify_takes_message_and_signer(keys: dict[str, Path]) -> None:
     p = payload(reviewer="bob")
     sig = sign(p.message(), key=keys["bob"])
-    got = verify(p.message(), sig, signer="bob", allowed_signers=ALLOWED)
+    got = KeygenVerifier(ALLOWED).verify(p.message(), sig, signer="bob", namespace=NAMESPACE)
     assert got.signer == "bob"
 
 
@@ -60,7 +62,7 @@ def test_signature_pasted_with_crlf_and_indent_still_verifies(keys: dict[str, Pa
     p = payload()
     sig = sign(p.message(), key=keys["alice"])
     mangled = "\r\n".join("  " + line for line in sig.splitlines()) + "\r\n\r\n"
-    assert verify_decision(p, mangled, allowed_signers=ALLOWED).signer == "alice"
+    assert KeygenVerifier(ALLOWED).verify_decision(p, mangled).signer == "alice"
 
 
 def test_world_readable_key_is_signed_from_private_copy(
@@ -71,14 +73,14 @@ def test_world_readable_key_is_signed_from_private_copy(
     shutil.copy(keys["alice"], loose)
     loose.chmod(0o644)
     p = payload()
-    assert verify_decision(p, sign(p.message(), key=loose), allowed_signers=ALLOWED)
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sign(p.message(), key=loose))
     assert (loose.stat().st_mode & 0o777) == 0o644  # we never chmod the user's file
 
 
 def test_public_key_file_signs_with_private_half_beside_it(keys: dict[str, Path]) -> None:
     p = payload()
     sig = sign(p.message(), key=keys["alice"].with_name("alice.pub"))
-    assert verify_decision(p, sig, allowed_signers=ALLOWED).signer == "alice"
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sig).signer == "alice"
 
 
 def test_the_verifier_interface_checks_against_its_allowed_signers(keys: dict[str, Path]) -> None:
@@ -189,15 +191,35 @@ def test_missing_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
     assert e.code == RefusalCode.NO_ALLOWED_SIGNERS and "lists no keys" in e.reason
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_allowed_signers(keys: dict[str, Path], tmp_path: Path) -> None:
+# Both verifiers, asked about a file given as argv[1], with the signature on stdin.
+_REFUSED_AS_ANOTHER_USER = """
+import sys
+from pathlib import Path
+from tests.signing.conftest import payload, refused
+print(refused(payload(), sys.stdin.read(), Path(sys.argv[1])).code)
+"""
+
+
+def test_unreadable_allowed_signers(keys: dict[str, Path]) -> None:
+    """Root reads any file, so under root the verifiers run as `nobody` (setpriv), in a
+    folder nobody may enter but not list, on a file nobody may read."""
     p = payload()
-    locked = tmp_path / "allowed_signers"
-    shutil.copy(ALLOWED, locked)
-    locked.chmod(0)
-    assert refused(p, sign(p.message(), key=keys["alice"]), locked).code == (
-        RefusalCode.NO_ALLOWED_SIGNERS
-    )
+    signature = sign(p.message(), key=keys["alice"])
+    as_nobody = []
+    if os.geteuid() == 0:
+        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    with tempfile.TemporaryDirectory() as folder:  # tmp_path's parents are root's alone
+        Path(folder).chmod(0o711)
+        locked = Path(folder) / "allowed_signers"
+        shutil.copy(ALLOWED, locked)
+        locked.chmod(0)
+        verdict = subprocess.run(
+            [*as_nobody, sys.executable, "-c", _REFUSED_AS_ANOTHER_USER, str(locked)],
+            input=signature, capture_output=True, text=True, cwd=REPO, timeout=60,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HOME": folder},
+        )  # fmt: skip
+    assert verdict.returncode == 0, verdict.stderr
+    assert verdict.stdout.strip() == RefusalCode.NO_ALLOWED_SIGNERS
 
 
 def _alice_line(options: str) -> str:
@@ -220,11 +242,11 @@ def test_validity_window_checked_at_the_given_time(keys: dict[str, Path], tmp_pa
     p = payload()
     sig = sign(p.message(), key=keys["alice"])
     in_window = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    assert verify_decision(p, sig, allowed_signers=allowed, at=in_window).signer == "alice"
+    assert KeygenVerifier(allowed).verify_decision(p, sig, at=in_window).signer == "alice"
     e = refused(p, sig, allowed)  # now: 2026-11-27 > valid-before
     assert e.code == RefusalCode.NOT_ALLOWED and "valid" in e.reason
     with pytest.raises(SignatureRefused) as info:
-        verify_decision(p, sig, allowed_signers=allowed, at=datetime(2025, 1, 1, tzinfo=UTC))
+        KeygenVerifier(allowed).verify_decision(p, sig, at=datetime(2025, 1, 1, tzinfo=UTC))
     assert info.value.code == RefusalCode.NOT_ALLOWED
 
 
@@ -243,7 +265,7 @@ def test_naive_verify_time_is_an_error(keys: dict[str, Path]) -> None:
     p = payload()
     sig = sign(p.message(), key=keys["alice"])
     with pytest.raises(ValueError, match="timezone"):
-        verify_decision(p, sig, allowed_signers=ALLOWED, at=datetime(2026, 1, 1))
+        KeygenVerifier(ALLOWED).verify_decision(p, sig, at=datetime(2026, 1, 1))
 
 
 def test_example_allowed_signers_trusts_nobody(keys: dict[str, Path]) -> None:
@@ -328,7 +350,7 @@ def test_sign_with_agent(agent: str, keys: dict[str, Path]) -> None:
     _ssh_add(keys["alice"])
     p = payload()
     sig = sign(p.message())
-    assert verify_decision(p, sig, allowed_signers=ALLOWED).signer == "alice"
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sig).signer == "alice"
 
 
 def test_sign_with_agent_chosen_by_public_key(
@@ -342,7 +364,7 @@ def test_sign_with_agent_chosen_by_public_key(
         sign(p.message())
     lone = tmp_path / "bob.pub"
     shutil.copy(keys["bob"].with_name("bob.pub"), lone)
-    assert verify_decision(p, sign(p.message(), key=lone), allowed_signers=ALLOWED)
+    assert KeygenVerifier(ALLOWED).verify_decision(p, sign(p.message(), key=lone))
 
 
 def test_sign_with_empty_agent(agent: str) -> None:
@@ -353,14 +375,24 @@ def test_sign_with_empty_agent(agent: str) -> None:
 # --- the recipe shown in the Resume form's description ------------------------------------
 
 
-def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str = "approve") -> str:
-    """The recipe as a person follows it: their name, decision and key in the variables,
-    their comment on the heredoc's empty line. Returns the script."""
+def followed(
+    recipe: str,
+    reviewer: str,
+    key: Path,
+    comment: str,
+    decision: str = "approve",
+    not_before: str = "",
+) -> str:
+    """The recipe as a person follows it: their name, decision and key in the variables
+    (and a deferral's time, if any), their comment on the heredoc's empty line. Returns
+    the script."""
     lines = recipe.split("\n")
     at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
     assert lines[at + 1] == ""  # no comment: the recipe works as shown
     lines[at + 1] = comment
     edits = {"REVIEWER=": reviewer, "DECISION=": decision, "KEY=": str(key)}
+    if not_before:
+        edits["WHEN="] = not_before
     return "\n".join(
         next((f"{k}{v}" for k, v in edits.items() if line.startswith(k)), line) for line in lines
     )
@@ -371,16 +403,19 @@ def followed(recipe: str, reviewer: str, key: Path, comment: str, decision: str 
     ["", "checked staging", 'it\'s 100% "fine"; $HOME `id` \\n \\\\ ✓ END', "  indented"],
 )
 @pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("not_before", ["", "2026-11-27T21:00:00Z"])
 def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
-    keys: dict[str, Path], comment: str, shell: str
+    keys: dict[str, Path], comment: str, shell: str, not_before: str
 ) -> None:
     """One recipe for every reviewer, decision and comment (any the comment rule allows
-    but trailing spaces): run in a real shell, it signs exactly `message()`."""
+    but trailing spaces), deferred or not: run in a real shell, it signs exactly
+    `message()` (with the `not-before:` line only when WHEN is set)."""
     shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
     for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
-        script = followed(shown, reviewer, keys[reviewer], comment, decision)
+        script = followed(shown, reviewer, keys[reviewer], comment, decision, not_before)
         out = subprocess.run([shell, "-c", script], capture_output=True, check=True)
-        wanted = payload(reviewer=reviewer, decision=decision, comment=comment)
-        assert verify_decision(wanted, out.stdout.decode(), allowed_signers=ALLOWED).signer == (
+        deferral = {"not_before": not_before} if not_before else {}
+        wanted = payload(reviewer=reviewer, decision=decision, comment=comment, **deferral)
+        assert KeygenVerifier(ALLOWED).verify_decision(wanted, out.stdout.decode()).signer == (
             reviewer
         )

@@ -23,7 +23,6 @@ from releasegate import config, wiring
 from releasegate.signing.allowed_signers import AllowedSigners, match_list, parse_time
 from releasegate.signing.inprocess import InProcessVerifier
 from releasegate.signing.keygen import KeygenVerifier, sign
-from releasegate.signing.keygen import verify as keygen_verify
 from releasegate.signing.payload import NAMESPACE
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified
 from tests.conftest import REPO
@@ -82,14 +81,9 @@ def decide(
 ) -> tuple[str, str]:
     """(ssh-keygen path, in-process path): "ok" or the refusal code; they must agree."""
     results = []
-    for check in (
-        lambda: keygen_verify(message, signature, signer=signer, allowed_signers=allowed, at=at),
-        lambda: verifier(allowed).verify(
-            message, signature, signer=signer, namespace=NAMESPACE, at=at
-        ),
-    ):
+    for checker in (KeygenVerifier(allowed), verifier(allowed)):
         try:
-            got = check()
+            got = checker.verify(message, signature, signer=signer, namespace=NAMESPACE, at=at)
             assert isinstance(got, Verified) and got.signer == signer
             results.append("ok")
         except SignatureRefused as refused:

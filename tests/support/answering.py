@@ -1,4 +1,5 @@
-"""How long until a URL answers a version: the on-call measure (benchmarks)."""
+"""What the example app at a URL answers: its version now, how long until it answers one
+(the on-call measure of the benchmarks), and the smoke checks that say it is up."""
 
 from __future__ import annotations
 
@@ -8,6 +9,23 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
+"""The example app's smoke checks: healthy, and answering the version deployed."""
+
+
+def version_of(url: str, timeout: float = 5) -> str | None:
+    """The version `url` answers now; None while it does not answer one."""
+    try:
+        return str(httpx.get(f"{url}/version", timeout=timeout).json()["version"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile: with 10 samples, p95 is the largest."""
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, max(0, round(share * len(ranked) + 0.5) - 1))]
 
 
 def seconds_until(url: str, expect: str, action: Callable[[], Any], limit: float = 300) -> float:

@@ -26,11 +26,12 @@ from releasegate.audit.record import AuditRecord
 from releasegate.signing.webhook import github_signature
 from releasegate.wiring import open_store
 from tests.conftest import REPO
+from tests.support.answering import SMOKE, version_of
+from tests.support.github import push
 from tests.support.postgres import PostgreSQL, PrefectOnPostgres
 from tests.support.toml import table
 
 SECRET = uuid.uuid4().hex + uuid.uuid4().hex  # random: no piece of it is a word
-SMOKE = [{"path": "/health", "status": 200}, {"path": "/version", "json": {"version": "{version}"}}]
 BIN = Path(sys.executable).parent
 
 
@@ -49,8 +50,13 @@ class Stack:
         return list(reversed(list(open_store(configuration.load(self.config)).newest(environment))))
 
     def runs(self) -> int:
-        """How many flow runs the Prefect server holds."""
-        answer = httpx.post(f"{self.prefect.api_url}/flow_runs/count", json={}, timeout=10)
+        """How many deploy runs the Prefect server holds (the reconcile deployment's
+        schedule adds runs of its own while the tests run)."""
+        answer = httpx.post(
+            f"{self.prefect.api_url}/flow_runs/count",
+            json={"flows": {"name": {"any_": ["deploy"]}}},
+            timeout=10,
+        )
         answer.raise_for_status()
         return int(answer.json())
 
@@ -105,34 +111,8 @@ class Stack:
         )
 
 
-def push(commit: str, *, branch: str = "main", pusher: str = "dave", **extra: Any) -> bytes:
-    """A push delivery's body, shaped as GitHub's (only a few of its many fields)."""
-    return json.dumps(
-        {
-            "ref": f"refs/heads/{branch}",
-            "before": "1" * 40,
-            "after": commit,
-            "created": False,
-            "deleted": False,
-            "forced": False,
-            "repository": {"full_name": "acme/webapp", "pushed_at": int(time.time())},
-            "pusher": {"name": pusher, "email": f"{pusher}@example.com"},
-            "sender": {"login": pusher},
-            "head_commit": {"id": commit, "message": "a change"},
-            **extra,
-        }
-    ).encode()
-
-
 def commit() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex[:8]
-
-
-def serving(url: str) -> str | None:
-    try:
-        return str(httpx.get(f"{url}/version", timeout=2).json()["version"])
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -204,7 +184,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def wait_for_staging(stack: Stack, version: str, timeout: float = 120) -> None:
     try:
         processes.wait_until(
-            lambda: serving(stack.staging) == version and _finished(stack, version),
+            lambda: version_of(stack.staging) == version and _finished(stack, version),
             timeout=timeout,
             interval=0.2,
             what=f"staging serving {version}, recorded",
@@ -321,7 +301,7 @@ def test_two_pushes_a_second_apart_reach_staging_in_order_one_at_a_time(stack: S
         (second[:12], "started"),
         (second[:12], "succeeded"),
     ], changes
-    assert serving(stack.staging) == second[:12]
+    assert version_of(stack.staging) == second[:12]
     order = {
         r.version: r.seq
         for r in open_store(configuration.load(stack.config)).newest("_triggers")
@@ -373,10 +353,11 @@ def deployments(stack: Stack) -> dict[str, Any]:
                 for a in automations
             ),
         }
-    assert sorted(n.split("@")[0] for n in seen) == [
-        "webapp",
-        "webapp-production",
-        "webapp-staging",
+    assert sorted(seen) == [
+        "webapp-production@flows/rollback.py:rollback",
+        "webapp-staging@flows/rollback.py:rollback",
+        "webapp@flows/deploy.py:deploy",
+        "webapp@flows/reconcile.py:reconcile",
     ]
     return seen
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from releasegate.targets.base import TargetError
+from releasegate.vocabulary import VERSION_RULE
 
 # Index/list first: a multi-arch tag's digest is its index, which every node can pull.
 MANIFEST_TYPES = ", ".join(
@@ -25,7 +26,6 @@ MANIFEST_TYPES = ", ".join(
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 DOCKER_HUB_API = "registry-1.docker.io"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -48,7 +48,9 @@ class ImageRepository:
 
 
 def valid_tag(tag: str) -> bool:
-    return bool(_TAG.match(tag))
+    # A version is defined as a valid tag (vocabulary.Version): one rule, matched whole
+    # (`^...$` with `match` also took a trailing newline).
+    return VERSION_RULE.regex.fullmatch(tag) is not None
 
 
 def resolve_digest(

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from releasegate.vocabulary import CanarySteps, HttpUrl, Strategy
 
@@ -15,7 +23,10 @@ balancers keep sending it traffic for a while after the switch (Argo Rollouts' d
 
 # A repository reference without tag or digest: [registry[:port]/]path/name
 _IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DnsLabel = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+]
+"""An object or container name as Kubernetes checks it (RFC 1123 label, at most 63)."""
 
 
 class KubernetesSettings(BaseModel):
@@ -33,15 +44,15 @@ class KubernetesSettings(BaseModel):
     in_cluster: bool = False
 
     # The workload.
-    namespace: str = Field(pattern=_DNS_LABEL, max_length=63)
-    deployment: str = Field(pattern=_DNS_LABEL, max_length=63)
+    namespace: DnsLabel
+    deployment: DnsLabel
     """rolling/recreate/canary: the Deployment; blue-green: the prefix of `<name>-blue`/`-green`."""
-    container: str = Field(pattern=_DNS_LABEL, max_length=63)
-    service: str | None = Field(default=None, pattern=_DNS_LABEL)
+    container: DnsLabel
+    service: DnsLabel | None = None
     """The live Service (blue-green switches its selector)."""
-    preview_service: str | None = Field(default=None, pattern=_DNS_LABEL)
+    preview_service: DnsLabel | None = None
     """blue-green: the Service pointed at the colour under test."""
-    canary_service: str | None = Field(default=None, pattern=_DNS_LABEL)
+    canary_service: DnsLabel | None = None
     """canary: the Service selecting only the canary's pods (default `<deployment>-canary`)."""
     replicas: int | None = Field(default=None, ge=1)
     """Replicas of the new colour / basis of canary ratios; default: what runs now."""
@@ -79,7 +90,7 @@ class KubernetesSettings(BaseModel):
     @field_validator("image")
     @classmethod
     def _repository_only(cls, value: str) -> str:
-        if "@" in value or not _IMAGE.match(value):
+        if "@" in value or not _IMAGE.fullmatch(value):  # `$` alone takes a final newline
             raise ValueError(
                 f"{value!r} is not an image repository without tag or digest "
                 "(e.g. 'registry.example.com/team/webapp')"
