@@ -11,7 +11,10 @@ process sees it):
 * newest(20): the latest 20 records (`releasegate history`);
 * previous good: the rollback target (`previous_good(newest, current)`);
 * audit verify: `releasegate audit verify` in a child process: every hash and every
-  stored signature; wall time and the child's peak RSS (its own VmHWM).
+  stored signature; wall time and the child's peak RSS (its own VmHWM);
+* report: `releasegate report production --since 3650d --json` in a child process: the
+  dashboard's figures over the whole history (every record is in the period), streamed;
+  wall time and peak RSS as for verify.
 
 The operations run in interleaved rounds (1k, 10k, 100k, 1k, ...), so the sizes share
 whatever else the machine is doing; medians per size. With `--s3`, each history is also
@@ -26,6 +29,7 @@ Ratios are the 100k figure over the 1k one on the file store, measured in the sa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -36,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import count, islice
 from pathlib import Path
@@ -56,6 +60,7 @@ from tests.support.seaweedfs import SeaweedFS  # noqa: E402
 
 ENV = "production"
 RECORDS_PER_RELEASE = 6
+REPORT = ("report", ENV, "--since", "3650d", "--json")
 
 
 def releases() -> Iterator[AuditEntry]:
@@ -68,8 +73,13 @@ def releases() -> Iterator[AuditEntry]:
         yield approve_alice
         yield approve_bob
         yield make_entry(ENV, status="started", version=version, operation_id=f"op{n}")
+        committed = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # lead time: 1h
         yield deployed.model_copy(
-            update={"status": "failed" if failed else "succeeded", "operation_id": f"op{n}"}
+            update={
+                "status": "failed" if failed else "succeeded",
+                "operation_id": f"op{n}",
+                "details": {"committed_at": committed},
+            }
         )
         yield make_entry(
             ENV, kind="verify", status="failed" if failed else "passed", version=version
@@ -78,7 +88,7 @@ def releases() -> Iterator[AuditEntry]:
 
 # The child reports its own peak: VmHWM belongs to the address space made by exec, whereas
 # wait4's ru_maxrss also counts the parent's pages that a vfork-ed child shared before exec.
-_VERIFY = """
+_CHILD = """
 import atexit, sys
 def peak():
     for line in open("/proc/self/status"):
@@ -91,13 +101,13 @@ main()
 """
 
 
-def verify_in_child(root: Path) -> tuple[float, float, str]:
-    """`releasegate audit verify` on the store: (seconds, peak RSS in MiB, last line)."""
+def in_child(root: Path, *command: str) -> tuple[float, float, str]:
+    """`releasegate COMMAND` on the store: (seconds, peak RSS in MiB, its output)."""
     env = {**os.environ, "RELEASEGATE_AUDIT": str(root), "RELEASEGATE_HOME": str(root.parent)}
     config = REPO / "deployments" / "releasegate.toml"
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _VERIFY, "audit", "verify", ENV, "--config", str(config)],
+        [sys.executable, "-c", _CHILD, *command, "--config", str(config)],
         env=env,
         capture_output=True,
         text=True,
@@ -105,9 +115,9 @@ def verify_in_child(root: Path) -> tuple[float, float, str]:
     )
     took = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"audit verify failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     peak = next(ln for ln in done.stderr.splitlines() if ln.startswith("peak-rss-kib="))
-    return took, int(peak.split("=")[1]) / 1024, done.stdout.strip().splitlines()[-1]
+    return took, int(peak.split("=")[1]) / 1024, done.stdout.strip()
 
 
 def append(store: ChainStore, appends: Iterator[AuditEntry]) -> None:
@@ -193,27 +203,35 @@ def main() -> None:
         # The file stores first, on their own: S3 requests keep SeaweedFS busy after they return.
         medians = interleaved({k: v for k, v in stores.items() if k[0] == "file"}, args.runs)
         medians |= interleaved({k: v for k, v in stores.items() if k[0] == "s3"}, args.runs)
-        verified = {}
+        verified, reported = {}, {}
         for size in sizes:
-            verified[size] = verify_in_child(work / f"audit-{size}")
-            print(f"  verify at {size}: {verified[size][2]}", file=sys.stderr)
+            verified[size] = in_child(work / f"audit-{size}", "audit", "verify", ENV)
+            print(f"  verify at {size}: {verified[size][2].splitlines()[-1]}", file=sys.stderr)
+            reported[size] = in_child(work / f"audit-{size}", *REPORT)
+            (figures,) = json.loads(reported[size][2])["environments"]
+            print(f"  report at {size}: {figures['deploys']} deploys, change failure rate "
+                  f"{figures['change_failure_rate']:.2f}", file=sys.stderr)  # fmt: skip
 
     load = os.getloadavg()
     print()
     print(
         f"{'records':>8}  {'store':>5}  {'append ms':>9}  {'newest(20) ms':>13}  "
-        f"{'prev-good ms':>12}  {'verify s':>8}  {'verify peak MiB':>15}"
+        f"{'prev-good ms':>12}  {'verify s':>8}  {'verify peak MiB':>15}  {'report s':>8}  "
+        f"{'report peak MiB':>15}"
     )
     for (name, size), f in sorted(medians.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         ms = f"{f['append']:>9.2f}  {f['newest']:>13.2f}  {f['prevgood']:>12.2f}"
         took, mib, _ = verified[size]
         verify = f"  {took:>8.2f}  {mib:>15.0f}" if name == "file" else ""
-        print(f"{size:>8}  {name:>5}  {ms}{verify}")
+        report_s, report_mib, _ = reported[size]
+        report = f"  {report_s:>8.2f}  {report_mib:>15.0f}" if name == "file" else ""
+        print(f"{size:>8}  {name:>5}  {ms}{verify}{report}")
     signatures = 4 * sizes[-1] // RECORDS_PER_RELEASE  # 2 approvals + the deploy's 2
     print(
         f"\nmedians of {args.runs} interleaved rounds, each operation on a fresh store object; "
         f"verify: `releasegate audit verify` in a child process (every hash, ~{signatures:,} "
-        f"stored signatures at {sizes[-1]:,} records); {os.cpu_count()} cores, load average "
+        f"stored signatures at {sizes[-1]:,} records); report: `releasegate {' '.join(REPORT)}` "
+        f"in a child process; {os.cpu_count()} cores, load average "
         f"{load[0]:.2f} at the end ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
     )
     first, last = medians["file", sizes[0]], medians["file", sizes[-1]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from prefect import flow, get_run_logger
+from pydantic import AwareDatetime
 
 from releasegate import config as configuration
 from releasegate.audit.record import ApprovalEntry, release_of
@@ -39,6 +40,7 @@ def deploy(
     actor: Name | None = None,
     proof: TriggerProof | None = None,
     override_freeze: Reason | None = None,
+    committed_at: AwareDatetime | None = None,
 ) -> str:
     """Build `version` once and promote it through every environment. Returns its digest.
 
@@ -58,11 +60,15 @@ def deploy(
             request that the run verifies.
         override_freeze: Break-glass: why this deploy goes through a freeze. Part of the
             signed request; holds only when it is signed (see the environment's break_glass).
+        committed_at: When the commit was made, as the push says: where the lead time the
+            dashboard reports starts (without it, a deploy's lead time is unknown).
     """
     asked = Asked(
         request="deploy", version=version, branch=branch, commit=commit, reason=override_freeze
     )
-    ctx = RunContext.open(configuration.load(), branch=branch, commit=commit)
+    ctx = RunContext.open(
+        configuration.load(), branch=branch, commit=commit, committed_at=committed_at
+    )
     if (reached := went_live(ctx)) is not None:
         return put_back(ctx, reached)
     ctx = establish(ctx, asked, actor, proof)

@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,8 @@ from releasegate.errors import DeployFailed
 from releasegate.history import latest
 from releasegate.policy.quarantine import QUARANTINE, active, released
 from releasegate.redaction import redact_url
+from releasegate.report import build
+from releasegate.report_page import write
 from releasegate.request import signed
 from releasegate.signing.trigger import Asked
 from releasegate.status import environment_status
@@ -56,6 +59,7 @@ def run(path: str | None, out: Console) -> None:
         run = in_background(
             deploy,
             **asked.model_dump(include={"version", "branch", "commit"}),
+            committed_at=datetime.now(UTC),  # the demo pushes each commit as it deploys it
             actor=DEVELOPER,
             proof=signed(asked, DEVELOPER, config.app.name, _key(keys, DEVELOPER)),
         )
@@ -138,8 +142,17 @@ def _report(config: configuration.Config, path: str | None, out: Console) -> Non
     production = config.pipeline()[-1]
     out.print(history_table(latest(open_store(config).newest(production), 10)))
     out.print(f"Prefect UI: {prefect_server.ui_url()}")
+    page = _write_report(config)
     cfg = f" --config {path}" if path else ""
     out.print(
         f"Try: releasegate history production --json{cfg} · releasegate status{cfg} · "
         f"releasegate down{cfg}"
     )
+    out.print(f"The dashboard (DORA and gate figures, charts): {page}")
+
+
+def _write_report(config: configuration.Config) -> Path:
+    """`releasegate report --html`: the figures of the last 30 days as one page in home."""
+    now = datetime.now(UTC)
+    report = build(open_store(config), config.pipeline(), since=now - timedelta(days=30), now=now)
+    return write(report, config.home / "report.html")

@@ -11,6 +11,7 @@ from rich.table import Table
 from releasegate.approval import ApprovalRequest
 from releasegate.audit.copy import Copied
 from releasegate.audit.record import AuditRecord
+from releasegate.policy.figures import Report
 from releasegate.policy.quarantine import Quarantine
 
 
@@ -122,3 +123,21 @@ def copy_table(done: list[Copied]) -> Table:
         head = "-" if c.head is None else f"#{c.head}"
         table.add_row(c.environment, str(c.records), str(c.copied), str(c.present), head, tail)
     return table
+
+
+def report_tables(report: Report) -> list[Table]:
+    """`releasegate report`: one table of figures per environment."""
+    tables = []
+    for figures in report.environments:
+        table = Table(
+            "figure",
+            "value",
+            title=f"{figures.environment}: {figures.since:%Y-%m-%d %H:%M} to "
+            f"{figures.until:%Y-%m-%d %H:%M} UTC",
+            title_justify="left",
+        )
+        for label, text in figures.say():
+            style = "yellow" if text.startswith(("no data", "unknown")) else ""
+            table.add_row(label, f"[{style}]{escape(text)}[/]" if style else escape(text))
+        tables.append(table)
+    return tables

@@ -46,6 +46,7 @@ from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
 from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.events import announce_request
 from releasegate.tasks.gates import check_order, now_running
 from releasegate.tasks.notify import notify
 from releasegate.tasks.overtaken import newer_in_flight, watched
@@ -151,6 +152,7 @@ def await_approvals(
             refused=log.refused(),
         )
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
+        announce_request(request)
         if round_ == 1:  # once per wait: later rounds follow decisions people already see
             title = f"approval needed for {release.version} (run by {ctx.who})"
             notify(ctx, environment, "approval-requested", title, describe(request))

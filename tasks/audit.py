@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import ParamSpec
 
 from prefect import get_run_logger, task
@@ -20,6 +21,7 @@ from releasegate.audit.record import AuditEntry, AuditRecord
 from releasegate.audit.store import AuditStore
 from releasegate.history import latest
 from releasegate.redaction import redact_data, redact_text
+from releasegate.report import build, markdown
 from releasegate.sources.base import SmokeReport
 
 
@@ -71,6 +73,15 @@ def publish_smoke(report: SmokeReport, app: str, environment: str) -> None:
 
 
 @task(cache_policy=NO_CACHE)
+def publish_views(store: AuditStore, app: str, environment: str, pipeline: list[str]) -> None:
+    """After a recorded change: the environment's history table and, for production (the
+    last environment of `pipeline`), the dashboard's figures. One task run for both: each
+    task run costs the Prefect server several writes, felt when twenty apps deploy at once."""
+    publish_history(store, app, environment)
+    if environment == pipeline[-1]:
+        publish_figures(store, app, pipeline)
+
+
 @bookkeeping
 def publish_history(store: AuditStore, app: str, environment: str, limit: int = 20) -> None:
     """The environment's recent deploys and rollbacks as a keyed table artifact."""
@@ -103,4 +114,21 @@ def publish_summary(app: str, title: str, lines: list[str]) -> None:
         key=artifact_key(app, "run-summary"),
         markdown=redact_text(f"# {title}\n\n{body}\n"),
         description=redact_text(title),
+    )
+
+
+FIGURES_PERIOD = timedelta(days=30)
+"""The period of the figures each production change publishes (`releasegate report`'s default)."""
+
+
+@bookkeeping
+def publish_figures(store: AuditStore, app: str, environments: list[str]) -> None:
+    """The dashboard's figures of the last 30 days as a keyed markdown artifact: each
+    production change adds a version, so the artifact's history is the figures over time."""
+    now = datetime.now(UTC)
+    report = build(store, environments, since=now - FIGURES_PERIOD, now=now)
+    create_markdown_artifact(
+        key=artifact_key(app, "figures"),
+        markdown=redact_text(markdown(report)),
+        description=f"Deployment and gate figures of {app}, last 30 days",
     )

@@ -18,7 +18,7 @@ from releasegate.errors import DeployFailed
 from releasegate.release import Release
 from releasegate.sources.base import SmokeReport
 from releasegate.targets.base import Target, TargetError
-from releasegate.tasks.audit import publish_history, publish_smoke
+from releasegate.tasks.audit import publish_smoke, publish_views
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.lock import held, limit_name
 from releasegate.tasks.notify import notify
@@ -95,6 +95,8 @@ def apply_change(
             },
         },
     }
+    if kind == "deploy" and ctx.committed_at is not None:
+        shared["details"]["committed_at"] = ctx.committed_at.isoformat()
     started = ctx.record(kind, environment, "started", release, **shared)
     shared["started_at"] = started.started_at
     logger = get_run_logger()
@@ -110,12 +112,12 @@ def apply_change(
         logger.error(failure)
         shared["reason"] = f"{reason}; {failure}" if reason else failure
         ctx.record(kind, environment, "failed", release, finished_at=utcnow(), **shared)
-        publish_history(ctx.store, ctx.config.app.name, environment)
+        publish_views(ctx.store, ctx.config.app.name, environment, ctx.config.pipeline())
         notify(ctx, environment, "failed", f"{kind} of {release.version} failed", failure,
                level="failure")  # fmt: skip
         raise DeployFailed(failure) from exc
     done = ctx.record(kind, environment, "succeeded", release, finished_at=utcnow(), **shared)
-    publish_history(ctx.store, ctx.config.app.name, environment)
+    publish_views(ctx.store, ctx.config.app.name, environment, ctx.config.pipeline())
     logger.info("%s: %s %s is live (%s)", environment, kind, release.version, release.digest)
     was = f" (was {shared['previous_version']})" if shared["previous_version"] else ""
     what = f"{release.version} is live{was}, {kind} by {ctx.who}" + (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from prefect.runtime import flow_run
@@ -14,6 +15,7 @@ from releasegate.policy.break_glass import Override
 from releasegate.redaction import redact_data
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
+from releasegate.tasks.events import announce
 from releasegate.tasks.logs import redact_logs
 from releasegate.tasks.zombies import ensure_zombie_detection
 from releasegate.trigger import Trigger
@@ -35,6 +37,8 @@ class RunContext:
     consecutive: in a retried run a resume from a pause raises the count too). Read once."""
     override: Override | None = None
     """The run's request to go through a freeze (break-glass), if it made one."""
+    committed_at: datetime | None = None
+    """When the commit was made, as the push said: the start of the lead time."""
 
     @classmethod
     def open(cls, config: Config, **facts: Any) -> RunContext:
@@ -67,8 +71,11 @@ class RunContext:
         **fields: Any,
     ) -> AuditRecord:
         """Append one audit record for this run (a retried task: the store may fail
-        transiently); nothing proceeds until it is stored."""
-        return append(self.store, self._entry(kind, environment, status, release, **fields))
+        transiently); nothing proceeds until it is stored. Then announce it as a Prefect
+        event (tasks/events.py)."""
+        stored = append(self.store, self._entry(kind, environment, status, release, **fields))
+        announce(stored)
+        return stored
 
     def _entry(
         self,

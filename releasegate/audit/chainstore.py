@@ -193,12 +193,13 @@ class ChainStore(ABC):
         if head is not None:
             yield from self._records(env, range(head, -1, -1), NEWEST_BATCHES)
 
-    def chain(self, environment: str) -> Iterator[AuditRecord]:
-        """Every readable record in sequence order, up to the head when the walk starts."""
+    def chain(self, environment: str, start: int = 0) -> Iterator[AuditRecord]:
+        """Every readable record from slot `start` on, in sequence order, up to the head when
+        the walk starts."""
         env = _checked(environment)
         head = self._head_seq(env)
         if head is not None:
-            yield from self._records(env, range(head + 1), CHAIN_BATCHES)
+            yield from self._records(env, range(max(start, 0), head + 1), CHAIN_BATCHES)
 
     def verify(
         self,

@@ -62,9 +62,10 @@ class AuditStore(Protocol):
         """
         ...
 
-    def chain(self, environment: str) -> Iterator[AuditRecord]:
-        """Every readable record of `environment` in sequence order (damaged ones skipped
-        with a warning, as in `newest`), for export."""
+    def chain(self, environment: str, start: int = 0) -> Iterator[AuditRecord]:
+        """Every readable record of `environment` from sequence number `start` on, in
+        sequence order (damaged ones skipped with a warning, as in `newest`): for export,
+        and for readers that pick up where they stopped (the metrics)."""
         ...
 
     def verify(self, environment: str, check: RecordCheck | None = None) -> Iterator[Finding]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import AwareDatetime
 
 from releasegate.cli.common import (
     ActorOption,
@@ -57,6 +58,14 @@ def deploy(
             "environment's break-glass approvers).",
         ),
     ] = None,
+    committed_at: Annotated[
+        AwareDatetime | None,
+        typer.Option(
+            parser=str,
+            metavar="TIME",
+            help="When the commit was made (ISO 8601 with a zone): where lead time starts.",
+        ),
+    ] = None,
     actor: ActorOption = None,
     sign: SignOption = False,
     key: KeyOption = None,
@@ -77,6 +86,7 @@ def deploy(
             actor=actor,
             proof=proof,
             override_freeze=override_freeze,
+            committed_at=committed_at,
         )
         out.print(f"[green]deployed[/green] {version} ({digest})")
 

@@ -3,8 +3,8 @@
 A run reads the trail before it changes anything (the trigger order, the outdated gate,
 what a crash left), so a store that cannot be read stops a run before any change: shown
 with an S3 identity that may list and write but not read (real, on the real server). A
-read that fails *after* the change (the history table) is injected into releasegate's own
-reader for the history table, the one place it can be made to fail alone.
+read that fails *after* the change (the history table, the dashboard's figures) is injected
+into releasegate's own readers for them, the one place it can be made to fail alone.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def test_a_failing_history_table_after_the_change_leaves_a_completed_run(
         )
 
     monkeypatch.setattr("releasegate.tasks.audit.latest", unreadable)
+    monkeypatch.setattr("releasegate.tasks.audit.build", unreadable)
     code, out = setup.cli("deploy", "v1", "--actor", "dave")
 
     assert code == 0, out
@@ -89,3 +90,9 @@ def test_a_failing_history_table_after_the_change_leaves_a_completed_run(
     assert len(history) == 1, caplog.text
     assert f"audit store s3://{bucket}/trail/: cannot" in history[0]
     assert "access denied" in history[0] and "Traceback" not in out
+    figures = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelname == "WARNING" and "publish_figures failed" in r.getMessage()
+    ]
+    assert len(figures) == 1 and "access denied" in figures[0], caplog.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +108,8 @@ def test_drift_is_detected_recorded_announced_and_healed(
 
     event = announced(since, "releasegate.drift.detected")
     assert event["resource"]["prefect.resource.id"] == "releasegate.environment.webapp.production"
-    assert event["payload"]["live"]["version"] == "v1"
+    assert uuid.UUID(event["id"]).hex == detected.id  # the record's event, the only one
+    assert (event["payload"]["version"], event["payload"]["previous_version"]) == ("v1", "v2")
     notice = inbox.wait_for(lambda m: m["title"] == "webapp production: drift detected")
     assert "the target serves v1" in notice["message"]
 
@@ -125,9 +127,9 @@ def test_drift_is_detected_recorded_announced_and_healed(
     assert rollback.status == "succeeded" and rollback.version == "v2"
     assert rollback.reason is not None and rollback.reason.startswith("self-heal: drift:")
     assert [r.status for r in healing.records("drift")] == ["resolved", "detected"]
-    assert announced(since, "releasegate.drift.resolved")["payload"]["reason"] == (
-        "healed: v2 restored"
-    )
+    resolved_event = announced(since, "releasegate.drift.resolved")
+    assert uuid.UUID(resolved_event["id"]).hex == healing.records("drift")[0].id
+    assert "reason" not in resolved_event["payload"]  # free text stays in the trail
     resolved = inbox.wait_for(lambda m: m["title"] == "webapp production: drift resolved")
     assert resolved["message"].startswith("healed: v2 restored")
     assert len(inbox.titles()) == 2  # `events` keeps out the self-heal's rolled-back notice

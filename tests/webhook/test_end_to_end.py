@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from releasegate import config as configuration
 from releasegate import processes
@@ -377,3 +378,18 @@ def test_the_webhook_secret_reaches_no_record_parameter_or_log(stack: Stack) -> 
     everything = "\n".join([*trail, runs, logs, stack.log()])
     pieces = {SECRET[i : i + 10] for i in range(len(SECRET) - 9)}
     assert not [piece for piece in pieces if piece in everything]
+
+
+def test_the_receiver_serves_the_dashboards_metrics_from_the_same_trail(stack: Stack) -> None:
+    answer = httpx.get(f"{stack.receiver}/metrics", timeout=30)
+    assert answer.status_code == 200, answer.text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+    assert samples["releasegate_audit_read_ok", ()] == 1
+    staging = stack.records()
+    succeeded = sum(r.kind == "deploy" and r.status == "succeeded" for r in staging)
+    key = (("environment", "staging"), ("outcome", "succeeded"))
+    assert samples.get(("releasegate_deploys_total", key), 0) == succeeded
