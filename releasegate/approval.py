@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import Status
 from releasegate.policy.wallclock import zone as time_zone
@@ -45,6 +45,8 @@ class ApprovalRequest(BaseModel):
     flow_run_id: str
     pause_key: str
     """Which pause of the run this is: each decision answers exactly one."""
+    opened_at: AwareDatetime
+    """When this pause (approval round) began: a decision signed before it is refused."""
     environment: str
     app: str
     version: str
@@ -71,15 +73,19 @@ class ApprovalRequest(BaseModel):
         self,
         reviewer: str,
         decision: Decision,
-        comment: str = "",
+        comment: str,
+        issued_at: datetime,
         not_before: datetime | None = None,
     ) -> DecisionPayload:
-        """The exact facts a signed decision binds (raises ValueError on unusable text)."""
+        """The exact facts a signed decision given at `issued_at` binds (raises ValueError
+        on unusable text)."""
         return DecisionPayload(
             not_before=not_before,
             decision=decision,
             reviewer=reviewer,
             flow_run_id=self.flow_run_id,
+            pause_key=self.pause_key,
+            issued_at=issued_at,
             environment=self.environment,
             app=self.app,
             version=self.version,

@@ -118,7 +118,12 @@ def _review(config: configuration.Config, version: str, run: Future[str], out: C
     answered: set[str] = set()
     for reviewer in REVIEWERS:
         asked = reviews.next_request(
-            version, "production", answered, timeout=APPROVAL_WAIT, unless=run.done
+            version,
+            "production",
+            answered,
+            timeout=APPROVAL_WAIT,
+            unless=run.done,
+            app=config.app.name,
         )
         if asked is None:
             return  # the run ended (run.result() says how)

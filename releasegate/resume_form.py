@@ -25,7 +25,8 @@ FIXES = {
     "unsigned": "this run takes signed decisions only: sign with the recipe below and paste "
     "the whole signature into *Signature*",
     "malformed": "paste the whole signature, from `-----BEGIN SSH SIGNATURE-----` to "
-    "`-----END SSH SIGNATURE-----`, under a name and comment the input rules allow",
+    "`-----END SSH SIGNATURE-----`, and the time the recipe printed into *Issued At*, "
+    "under a name and comment the input rules allow",
     "bad-signature": f"the signature covers another decision or comment: {_RECIPE_FIX}",
     "wrong-namespace": "sign with `-n releasegate`, as the recipe does (a signature made "
     "for git or for a deploy request approves nothing)",
@@ -39,6 +40,13 @@ FIXES = {
     "platform team",
     "unverifiable": "the run could not check the signature: submit again, and tell the "
     "platform team if it happens again",
+    "replayed": "a signature answers one pause once: sign this request anew with the "
+    "recipe below (it signs the current time and this pause)",
+    "before-round": "sign this round's request with the recipe below: a signature made "
+    "before the round began answers an earlier one",
+    "future": "check your computer's clock (UTC) and sign again: the recipe fills in the "
+    "time it signs at",
+    "stale": "sign again with the recipe below and submit it right away",
     "not-a-member": "only the members of the approvers' groups can decide",
     "self-review": "whoever triggered a run cannot review it",
     "duplicate": "each reviewer decides once per run",
@@ -95,13 +103,15 @@ def describe(request: ApprovalRequest) -> str:
             "command: no rollout before then, gates judged then."
         )
         return "\n".join([*lines, "", f"Fill in the form, or from a terminal: {cli}.", later])
-    recipe = sign_recipe(request.payload("your-name", "approve"))  # takes its own name
+    # The recipe takes its own name, decision, comment, deferral and issue time: only the
+    # pause shows.
+    recipe = sign_recipe(request.payload("your-name", "approve", "", request.opened_at))
     return "\n".join(
         [
             *lines,
             "",
-            "#### Sign, then paste the output into *Signature*",
-            f"Name, decision and comment as in the form. Or, in one step: {cli}.",
+            "**To sign**, run this, then paste the time it prints first into *Issued At* and "
+            f"the rest into *Signature*. Or, in one step: {cli}.",
             "```sh",
             recipe,
             "```",

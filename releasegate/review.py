@@ -8,7 +8,7 @@ reviewers: read the request the paused run published, then resume it with one de
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -99,6 +99,7 @@ def decide(
     comment: str = "",
     key: Path | None = None,
     signature: str | None = None,
+    issued_at: datetime | None = None,
     wait: float = 60.0,
     not_before: datetime | None = None,
 ) -> tuple[ApprovalRequest, Verdict]:
@@ -106,14 +107,16 @@ def decide(
     run's verdict on the decision (waiting up to `wait` seconds for it).
 
     When the run wants signed decisions and no `signature` is given, the decision is
-    signed here with `key` (or the key in ssh-agent). `not_before`: a deferred decision,
+    signed here, now, with `key` (or the key in ssh-agent). A `signature` made elsewhere
+    comes with the `issued_at` it was signed with. `not_before`: a deferred decision,
     which authorises no rollout before that time (signed with it).
     """
     asked = request(flow_run_id)
     decision: Decision = "reject" if reject else "approve"
     if signature is None and asked.signed:
+        issued_at = datetime.now(UTC).replace(microsecond=0)
         try:
-            payload = asked.payload(reviewer, decision, comment, not_before)
+            payload = asked.payload(reviewer, decision, comment, issued_at, not_before)
         except ValueError as exc:
             raise UsageError(f"cannot sign this decision: {exc}") from None
         try:
@@ -125,6 +128,7 @@ def decide(
         "decision": decision,
         "comment": comment,
         "signature": signature or "",
+        "issued_at": utc_seconds(issued_at) if issued_at else "",
         "not_before": utc_seconds(not_before) if not_before else "",
     }
     before = _verdict_keys(flow_run_id)
@@ -186,16 +190,20 @@ def next_request(
     *,
     timeout: float,
     unless: Callable[[], bool] = lambda: False,
+    app: str | None = None,
 ) -> ApprovalRequest | None:
-    """Wait for a pause of `version` in `environment` that has not been answered yet;
-    None if `unless()` turns true first (e.g. the run ended without asking)."""
+    """Wait for a pause of `version` in `environment` (of `app`, when given: one Prefect
+    server may hold the runs of many apps) that has not been answered yet; None if
+    `unless()` turns true first (e.g. the run ended without asking)."""
     found: list[ApprovalRequest] = []
 
     def ready() -> bool:
         found[:] = [
             r
             for r in pending()
-            if r.version == version and r.environment == environment and r.pause_key not in answered
+            if (r.version, r.environment) == (version, environment)
+            and app in (None, r.app)
+            and r.pause_key not in answered
         ]
         return bool(found) or unless()
 

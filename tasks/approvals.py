@@ -17,8 +17,7 @@ from prefect import get_run_logger
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput, create_flow_run_input
-from pydantic import Field
+from prefect.input import create_flow_run_input
 
 from releasegate.approval import (
     PAUSE_PREFIX,
@@ -28,81 +27,36 @@ from releasegate.approval import (
     request_key,
     verdict_key,
 )
-from releasegate.audit.record import ApprovalEntry
+from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.errors import Blocked
 from releasegate.policy.approvals import (
     ApprovalPolicy,
     Judgement,
     decision_status,
+    earlier_use,
     eligible,
+    given_at,
     judge,
+    signed_timing,
     stale,
     tally,
 )
 from releasegate.release import Release
 from releasegate.resume_form import describe, refusal
-from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
 from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
+from releasegate.tasks.approval_form import ApprovalInput, SignedApprovalInput
 from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.events import announce_request
 from releasegate.tasks.gates import check_order, now_running
 from releasegate.tasks.notify import notify
 from releasegate.tasks.overtaken import newer_in_flight, watched
-from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
+from releasegate.tasks.rerun import this_run
 from releasegate.wiring import signature_verifier
 
-DEFERRAL = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
-"""How a deferred decision's time is given in the form: UTC, whole seconds."""
 DEFERRAL_REMIND_SECONDS = 300.0
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
-
-
-class ApprovalInput(RunInput):
-    """The Resume form in the Prefect UI (and what `releasegate approve` submits).
-
-    The server checks the patterns before it resumes the run; the flow itself only checks
-    lengths when it loads the answer (a stricter check there would crash the run) and then
-    refuses, recorded, whatever breaks the rules (`policy.approvals.judge`). An empty
-    reviewer is not a decision (`tasks.overtaken.WAKE_UP`).
-    """
-
-    reviewer: str = Field(
-        max_length=128,
-        description="Your name, as listed in the approvers' group",
-        json_schema_extra={"pattern": f"^({NAME_RULE.regex.pattern})?$"},
-    )
-    decision: Decision = "approve"
-    comment: str = Field(
-        default="",
-        max_length=1000,
-        json_schema_extra={"pattern": f"^{COMMENT_RULE.regex.pattern}$"},
-    )
-    signature: str = Field(
-        default="",
-        max_length=MAX_SIGNATURE_CHARS,
-        description="Not needed here: this environment takes unsigned decisions",
-    )
-    not_before: str = Field(
-        default="",
-        max_length=20,
-        description="Approve now, roll out later: no rollout before this UTC time, e.g. "
-        "2026-11-27T21:00:00Z (signed mode: it is part of the signed message)",
-        json_schema_extra={"pattern": f"^({DEFERRAL})?$"},
-    )
-
-
-class SignedApprovalInput(ApprovalInput):
-    """The Resume form in signed mode: the signature is required by the schema, so the UI
-    refuses an empty one before anything reaches the run (the wake-up answer carries a
-    placeholder: `tasks.overtaken.WAKE_UP`)."""
-
-    signature: str = Field(
-        min_length=1,
-        max_length=MAX_SIGNATURE_CHARS,
-        description="The whole output of the signing recipe beside this form",
-    )
 
 
 def await_approvals(
@@ -129,12 +83,14 @@ def await_approvals(
     log = ApprovalLog(ctx.config.app.name, environment, release.version)
     form = SignedApprovalInput if policy.signed else ApprovalInput
     while (state := tally(counted, policy=policy, groups=groups)).state == "pending":
-        pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{datetime.now(UTC):%H%M%S%f}"
+        opened_at = datetime.now(UTC)
+        pause_key = f"{PAUSE_PREFIX}{environment}-{round_}-{opened_at:%H%M%S%f}"
         round_ += 1
         serving = now_running(ctx, environment)
         request = ApprovalRequest(
             flow_run_id=run_id,
             pause_key=pause_key,
+            opened_at=opened_at,
             environment=environment,
             app=ctx.config.app.name,
             version=release.version,
@@ -176,10 +132,11 @@ def await_approvals(
             # Not a decision: woken because a newer run may have overtaken this one.
             check_order(ctx, environment, release, "waiting for approval")
             continue
+        signed_at = _utc_time(answer.issued_at) if policy.signed else None
         not_before, unreadable = _deferral(answer.not_before)
         fingerprint, proof_error = None, None
         if policy.signed and unreadable is None:
-            fingerprint, proof_error = _prove(ctx, request, answer, not_before)
+            fingerprint, proof_error = _prove(ctx, request, answer, policy, signed_at, not_before)
         decision = ApprovalEntry(
             name=answer.reviewer.strip(),
             decision=answer.decision,
@@ -187,6 +144,8 @@ def await_approvals(
             comment=answer.comment,
             signature=answer.signature.strip() or None,
             key_fingerprint=fingerprint,
+            pause_key=pause_key if policy.signed else None,
+            issued_at=signed_at,
             not_before=not_before,
         )
         verdict = judge(
@@ -214,7 +173,14 @@ def await_approvals(
         )
         published = Verdict(
             submitted=answer.model_dump(
-                include={"reviewer", "decision", "comment", "signature", "not_before"}
+                include={
+                    "reviewer",
+                    "decision",
+                    "comment",
+                    "signature",
+                    "issued_at",
+                    "not_before",
+                }
             ),
             status=status,
             counts=verdict.counts,
@@ -242,42 +208,94 @@ def await_approvals(
     return counted
 
 
+def _utc_time(text: str) -> datetime | None:
+    """A time as the form takes it (`approval_form.UTC_TIME`); None if absent or not one."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _deferral(text: str) -> tuple[datetime | None, tuple[str, str] | None]:
     """The time a deferred decision takes effect, or why it cannot be read."""
     if not text:
         return None, None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC), None
-    except ValueError:
+    if (at := _utc_time(text)) is None:
         return None, (
             "malformed",
             f"not_before {text!r} is not a UTC time like 2026-11-27T21:00:00Z",
         )
+    return at, None
 
 
 def _prove(
-    ctx: RunContext, request: ApprovalRequest, answer: ApprovalInput, not_before: datetime | None
+    ctx: RunContext,
+    request: ApprovalRequest,
+    answer: ApprovalInput,
+    policy: ApprovalPolicy,
+    issued_at: datetime | None,
+    not_before: datetime | None,
 ) -> tuple[str | None, tuple[str, str] | None]:
     """Check the decision's SSH signature: (key fingerprint, None) or (None, (code, reason)).
 
-    The signed message is rebuilt here from this run's own facts, so a signature made for
-    another run, digest, decision or comment cannot match.
+    The signed message is rebuilt here from this run's own facts and this pause's key, so a
+    signature made for another run, digest, decision, comment or round cannot match; one
+    this run has already received (from the trail, the run's inputs) is named a replay; and
+    the decision's own signed time must fall in this round and within `policy`'s max_age
+    (the environment's, or the break-glass rule's).
     """
     verifier = signature_verifier(ctx.config)
     assert verifier is not None  # the config requires allowed_signers for signed mode
+    if issued_at is None and answer.signature.strip():
+        reason = "a signed decision states when it was signed (issued_at: YYYY-MM-DDTHH:MM:SSZ)"
+        return None, ("malformed", reason)
     try:
+        # No signature at all: the verifier names it unsigned, whatever the time.
         payload = request.payload(
-            answer.reviewer.strip(), answer.decision, answer.comment, not_before
+            answer.reviewer.strip(),
+            answer.decision,
+            answer.comment,
+            issued_at or request.opened_at,
+            not_before,
         )
     except ValueError as exc:
         return None, ("malformed", f"the decision cannot be signed as given: {exc}")
+    if (used := _earlier_use(ctx, request, answer.signature)) is not None:
+        return None, ("replayed", _replayed(used))
     try:
         verified = verifier.verify_decision(payload, answer.signature)
     except SignatureRefused as exc:
         return None, (str(exc.code), exc.reason)
     except SignatureError as exc:
         return None, ("unverifiable", str(exc))
+    now = datetime.now(UTC)
+    if late := signed_timing(
+        payload.issued_at, opened_at=request.opened_at, now=now, policy=policy
+    ):
+        return None, (late.code, late.reason)
     return verified.fingerprint, None
+
+
+def _earlier_use(ctx: RunContext, request: ApprovalRequest, signature: str) -> AuditRecord | None:
+    if not signature.strip():
+        return None
+    _, created = this_run()
+    return earlier_use(
+        ctx.store.newest(request.environment),
+        signature,
+        flow_run_id=request.flow_run_id,
+        since=created,
+    )
+
+
+def _replayed(used: AuditRecord) -> str:
+    first = used.approvals[0]
+    answered = f"pause {first.pause_key}" if first.pause_key else "an earlier pause"
+    return (
+        f"this signature was already given to this run ({used.environment} #{used.seq}, "
+        f"{first.name}'s decision on {answered}, {used.status}): a signature answers one "
+        "pause once; sign this round's request"
+    )
 
 
 def drop_stale(
@@ -289,7 +307,7 @@ def drop_stale(
         return counted
     void = stale(counted, policy=policy, now=datetime.now(UTC))
     for decision in void:
-        age = datetime.now(UTC) - decision.at
+        age = datetime.now(UTC) - given_at(decision)
         ctx.record(
             "approval",
             environment,

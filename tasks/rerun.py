@@ -24,7 +24,7 @@ def went_live(ctx: RunContext) -> dict[str, AuditRecord] | None:
     a first attempt, and for a run that never went all the way (it runs the pipeline again)."""
     if ctx.attempt <= 1:
         return None
-    run_id, since = _run()
+    run_id, since = this_run()
     found = {}
     for environment in ctx.config.pipeline():
         if (record := reached(ctx.store.newest(environment), run_id, since=since)) is not None:
@@ -37,7 +37,7 @@ def chosen_before(ctx: RunContext, environment: str) -> AuditRecord | None:
     a first attempt, or when no attempt got as far as choosing)."""
     if ctx.attempt <= 1:
         return None
-    run_id, since = _run()
+    run_id, since = this_run()
     return chosen(ctx.store.newest(environment), run_id, since=since)
 
 
@@ -45,11 +45,11 @@ def first_trigger(ctx: RunContext) -> AuditRecord | None:
     """On a rerun: the trigger its first attempt recorded (None on a first attempt)."""
     if ctx.attempt <= 1:
         return None
-    run_id, since = _run()
+    run_id, since = this_run()
     return own_trigger(ctx.store.newest(TRIGGERS), run_id, since=since)
 
 
-def _run() -> tuple[str, datetime]:
+def this_run() -> tuple[str, datetime]:
     """This run's id and creation time (the earliest any of its records can be)."""
     context = FlowRunContext.get()
     assert context is not None and context.flow_run is not None, "called inside a flow run"

@@ -25,7 +25,8 @@ from releasegate.audit.record import AuditRecord, Status
 from releasegate.errors import Blocked
 from releasegate.policy.triggers import Refusal, earlier_use, timing
 from releasegate.secret import WEBHOOK_SECRET, webhook_secret
-from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload, issued
+from releasegate.signing.payload import utc_seconds
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, TriggerPayload
 from releasegate.signing.verifier import SignatureRefused
 from releasegate.signing.webhook import attested
 from releasegate.tasks.context import RunContext
@@ -164,7 +165,7 @@ def _record(
     }
     if proof is not None:
         details |= {
-            "issued_at": issued(proof.issued_at),
+            "issued_at": utc_seconds(proof.issued_at),
             "nonce": proof.nonce,
             "signature": proof.signature,
             "attestation": proof.attestation,

@@ -15,6 +15,7 @@ from tests.support.modules import REPO
 REQUEST = ApprovalRequest(
     flow_run_id="0b6f9c1e-6a1f-4c3e-9d7a-2f0e5b8c1a11",
     pause_key="approval-production-1-120304000000",
+    opened_at=datetime(2026, 11, 27, 12, 3, 4, tzinfo=UTC),
     environment="production",
     app="webapp",
     version="v7",
@@ -55,6 +56,10 @@ def test_facts_first_then_one_recipe_for_every_reviewer() -> None:
     assert "1 more from release-managers (so far: bob)" in facts
     assert recipe.count("ssh-keygen -Y sign") == 1  # one recipe, not one per reviewer
     assert "alice" not in recipe and "carol" not in recipe
+    # It signs this pause, and the time it runs (printed for the form), not a fixed one.
+    assert f"'pause-key: {REQUEST.pause_key}'" in recipe
+    assert '"issued-at: $AT"' in recipe and "2026-11-27T" not in recipe
+    assert "*Issued At*" in facts
     # The digest is whole (in groups a narrow dialog can wrap), never shortened.
     shown = re.search(r"\*\*Digest:\*\* (.*)", facts)
     assert shown and re.sub(r"[` ]", "", shown.group(1)) == REQUEST.digest

@@ -8,7 +8,7 @@ from functools import partial
 
 from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.audit.store import RecordCheck
-from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.payload import DecisionPayload, DecisionPayloadV1
 from releasegate.signing.trigger import TRIGGER_NAMESPACE, TriggerPayload
 from releasegate.signing.verifier import SignatureError, SignatureRefused, Verified, Verifier
 
@@ -21,7 +21,8 @@ def signature_check(verifier: Verifier) -> RecordCheck:
     a deploy relied on): a refused decision was refused because its proof did not hold.
     A trigger recorded as signed must carry a signature that still proves it: one appended
     by hand by someone who can write to the store, claiming `signed`, does not.
-    Each is verified as of the time it was given, so a key retired since still verifies.
+    Each is verified as of the time it was given, so a key retired since still verifies,
+    against the message version it was signed in (`signed_message`).
     """
 
     def check(rec: AuditRecord) -> list[str]:
@@ -68,18 +69,32 @@ def _problems(
 
 def _approval(verifier: Verifier, rec: AuditRecord, approval: ApprovalEntry) -> Verified:
     """Prove the decision an approval in `rec` says its reviewer signed."""
-    decision = DecisionPayload(
-        decision=approval.decision,
-        reviewer=approval.name,
-        flow_run_id=rec.flow_run_id or "",
-        environment=rec.environment,
-        app=rec.app,
-        version=rec.version or "",
-        digest=rec.artifact or "",
-        comment=approval.comment,
-        not_before=approval.not_before,
+    return verifier.verify_decision(
+        signed_message(rec, approval), approval.signature, at=approval.at
     )
-    return verifier.verify_decision(decision, approval.signature, at=approval.at)
+
+
+def signed_message(rec: AuditRecord, approval: ApprovalEntry) -> DecisionPayloadV1:
+    """What `approval`, recorded in `rec`, was signed over: the version 2 message when the
+    decision records its pause and issue time, else version 1 (decisions recorded before
+    version 2; a run accepts only version 2, so a record claiming version 1 after that was
+    written by hand, and its hash chain says whether the trail was edited). Either may
+    carry a deferral (`not-before`)."""
+    facts: dict[str, object] = {
+        "decision": approval.decision,
+        "reviewer": approval.name,
+        "flow_run_id": rec.flow_run_id or "",
+        "environment": rec.environment,
+        "app": rec.app,
+        "version": rec.version or "",
+        "digest": rec.artifact or "",
+        "comment": approval.comment,
+        "not_before": approval.not_before,
+    }
+    if approval.pause_key is None and approval.issued_at is None:
+        return DecisionPayloadV1.model_validate(facts)
+    signed = {"pause_key": approval.pause_key, "issued_at": approval.issued_at}
+    return DecisionPayload.model_validate(facts | signed)
 
 
 def _request(verifier: Verifier, rec: AuditRecord) -> Verified:

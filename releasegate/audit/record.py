@@ -71,17 +71,27 @@ class ApprovalEntry(BaseModel):
     comment: str = ""
     signature: str | None = None
     key_fingerprint: str | None = None
+    pause_key: str | None = None
+    """Signed decisions: the pause it answered, and when the reviewer signed (both signed:
+    `payload.DecisionPayload`). None on decisions recorded before they were signed (the
+    version 1 message)."""
+    issued_at: datetime | None = None
     not_before: datetime | None = None
     """A deferred decision: it authorises no rollout before this time (signed with it)."""
 
     @model_serializer(mode="wrap")
-    def _without_unset_deferral(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Hashes cover the stored JSON: a decision that is not deferred is stored (and
-        # hashed) exactly as before the field existed, so older records keep verifying.
+    def _without_unset_later_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Hashes cover the stored JSON: a decision that holds none of the fields added
+        # after records were first written is stored (and hashed) exactly as before they
+        # existed, so older records keep verifying.
         data: dict[str, Any] = handler(self)
-        if data.get("not_before") is None:
-            data.pop("not_before", None)
+        for later in _LATER_APPROVAL_FIELDS:
+            if data.get(later) is None:
+                data.pop(later, None)
         return data
+
+
+_LATER_APPROVAL_FIELDS = ("pause_key", "issued_at", "not_before")
 
 
 class AuditEntry(BaseModel):
@@ -176,7 +186,9 @@ def content_hash(record: AuditRecord) -> str:
 
     Only the fields the stored JSON has count (pydantic's `model_fields_set`), not the
     defaults of fields it lacks: a field added to `AuditEntry` later is absent from older
-    records, so adding one never changes the hash of a record written before it.
+    records, so adding one never changes the hash of a record written before it. (An
+    approval inside a record leaves out the fields added to it later unless they hold
+    something: `ApprovalEntry`'s serializer.)
     """
     return _digest(_body(record, record.model_fields_set - _SEALING, record.seq, record.prev_hash))
 

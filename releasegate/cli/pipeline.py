@@ -206,8 +206,9 @@ def approve(
     config: ConfigOption = None,
 ) -> None:
     """Give one decision on a run waiting for approval (signed with your SSH key when the
-    environment requires signed approvals), then wait for the run's verdict: exit 0 if the
-    decision counts, 3 if the run refused it (the reason is printed)."""
+    environment requires signed approvals: for the pause it answers, as of now), then wait
+    for the run's verdict: exit 0 if the decision counts, 3 if the run refused it (the
+    reason is printed)."""
     from datetime import UTC, datetime
 
     from releasegate.approval import deferral

@@ -7,13 +7,15 @@ Pure: no I/O, no clock of its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from releasegate.audit.record import ApprovalEntry, Status
+from releasegate.audit.record import ApprovalEntry, AuditRecord, Status
 from releasegate.duration import Duration
+from releasegate.policy.triggers import FUTURE_SKEW, Refusal, back_to
 from releasegate.vocabulary import COMMENT_RULE, NAME_RULE
 
 
@@ -122,7 +124,7 @@ def judge(
     if (
         policy.max_age is not None
         and decision.not_before is not None
-        and decision.not_before - decision.at > policy.max_age
+        and decision.not_before - given_at(decision) > policy.max_age
     ):
         return Judgement(
             counts=False,
@@ -191,10 +193,63 @@ def tally(
     return Tally(state="pending" if missing else "approved", missing=missing)
 
 
+def given_at(decision: ApprovalEntry) -> datetime:
+    """When a decision was given: its signed issue time, or when the run received it if
+    that is earlier (a signer's clock ahead of ours buys no extra life)."""
+    return min(decision.at, decision.issued_at) if decision.issued_at else decision.at
+
+
 def stale(
     counted: list[ApprovalEntry], *, policy: ApprovalPolicy, now: datetime
 ) -> list[ApprovalEntry]:
     """Approvals too old to authorise a rollout starting at `now` (none without max_age)."""
     if policy.max_age is None:
         return []
-    return [d for d in counted if now - d.at > policy.max_age]
+    return [d for d in counted if now - given_at(d) > policy.max_age]
+
+
+def signed_timing(
+    issued_at: datetime, *, opened_at: datetime, now: datetime, policy: ApprovalPolicy
+) -> Refusal | None:
+    """Refuse a signed decision whose own signed time puts it before the approval round it
+    answers (`before-round`), in the future (`future`) or past max_age (`stale`). Each
+    allows a signer's clock FUTURE_SKEW of difference from ours."""
+    if issued_at < opened_at - FUTURE_SKEW:
+        return Refusal(
+            code="before-round",
+            reason=f"signed at {issued_at:%Y-%m-%d %H:%M:%S %Z}, before this approval round "
+            f"began ({opened_at:%Y-%m-%d %H:%M:%S %Z}): sign this round's request",
+        )
+    if issued_at > now + FUTURE_SKEW:
+        return Refusal(
+            code="future",
+            reason=f"signed at {issued_at:%Y-%m-%d %H:%M:%S %Z}, more than {FUTURE_SKEW} "
+            "ahead of this clock: check the signer's clock",
+        )
+    if policy.max_age is not None and now - issued_at > policy.max_age:
+        age = int((now - issued_at).total_seconds())
+        return Refusal(
+            code="stale",
+            reason=f"signed {age}s ago, older than max_age {policy.max_age}: sign again",
+        )
+    return None
+
+
+def same_signature(a: str, b: str) -> bool:
+    """The same signature text, however it was re-wrapped (the armour's line breaks and
+    spaces carry nothing)."""
+    return "".join(a.split()) == "".join(b.split())
+
+
+def earlier_use(
+    newest: Iterable[AuditRecord], signature: str, *, flow_run_id: str, since: datetime
+) -> AuditRecord | None:
+    """The decision of run `flow_run_id` that already carried `signature`, whatever became
+    of it (counted, refused, expired): a signature is good once per run. Reads the
+    environment's records newest first, back to `since` (the run's start; `back_to`)."""
+    for record in back_to(newest, since):
+        if record.kind != "approval" or record.flow_run_id != flow_run_id:
+            continue
+        if any(a.signature and same_signature(a.signature, signature) for a in record.approvals):
+            return record
+    return None

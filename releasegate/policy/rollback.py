@@ -141,18 +141,17 @@ def moved_on(
 
     A rollback asked for while a deploy was under way is meant for that deploy (on-call saw
     it go out): it goes ahead if that deploy is the environment's newest change and left its
-    release live, and does nothing if the deploy undid itself (an automatic rollback).
+    release live, and does nothing if the deploy undid itself (an automatic rollback). A
+    deploy killed before its switch is closed as interrupted, with nothing of it live: then,
+    as with no deploy under way, what was served when asked decides.
     Otherwise another change that ran while this one waited means no: most often a second
     on-call engineer's rollback of the same bad release, which this one would undo by
-    restoring that release ("the newest success that is not live"). A holder whose change
-    was closed as interrupted had died (kill -9): nothing was under way, the general rule
-    decides."""
+    restoring that release ("the newest success that is not live")."""
     was, is_ = (served[0] if served else "nothing" for served in (asked, now))
-    last = _last_changes_by(newest, under_way) if under_way is not None else []
-    if last and last[0].status != "interrupted":
+    if under_way is not None and (last := _last_changes_by(newest, under_way)):
         if last[0].kind == "deploy" and now is not None and last[0].artifact == now[1]:
             return None
-        if any(r.kind == "deploy" for r in last):
+        if last[0].kind == "rollback" and any(r.kind == "deploy" for r in last):
             return (
                 f"{environment} serves {is_}: the deploy under way when this rollback was asked "
                 f"for (flow run {under_way}) is not live any more; nothing rolled back. Name a "

@@ -87,7 +87,7 @@ class InProcessVerifier(Verifier):
             raise SignatureRefused(
                 RefusalCode.BAD_SIGNATURE,
                 "the signed message does not match this decision (signed for another run, "
-                "digest, decision or comment, or altered)",
+                "approval round, issue time, digest, decision or comment, or altered)",
             )
         if not signers.allows(signer, key, namespace, when):
             raise _who_signed(signers, key, signer, at, when)

@@ -172,7 +172,8 @@ class KeygenVerifier(Verifier):
                 raise SignatureRefused(
                     RefusalCode.BAD_SIGNATURE,
                     "the signed message does not match this one (signed for another run, "
-                    "digest, decision, comment, version or request, or altered)",
+                    "approval round, issue time, digest, decision, comment, version or "
+                    "request, or altered)",
                 )
             good = _ssh_keygen(
                 [

@@ -4,17 +4,19 @@ A reviewer signs the canonical text of one `DecisionPayload` with their SSH key,
 namespace `releasegate` (see `keygen`); it is verified against an OpenSSH `allowed_signers`
 file that maps reviewer names to keys.
 
-Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing else)::
+Canonical message, version 2 (UTF-8, `\\n` line ends, a final `\\n`, nothing else)::
 
-    releasegate-approval-v1
+    releasegate-approval-v2
     decision: approve
     reviewer: alice
     flow-run-id: 0b6f9c1e-...
+    pause-key: approval-production-0-120102123456
     environment: production
     app: webapp
     version: 1.4.2
     digest: sha256:<64 hex>
     not-before: 2026-11-27T21:00:00Z
+    issued-at: 2026-11-27T12:01:02Z
     comment: looks good\\nship it
 
 - Fields appear exactly once, in this order, as `key: value`. An empty comment is the
@@ -28,27 +30,34 @@ Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
   list, not a Unicode category, so the message never changes with the Python version:
   a stored signature must re-verify years later (`releasegate audit verify`).
 - `not-before` (UTC, whole seconds) is present only in a deferred decision ("approve now,
-  deploy after 22:00"): the line is absent otherwise, so every decision signed before it
-  existed keeps its exact message. The run does not roll out before that time.
-- Changing this format invalidates every stored signature: add `-v2` instead.
+  deploy after 22:00"): the line is absent otherwise, so every decision signed without it
+  keeps its exact message (version 1 records may hold it too, in the same place before the
+  comment). The run does not roll out before that time.
+- Changing this format invalidates every stored signature: add `-v3` instead, and keep
+  the old version here for `audit verify` (as version 1 is kept: `DecisionPayloadV1`).
 
 The message binds decision, reviewer, run, environment, app, version and digest, so a
 signature replayed from another run, for another digest, with the decision flipped or
-the comment edited no longer matches (`bad-signature`). The namespace is bound by the
-SSHSIG format itself: a signature made for git (`-n git`) is refused (`wrong-namespace`).
+the comment edited no longer matches (`bad-signature`). Version 2 adds the pause it
+answers (each approval round of a run is a new pause, with a new key) and the time the
+reviewer signed: a signature copied from the audit trail or the run's inputs cannot answer
+a later round, and its own signed time says how old it is (`max_age`). Version 1 lacked
+both; a run accepts only version 2, `audit verify` re-checks both. The namespace is bound
+by the SSHSIG format itself: a signature made for git (`-n git`) is refused
+(`wrong-namespace`).
 """
 
 from __future__ import annotations
 
 import shlex
 from datetime import UTC, datetime
+from typing import Annotated, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from releasegate.vocabulary import NAME_RULE, Decision
 
 NAMESPACE = "releasegate"
-MESSAGE_HEADER = "releasegate-approval-v1"
 
 PRINCIPAL = f"^{NAME_RULE.regex.pattern}$"
 """A reviewer name as it appears in allowed_signers: no spaces, commas or glob characters."""
@@ -56,10 +65,25 @@ _TOKEN = r"^[A-Za-z0-9][A-Za-z0-9._:+@/-]{0,255}$"
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
-class DecisionPayload(BaseModel):
-    """Exactly what a reviewer's signature covers. See the module docstring for the format."""
+def utc_seconds(moment: datetime) -> str:
+    """A time as signed: UTC, whole seconds (`2026-11-27T21:00:00Z`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+IssuedAt = Annotated[AwareDatetime, AfterValidator(_whole_seconds)]
+"""A signed issue time: aware, held as it is signed (UTC, whole seconds)."""
+
+
+class DecisionPayloadV1(BaseModel):
+    """The version 1 message (no pause, no issue time): only re-verified by `audit verify`
+    for records written before version 2. A run accepts only `DecisionPayload`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    HEADER: ClassVar[str] = "releasegate-approval-v1"
 
     decision: Decision
     reviewer: str = Field(pattern=PRINCIPAL)
@@ -72,9 +96,9 @@ class DecisionPayload(BaseModel):
     not_before: AwareDatetime | None = None
     """A deferred decision takes effect at this time (signed as its own line)."""
 
-    def lines(self) -> list[str]:
-        """The message's lines, header first, without line ends."""
-        fields = [
+    def fields(self) -> list[tuple[str, str]]:
+        """The message's fields in order, values as signed."""
+        return [
             ("decision", self.decision),
             ("reviewer", self.reviewer),
             ("flow-run-id", self.flow_run_id),
@@ -85,16 +109,37 @@ class DecisionPayload(BaseModel):
             *([("not-before", utc_seconds(self.not_before))] if self.not_before else []),
             ("comment", escape(self.comment)),
         ]
-        return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
+
+    def lines(self) -> list[str]:
+        """The message's lines, header first, without line ends."""
+        return _render(self.HEADER, self.fields())
 
     def message(self) -> bytes:
         """The canonical bytes that get signed."""
         return ("\n".join(self.lines()) + "\n").encode("utf-8")
 
 
-def utc_seconds(moment: datetime) -> str:
-    """A time as signed: UTC, whole seconds (`2026-11-27T21:00:00Z`)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+class DecisionPayload(DecisionPayloadV1):
+    """Exactly what a reviewer's signature covers today. See the module docstring."""
+
+    HEADER: ClassVar[str] = "releasegate-approval-v2"
+
+    pause_key: str = Field(pattern=_TOKEN)
+    """The pause (approval round) of the run this decision answers."""
+    issued_at: IssuedAt
+    """When the reviewer signed, by their clock."""
+
+    def fields(self) -> list[tuple[str, str]]:
+        # Version 1's fields, the pause after the run and the issue time before the comment.
+        *facts, comment = super().fields()
+        run, place = facts[:3], facts[3:]
+        return [
+            *run,
+            ("pause-key", self.pause_key),
+            *place,
+            ("issued-at", utc_seconds(self.issued_at)),
+            comment,
+        ]
 
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -127,10 +172,24 @@ def escape(text: str) -> str:
     return stripped + "\\x20" * (len(escaped) - len(stripped))
 
 
+def _render(header: str, fields: list[tuple[str, str]]) -> list[str]:
+    return [header] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
+
+
+COMMENT_LINE = "IFS= read -r COMMENT <<'END_OF_COMMENT'"
+"""The recipe's line before the one the comment goes on (`read -r` keeps it verbatim: the
+comment rule allows no newline). One line shorter than `$(cat <<...)`: the form's
+description has a height budget (tests/browser/test_approval_ui.py)."""
+
+ISSUED_AT_LINE = "issued_at: "
+"""What the recipe prints before the signature: the time to paste into the Resume form's
+*Issued At* field (`releasegate approve` submits it itself)."""
+
+
 def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -> str:
-    """A POSIX shell recipe that signs a decision on `payload`'s run by hand, for any
-    reviewer, decision and comment: the Resume form shows one, not one per reviewer. Never
-    run by releasegate.
+    """A POSIX shell recipe that signs a decision on `payload`'s pause by hand, for any
+    reviewer, decision and comment, as of the moment it runs: the Resume form shows one,
+    not one per reviewer. Never run by releasegate.
 
     The person edits the variables at the top; the comment goes between the heredoc's
     markers verbatim (no quoting to get wrong; an empty line is no comment), so whoever
@@ -138,10 +197,11 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
     backslashes as `escape` does; the comment rule allows no other escaped character but
     trailing spaces, which `escape` writes as `\\x20` (keep the comment free of them). A
     deferred decision ("approve now, roll out later") sets WHEN as in the form; the
-    `not-before:` line is signed only then, as `DecisionPayload.lines` writes it. Lines stay
-    under 60 characters, so the dialog shows every one whole.
+    `not-before:` line is signed only then, as `DecisionPayload.lines` writes it. The shell
+    fills in the issue time (UTC, whole seconds) and prints it first (`issued_at: <time>`),
+    then the signature. Lines stay under 60 characters, so the dialog shows every one whole.
     """
-    header, _, _, run, environment, app, version, digest = payload.lines()[:8]
+    header, _, _, run, pause, environment, app, version, digest = payload.lines()[:9]
     key = key_hint if key_hint.startswith("~/") else shlex.quote(key_hint)
     # Two adjacent quoted halves, the second sharing its line with the deferral: a narrow
     # window shows each line whole.
@@ -153,18 +213,19 @@ def sign_recipe(payload: DecisionPayload, key_hint: str = "~/.ssh/id_ed25519") -
             f"KEY={key}",
             "WHEN=                  # the form's *Not before* (or none)",
             "# the form's comment, exactly, on the empty line (or none)",
-            "COMMENT=$(cat <<'END_OF_COMMENT'",
+            COMMENT_LINE,
             "",
             "END_OF_COMMENT",
-            ")",
             "ESCAPED=$(printf %s \"$COMMENT\" | sed 's/\\\\/\\\\\\\\/g')",
+            f'AT=$(date -u +%Y-%m-%dT%H:%M:%SZ); echo "{ISSUED_AT_LINE}$AT"',
             f"printf '%s\\n' {header} \\",
             '  "decision: $DECISION" "reviewer: $REVIEWER" \\',
             f"  {shlex.quote(run)} \\",
+            f"  {shlex.quote(pause)} \\",
             f"  {' '.join(shlex.quote(fact) for fact in (environment, app, version))} \\",
             f"  '{digest[:half]}'\\",  # a digest is hexadecimal: nothing to quote
             f"'{digest[half:]}' " + '${WHEN:+"not-before: $WHEN"} \\',
-            '  "comment:${ESCAPED:+ }$ESCAPED" |',
+            '  "issued-at: $AT" "comment:${ESCAPED:+ }$ESCAPED" |',
             f'  ssh-keygen -Y sign -n {NAMESPACE} -f "$KEY"',
         ]
     )

@@ -31,12 +31,12 @@ Canonical message, version 1 (UTF-8, `\\n` line ends, a final `\\n`, nothing els
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from releasegate.signing.payload import escape
+from releasegate.signing.payload import escape, utc_seconds
 from releasegate.vocabulary import Branch, Commit, EnvironmentName, Name, Nonce, Reason, Version
 
 TRIGGER_NAMESPACE = "releasegate-trigger"
@@ -82,7 +82,7 @@ class TriggerPayload(Asked):
             ("branch", self.branch or ""),
             ("commit", self.commit or ""),
             ("reason", escape(self.reason or "")),
-            ("issued-at", issued(self.issued_at)),
+            ("issued-at", utc_seconds(self.issued_at)),
             ("nonce", self.nonce),
         ]
         return [MESSAGE_HEADER] + [f"{k}: {v}" if v else f"{k}:" for k, v in fields]
@@ -90,8 +90,3 @@ class TriggerPayload(Asked):
     def message(self) -> bytes:
         """The canonical bytes that get signed."""
         return ("\n".join(self.lines()) + "\n").encode("utf-8")
-
-
-def issued(moment: datetime) -> str:
-    """An issue time as signed: UTC, whole seconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.errors import Failed
-from releasegate.signing.payload import NAMESPACE, DecisionPayload
+from releasegate.signing.payload import NAMESPACE, DecisionPayloadV1
 
 
 class SignatureError(Failed):
@@ -109,9 +109,10 @@ class Verifier(Protocol):
         ...
 
     def verify_decision(
-        self, payload: DecisionPayload, signature: str | None, *, at: datetime | None = None
+        self, payload: DecisionPayloadV1, signature: str | None, *, at: datetime | None = None
     ) -> Verified:
-        """Prove that `payload.reviewer` signed exactly `payload` (approvals' namespace)."""
+        """Prove that `payload.reviewer` signed exactly `payload` (approvals' namespace), in
+        either version of the message."""
         return self.verify(
             payload.message(), signature, signer=payload.reviewer, namespace=NAMESPACE, at=at
         )

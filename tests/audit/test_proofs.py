@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from releasegate.audit.proofs import signature_check
 from releasegate.audit.record import GENESIS, AuditRecord, seal
 from releasegate.signing.keygen import sign
+from releasegate.signing.payload import utc_seconds
 from releasegate.signing.sshsig import fingerprint_of, line_fingerprint
-from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked, issued
+from releasegate.signing.trigger import TRIGGER_NAMESPACE, Asked
 from tests.support.records import make_entry
 from tests.support.sshsig import DEMO_KEYS, verifier
 
@@ -19,7 +20,7 @@ NONCE = "4f2c" * 8
 
 def trigger(signature: str, **details: str) -> AuditRecord:
     """dave's signed request to deploy 1.4.2, recorded as accepted."""
-    facts = {"request": "deploy", "issued_at": issued(ISSUED), "nonce": NONCE}
+    facts = {"request": "deploy", "issued_at": utc_seconds(ISSUED), "nonce": NONCE}
     entry = make_entry(
         "production",
         id="trigger-0",

@@ -63,7 +63,7 @@ def test_status_links_each_run_waiting_for_approval_to_its_page_in_the_ui(
             # The description renders after the form's fields (a skeleton first): wait for
             # its text, never read it once.
             expect(prefect.open_resume().description()).to_contain_text(
-                "webapp v1 → production", timeout=TIMEOUT_MS
+                f"{setup.app} v1 → production", timeout=TIMEOUT_MS
             )
         finally:
             if waiting and not run.done():  # a rejection ends the run (test or failure)

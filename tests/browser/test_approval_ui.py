@@ -1,6 +1,7 @@
 """Approving in the Prefect UI, as a release manager does it: open the paused run, read the
 Resume form's description, sign with the recipe it shows (run as shown, in a real shell,
-with the person's own name, decision, key and comment), paste the signature, Resume.
+with the person's own name, decision, key and comment), paste the time it printed and the
+signature, Resume.
 
 - Two reviewers approve through the form, one with a comment and one without, each on
   the first try, and production goes live.
@@ -33,6 +34,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from releasegate import prefect_server, review
 from releasegate.approval import ApprovalRequest
 from releasegate.flows.deploy import deploy
+from releasegate.signing.payload import COMMENT_LINE, ISSUED_AT_LINE
 from tests.flows.conftest import Setup, serving
 from tests.support.browser import in_a_thread, screenshot_for_docs
 from tests.support.people import KEYS, proof
@@ -56,11 +58,14 @@ def keys(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
-def signed_setup(make_setup, required: int) -> Setup:  # type: ignore[no-untyped-def]
+def signed_setup(  # type: ignore[no-untyped-def]
+    make_setup, required: int, app: str | None = None
+) -> Setup:
     return make_setup(
         staging={},
         production={"approvals": approvals(required)},
         top={"allowed_signers": str(KEYS / "allowed_signers")},
+        app={"name": app} if app else None,
     )
 
 
@@ -70,6 +75,7 @@ class Deploying:
     requests it has made so far."""
 
     result: Future[str]
+    app: str
     answered: set[str] = field(default_factory=set)
     flow_run_id: str = ""
 
@@ -82,6 +88,7 @@ class Deploying:
             self.answered,
             timeout=120,
             unless=self.result.done,
+            app=self.app,
         )
         assert found is not None, f"the run ended without asking: {self.result.result()}"
         self.answered.add(found.pause_key)
@@ -95,7 +102,9 @@ def deploying(setup: Setup) -> Iterator[Deploying]:
     (signed), so it ends now instead of at its approval timeout."""
     with ThreadPoolExecutor(1) as pool:
         signed = proof("v1")  # dave's request, signed with his demo key
-        run = Deploying(pool.submit(setup.call, deploy, version="v1", actor="dave", proof=signed))
+        run = Deploying(
+            pool.submit(setup.call, deploy, version="v1", actor="dave", proof=signed), setup.app
+        )
         try:
             yield run
         finally:
@@ -105,17 +114,28 @@ def deploying(setup: Setup) -> Iterator[Deploying]:
                 )
 
 
-def sign_as_shown(recipe: str, reviewer: str, key: Path, comment: str = "") -> str:
+@dataclass(frozen=True)
+class Signed:
+    """What the recipe printed: the time it signed at (its first line, for the form's
+    Issued At), then the signature."""
+
+    issued_at: str
+    signature: str
+
+
+def sign_as_shown(recipe: str, reviewer: str, key: Path, comment: str = "") -> Signed:
     """The recipe as a person follows it: name and key in its variables, the comment on
-    its empty line; run in a real shell. Returns what it prints: the signature."""
+    its empty line; run in a real shell. Returns what it prints."""
     lines = recipe.split("\n")
-    at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
+    at = lines.index(COMMENT_LINE)
     lines[at + 1] = comment
     lines = [f"REVIEWER={reviewer}" if line.startswith("REVIEWER=") else line for line in lines]
     lines = [f"KEY={key}" if line.startswith("KEY=") else line for line in lines]
     done = subprocess.run(["sh", "-c", "\n".join(lines)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    stamp, signature = done.stdout.split("\n", 1)
+    assert stamp.startswith(ISSUED_AT_LINE), done.stdout
+    return Signed(stamp.removeprefix(ISSUED_AT_LINE), signature)
 
 
 def open_form(prefect: PrefectUI, request: ApprovalRequest) -> ResumeForm:
@@ -128,17 +148,20 @@ def open_form(prefect: PrefectUI, request: ApprovalRequest) -> ResumeForm:
     return form
 
 
-def decide(form: ResumeForm, reviewer: str, signature: str, comment: str = "") -> None:
+def decide(form: ResumeForm, reviewer: str, signed: Signed, comment: str = "") -> None:
+    """Fill in the form as the recipe's output says: time into Issued At, the signature
+    into Signature."""
     form.fill("Reviewer", reviewer)
     if comment:
         form.fill("Comment", comment)
-    form.fill("Signature", signature)
+    form.fill("Issued At", signed.issued_at)
+    form.fill("Signature", signed.signature)
 
 
 def test_two_reviewers_approve_through_the_resume_form_and_production_goes_live(
     prefect_api: str, make_setup, keys: dict[str, Path], page: Page
 ) -> None:
-    setup = signed_setup(make_setup, required=2)
+    setup = signed_setup(make_setup, required=2, app="webapp")  # as the README's screenshot
     prefect = PrefectUI(page, prefect_server.ui_url())
     with deploying(setup) as run:
         first = run.next_request()

@@ -35,7 +35,7 @@ def deployment_id(name: str) -> str | None:
 def served(prefect_api: str, make_setup, tmp_path: Path) -> Iterator[Setup]:  # type: ignore[no-untyped-def]
     """v1 then v2 live on production, and `releasegate serve` serving the deployments
     (polling every second, as the README suggests for a quick UI)."""
-    setup = make_setup()
+    setup = make_setup(app={"name": "webapp"})  # the README's screenshot shows its name
     for version in ("v1", "v2"):
         in_a_thread(setup.call, deploy, version=version, actor="dave")
     server = processes.spawn(

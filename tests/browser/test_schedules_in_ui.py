@@ -9,6 +9,7 @@ from prefect.deployments.runner import RunnerDeployment
 
 from releasegate import prefect_server
 from releasegate.config import Config
+from releasegate.deployment_names import promote_name, reconcile_name
 from releasegate.serving import specs
 from tests.support.browser import in_a_thread
 from tests.support.prefect_ui import TIMEOUT_MS
@@ -34,11 +35,11 @@ def test_the_train_and_reconcile_show_their_schedules(
     setup = make_setup(staging={}, production=TRAIN)
     ids = in_a_thread(register, setup.load())
     ui = prefect_server.ui_url()
-    page.goto(f"{ui}/v2/deployments/deployment/{ids['promote/webapp-production']}")
+    page.goto(f"{ui}/v2/deployments/deployment/{ids[promote_name(setup.app, 'production')]}")
     expect(page.get_by_text("Schedules")).to_be_visible(timeout=TIMEOUT_MS)
     # The V2 page words the cron expression; its time zone is the schedule's (not shown there).
     expect(page.get_by_text("At 10:00 AM, Monday through Thursday")).to_be_visible()
     expect(page.get_by_text("flows/promote.py:promote")).to_be_visible()
-    page.goto(f"{ui}/v2/deployments/deployment/{ids['reconcile/webapp']}")
+    page.goto(f"{ui}/v2/deployments/deployment/{ids[reconcile_name(setup.app)]}")
     expect(page.get_by_text("Schedules")).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text("Every 5 minutes")).to_be_visible()

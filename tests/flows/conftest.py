@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +24,7 @@ from releasegate.cli import app
 from releasegate.wiring import open_store
 from tests.conftest import REPO
 from tests.support.answering import SMOKE
+from tests.support.people import KEYS
 from tests.support.toml import table
 
 T = TypeVar("T")
@@ -42,6 +45,10 @@ class Setup:
 
     def load(self) -> configuration.Config:
         return configuration.load(self.path)
+
+    @property
+    def app(self) -> str:
+        return self.load().app.name
 
     def cli(self, *args: str) -> tuple[int, str]:
         """`releasegate ARGS --config <this>`: exit code and output. (The CLI pins its
@@ -150,11 +157,21 @@ def serving(url: str) -> str:
     return httpx.get(f"{url}/version", timeout=5).json()["version"]
 
 
+def own_app_name(nodeid: str) -> str:
+    """An app name of the test's own (`t-` and a digest of its id): one Prefect server holds
+    every test's runs, approval requests, locks, variables and artifacts, keyed by app."""
+    return "t-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
+
+
 @pytest.fixture
-def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Setup]]:
+def make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Setup]]:
     """Write a config: `make_setup(production={...}, staging={...} or None, top={...})`.
-    The newest setup is the one flows called in the test read (RELEASEGATE_CONFIG)."""
+    The newest setup is the one flows called in the test read (RELEASEGATE_CONFIG). The app
+    is named after the test unless `app` names it."""
     homes: list[Path] = []
+    default_app = own_app_name(request.node.nodeid)
 
     def make(
         *,
@@ -180,7 +197,9 @@ def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         given = urls or {}
         urls = {}
         lines = table(None, {**(top or {}), "home": home})
-        lines += table("app", {"name": "webapp", "source": REPO / "examples/webapp", **(app or {})})
+        lines += table(
+            "app", {"name": default_app, "source": REPO / "examples/webapp", **(app or {})}
+        )
         lines += table(
             "groups", {"release-managers": ["alice", "bob", "carol"], "security": ["sam", "sasha"]}
         )
@@ -200,6 +219,31 @@ def make_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         down(home)
 
 
+def assert_given_again(setup: Setup) -> None:
+    """The first two approvals outlived max_age in the wait timer (longer than max_age:
+    certain) and were voided before the rollout; the deploy relied on two approvals given
+    after that, by two people. (How many more rounds max_age voided is the clock's business.)"""
+    decisions = setup.records("approval")[::-1]
+    first, second = decisions[0], decisions[1]
+    assert (first.status, second.status) == ("accepted", "accepted")
+    voided = [d for d in decisions if d.status == "expired"]
+    assert {d.approvals[0].name for d in voided[:2]} == {
+        first.approvals[0].name,
+        second.approvals[0].name,
+    }
+    assert all("older than max_age" in (d.reason or "") for d in voided)
+    deployed = setup.records("deploy")[0]
+    assert deployed.status == "succeeded" and len(set(deployed.approvers)) == 2
+    last_void = max(d.seq for d in voided)
+    relied = {(a.name, a.at) for a in deployed.approvals}
+    given_after = {
+        (d.approvals[0].name, d.approvals[0].at)
+        for d in decisions
+        if d.status == "accepted" and d.seq > last_void
+    }
+    assert relied <= given_after
+
+
 def broken_source(folder: Path, good: Setup) -> Path:
     """The example app's source with its /version answer misspelt: it starts and answers
     /health, but every version check fails."""
@@ -207,6 +251,20 @@ def broken_source(folder: Path, good: Setup) -> Path:
     broken.mkdir()
     app = (Path(good.load().app.source) / "app.py").read_text()
     (broken / "app.py").write_text(app.replace('"version"', '"versoin"'))
+    return broken
+
+
+def broken_behind_the_proxy(folder: Path, good: Setup) -> Path:
+    """The example app's source changed to answer 404 to every request that reaches it
+    through a proxy (X-Forwarded-For): it passes every check made on it directly, so its
+    rollout succeeds, and then fails the check of the environment's live URL."""
+    broken = folder / "broken-behind-proxy"
+    broken.mkdir()
+    app = (Path(good.load().app.source) / "app.py").read_text()
+    routed = "route = ROUTES.get(parts.path)"
+    assert routed in app
+    proxied = 'route = None if "X-Forwarded-For" in self.headers else ROUTES.get(parts.path)'
+    (broken / "app.py").write_text(app.replace(routed, proxied))
     return broken
 
 
@@ -218,3 +276,38 @@ def keypair(folder: Path, name: str) -> Path:
         check=True,
     )
     return key
+
+
+SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
+
+
+@pytest.fixture
+def signers(tmp_path: Path) -> dict[str, Path]:
+    """Keys: alice and bob (demo), carol (member), dave (valid key, not a member), eve
+    (a key nobody trusts); and an allowed_signers file trusting all but eve."""
+    keys = {"alice": KEYS / "alice", "bob": KEYS / "bob"}
+    for name in ("carol", "dave", "eve"):
+        keys[name] = keypair(tmp_path, name)
+    lines = []
+    for name in ("alice", "bob", "carol", "dave"):
+        public = Path(f"{keys[name]}.pub").read_text().split()
+        lines.append(f'{name} namespaces="releasegate,releasegate-trigger" {public[0]} {public[1]}')
+    keys["allowed_signers"] = tmp_path / "allowed_signers"
+    keys["allowed_signers"].write_text("\n".join(lines) + "\n")
+    return keys
+
+
+def signed(
+    reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any
+) -> Callable[[Any], tuple[str, datetime]]:
+    """A signature by `key` over this run's request (signed now), with some fields changed;
+    submitted with the issue time it was signed with."""
+
+    from releasegate.signing.keygen import sign
+
+    def make(asked: Any) -> tuple[str, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        payload = asked.payload(reviewer, decision, comment, now).model_copy(update=change)
+        return sign(payload.message(), key=key), payload.issued_at
+
+    return make

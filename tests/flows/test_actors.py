@@ -26,7 +26,7 @@ from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
 from tests.flows.conftest import keypair, serving
 from tests.support import console
-from tests.support.people import KEYS, proof
+from tests.support.people import KEYS, pinned_app, proof
 
 SIGNED = {"required": 2, "from": "release-managers", "timeout": "2m", "signed": True}
 DEMO_SIGNERS = {"allowed_signers": str(KEYS / "allowed_signers")}
@@ -98,7 +98,7 @@ def forged(**change: Any):  # type: ignore[no-untyped-def]
     signer: str = change.pop("signer", "dave")
     issued_at: datetime = change.pop("issued_at", datetime.now(UTC).replace(microsecond=0))
     asked = Asked(request="deploy", version=change.pop("version", "v1"), branch="main")
-    message = asked.payload(signer, "webapp", issued_at, "n" * 32).message()
+    message = asked.payload(signer, pinned_app(), issued_at, "n" * 32).message()
     signature = change.pop("signature", None) or sign(message, key=key, namespace=namespace)
     return TriggerProof(issued_at=issued_at, nonce="n" * 32, signature=signature)
 
@@ -189,7 +189,7 @@ def test_a_rollback_takes_any_provenance_and_records_which(make_setup) -> None:
         environment="production",
         reason="signed",
         actor="carol",
-        proof=signed(asked, "carol", "webapp", KEYS / "carol"),
+        proof=signed(asked, "carol", setup.app, KEYS / "carol"),
     )
     signed_back, claimed_back = setup.records("rollback")[0], setup.records("rollback")[2]
     assert (claimed_back.actor, claimed_back.actor_proof) == ("carol", "claimed")
@@ -215,7 +215,7 @@ def attested(**change: Any) -> TriggerProof:
     issued_at: datetime = change.pop("issued_at", datetime.now(UTC).replace(microsecond=0))
     delivery: str = change.pop("delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
     asked = Asked(request="deploy", version=change.pop("version", "v1"), branch="main")
-    payload = asked.payload(change.pop("pusher", "dave"), "webapp", issued_at, "w" * 64)
+    payload = asked.payload(change.pop("pusher", "dave"), pinned_app(), issued_at, "w" * 64)
     made = attestation(change.pop("secret", WEBHOOK_SECRET), payload, delivery)
     return TriggerProof(
         issued_at=issued_at,

@@ -19,7 +19,7 @@ from releasegate.signing.trigger import Asked
 from tests.flows.conftest import serving
 from tests.flows.test_gates_and_approvals import iso
 from tests.support.inbox import Inbox
-from tests.support.people import KEYS, approve_all, proof
+from tests.support.people import KEYS, approve_all, pinned_app, proof
 
 
 def frozen_now() -> list[dict[str, str]]:
@@ -80,7 +80,7 @@ def test_a_deploy_through_a_freeze_needs_a_signed_override_and_the_break_glass_a
 
 def rollback_request(reason: str, actor: str = "carol") -> Any:
     asked = Asked(request="rollback", environment="production", reason=reason)
-    return signed(asked, actor, "webapp", KEYS / actor)
+    return signed(asked, actor, pinned_app(), KEYS / actor)
 
 
 def test_a_rollback_during_a_freeze_is_for_who_the_rule_names_proven_and_approved(

@@ -25,7 +25,7 @@ def test_a_deferred_approval_deploys_at_its_time_not_before(make_setup) -> None:
     setup = make_setup(production={"approvals": SIGNED}, top=SIGNERS)
     prod = setup.urls["production"]
     run = in_background(setup.call, flow=deploy, version="v1", actor="dave", proof=proof("v1"))
-    asked = review.next_request("v1", "production", set(), timeout=60)
+    asked = review.next_request("v1", "production", set(), timeout=60, app=setup.app)
     assert asked is not None
     not_before = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
     _, verdict = review.decide(
@@ -56,16 +56,19 @@ def test_a_deferral_the_signature_does_not_cover_is_refused(make_setup) -> None:
     setup = make_setup(production={"approvals": SIGNED}, top=SIGNERS)
     later = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
 
+    now = datetime.now(UTC).replace(microsecond=0)
+
     def undeferred_signature(asked: Any) -> str:
-        return sign(asked.payload("alice", "approve").message(), key=KEYS / "alice")
+        return sign(asked.payload("alice", "approve", "", now).message(), key=KEYS / "alice")
 
     run = in_background(setup.call, flow=deploy, version="v1", actor="dave", proof=proof("v1"))
-    asked = review.next_request("v1", "production", set(), timeout=60)
+    asked = review.next_request("v1", "production", set(), timeout=60, app=setup.app)
     assert asked is not None
     _, verdict = review.decide(
         asked.flow_run_id,
         "alice",
         signature=undeferred_signature(asked),
+        issued_at=now,
         not_before=later,
     )
     assert not verdict.counts and verdict.code == "bad-signature", verdict

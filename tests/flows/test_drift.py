@@ -51,10 +51,19 @@ def drift_events(since: datetime, name: str) -> list[dict[str, Any]]:
     return events
 
 
-def announced(since: datetime, name: str) -> dict[str, Any]:
+def announced(since: datetime, name: str, app: str) -> dict[str, Any]:
+    """The first `name` event about `app`'s production since `since`."""
+    resource = f"releasegate.environment.{app}.production"
     found: list[dict[str, Any]] = []
     processes.wait_until(
-        lambda: bool(found.extend(drift_events(since, name)) or found),
+        lambda: bool(
+            found.extend(
+                e
+                for e in drift_events(since, name)
+                if e["resource"]["prefect.resource.id"] == resource
+            )
+            or found
+        ),
         timeout=30,
         interval=0.5,
         what=f"a {name} event",
@@ -85,7 +94,7 @@ def test_drift_is_detected_recorded_announced_and_healed(
     processes.wait_until(lambda: serving(prod) == "v1", timeout=10, what="the manual change")
 
     # A change in progress is never second-guessed: the environment is skipped.
-    with hold("webapp", "production", "deploy v3", "erin", say=lambda _: None):
+    with hold(setup.app, "production", "deploy v3", "erin", say=lambda _: None):
         found = setup.call(reconcile)
     assert found["production"].startswith("not compared: production is locked by deploy v3 by erin")
     assert not setup.records("drift")
@@ -106,11 +115,10 @@ def test_drift_is_detected_recorded_announced_and_healed(
     trail = " ".join(line.split("│")[-2].strip() for line in out.splitlines() if "│" in line)
     assert "drift recorded: serves v1, should be v2, first seen" in trail
 
-    event = announced(since, "releasegate.drift.detected")
-    assert event["resource"]["prefect.resource.id"] == "releasegate.environment.webapp.production"
+    event = announced(since, "releasegate.drift.detected", setup.app)
     assert uuid.UUID(event["id"]).hex == detected.id  # the record's event, the only one
     assert (event["payload"]["version"], event["payload"]["previous_version"]) == ("v1", "v2")
-    notice = inbox.wait_for(lambda m: m["title"] == "webapp production: drift detected")
+    notice = inbox.wait_for(lambda m: m["title"] == f"{setup.app} production: drift detected")
     assert "the target serves v1" in notice["message"]
 
     # Still drifted at the next look: nothing more is written, first seen is kept.
@@ -127,10 +135,10 @@ def test_drift_is_detected_recorded_announced_and_healed(
     assert rollback.status == "succeeded" and rollback.version == "v2"
     assert rollback.reason is not None and rollback.reason.startswith("self-heal: drift:")
     assert [r.status for r in healing.records("drift")] == ["resolved", "detected"]
-    resolved_event = announced(since, "releasegate.drift.resolved")
+    resolved_event = announced(since, "releasegate.drift.resolved", setup.app)
     assert uuid.UUID(resolved_event["id"]).hex == healing.records("drift")[0].id
     assert "reason" not in resolved_event["payload"]  # free text stays in the trail
-    resolved = inbox.wait_for(lambda m: m["title"] == "webapp production: drift resolved")
+    resolved = inbox.wait_for(lambda m: m["title"] == f"{setup.app} production: drift resolved")
     assert resolved["message"].startswith("healed: v2 restored")
     assert len(inbox.titles()) == 2  # `events` keeps out the self-heal's rolled-back notice
     # A version put live by hand has not been judged bad: self-heal quarantines nothing.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -15,9 +16,9 @@ from releasegate.demo import in_background
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.tasks.lock import hold
-from tests.flows.conftest import serving
+from tests.flows.conftest import assert_given_again, serving
 from tests.support.jsonhttp import JsonServer
-from tests.support.people import Reviewers, Step, approve_all
+from tests.support.people import Responder, Reviewers, Step, approve_all
 
 UNSIGNED = {"required": 2, "from": "release-managers", "timeout": "2m"}
 
@@ -69,10 +70,14 @@ def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) 
 
 
 def test_branch_restriction_blocks(make_setup) -> None:
-    make_setup(production={"branches": ["main", "release/*"]})
+    setup = make_setup(app={"name": "branches"}, production={"branches": ["main", "release/*"]})
     with pytest.raises(Blocked, match="branch 'feature/x' may not deploy here"):
-        deploy(version="v1", branch="feature/x", actor="dave")
-    deploy(version="v1", branch="release/1.0", actor="dave")
+        setup.call(deploy, version="b1", branch="feature/x", actor="dave")
+    assert setup.records("deploy") == []
+    setup.call(deploy, version="b1", branch="release/1.0", actor="dave")
+    assert serving(setup.urls["production"]) == "b1"
+    deployed = setup.records("deploy")[0]
+    assert (deployed.status, deployed.branch) == ("succeeded", "release/1.0")
 
 
 def test_a_freeze_that_begins_while_approvals_are_pending_stops_the_rollout(make_setup) -> None:
@@ -90,15 +95,14 @@ def test_a_freeze_that_begins_while_approvals_are_pending_stops_the_rollout(make
         }
     )
     run = in_background(setup.call, flow=deploy, version="v1", actor="dave")
-    asked = review.next_request("v1", "production", set(), timeout=60)
+    asked = review.next_request("v1", "production", set(), timeout=60, app=setup.app)
     assert asked is not None  # the run waits for approval, the freeze still ahead
     with time_machine.travel(begins + timedelta(minutes=1), tick=True):
         _, verdict = review.decide(asked.flow_run_id, "alice")
         with pytest.raises(Blocked, match="launch event") as ended:
             run.result(timeout=120)
     assert verdict.counts and f"until {ends:%Y-%m-%d %H:%M}" in str(ended.value)
-    stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
-    assert stages == [
+    assert stages(setup) == [
         ("before rollout", "blocked"),
         ("before approvals", "passed"),
         ("at run start", "passed"),
@@ -106,6 +110,41 @@ def test_a_freeze_that_begins_while_approvals_are_pending_stops_the_rollout(make
     assert setup.records("deploy") == []
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
+
+
+def test_gates_are_checked_again_right_before_the_rollout(make_setup, status_page) -> None:
+    """The world changes while the run waits for approval: the test opens a major incident
+    once the run is paused (its first gate checks recorded as passed), then approves; the
+    check right before the rollout sees it. No clock is raced."""
+    page, incidents = status_page
+    setup = make_setup(
+        app={"name": "gates-again"},
+        production={
+            "approvals": {**UNSIGNED, "required": 1},
+            "incidents": {"url": f"{page.url}/api/v2/incidents/unresolved.json"},
+        },
+    )
+
+    def incident_then_alice(asked: Any) -> tuple[str, None]:
+        assert [g.status for g in setup.records("gate")] == ["passed", "passed"]
+        incidents.append({"name": "payments down", "impact": "critical", "status": "identified"})
+        return "", None
+
+    reviewers = Reviewers("gx", [Step("alice", signature=incident_then_alice)]).start()
+    with pytest.raises(Blocked, match="payments down"):
+        setup.call(deploy, version="gx", actor="dave")
+    reviewers.join()
+    assert stages(setup) == [
+        ("before rollout", "blocked"),
+        ("before approvals", "passed"),
+        ("at run start", "passed"),  # the calendar alone, when the run starts
+    ]
+    assert setup.records("deploy") == []
+
+
+def stages(setup: Any) -> list[tuple[str, str]]:
+    """Where each gate check was made and how it ended, newest first."""
+    return [(g.details["stage"], g.status) for g in setup.records("gate")]
 
 
 def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve(
@@ -161,14 +200,14 @@ def test_approval_timeout_is_recorded_as_expired(make_setup) -> None:
 
 
 def test_approvals_older_than_max_age_are_void_and_asked_again(make_setup) -> None:
-    setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "5s"}, "wait_timer": "6s"})
-    # alice and bob approve; the 6 s wait makes both stale; carol and alice approve again.
-    reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
-    deploy(version="v1", actor="dave")
-    reviewers.join()
-    expired = [r.approvers[0] for r in setup.records("approval") if r.status == "expired"]
-    assert sorted(expired) == ["alice", "bob"]
-    assert sorted(setup.records("deploy")[0].approvers) == ["alice", "carol"]
+    setup = make_setup(
+        app={"name": "unsigned-max-age"},
+        production={"approvals": {**UNSIGNED, "max_age": "5s"}, "wait_timer": "6s"},
+    )
+    responder = Responder("m2").start()
+    setup.call(deploy, version="m2", actor="dave")
+    responder.stop()
+    assert_given_again(setup)
 
 
 def test_approvals_that_age_while_the_run_waits_for_the_lock_are_asked_again(
@@ -179,7 +218,7 @@ def test_approvals_that_age_while_the_run_waits_for_the_lock_are_asked_again(
     setup = make_setup(production={"approvals": {**UNSIGNED, "max_age": "5s"}})
     reviewers = approve_all("v1", "alice", "bob", "carol", "alice")
     outcome: list[str] = []
-    with hold("webapp", "production", "deploy v0", "erin", say=lambda _: None):
+    with hold(setup.app, "production", "deploy v0", "erin", say=lambda _: None):
         run = threading.Thread(
             target=lambda: outcome.append(setup.call(deploy, version="v1", actor="dave"))
         )
@@ -207,6 +246,35 @@ def status_page() -> Iterator[tuple[JsonServer, list[dict[str, str]]]]:
     page = JsonServer(lambda path: (200, {"incidents": incidents}))
     yield page, incidents
     page.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "named"),
+    [
+        (503, {"error": "maintenance"}, "503"),
+        (200, b"<html>not json</html>", "the answer is not JSON"),
+        # The default condition (Statuspage's shape) cannot be judged on these answers.
+        (200, {"status": "ok"}, "does not have the expected shape"),
+        (200, {"incidents": "none"}, "does not have the expected shape"),
+    ],
+    ids=["5xx", "not-json", "no-incidents", "wrong-shape"],
+)
+def test_an_incident_source_answering_nonsense_fails_closed_and_says_why(
+    make_setup, status: int, body: Any, named: str
+) -> None:
+    page = JsonServer(lambda path: (status, body))
+    try:
+        setup = make_setup(
+            app={"name": "incidents-nonsense"}, production={"incidents": {"url": page.url}}
+        )
+        code, out = setup.cli("deploy", "nx", "--actor", "dave")
+    finally:
+        page.close()
+    assert code == 3, out
+    assert "failing closed" in out and named in out
+    gate = setup.records("gate")[0]
+    assert gate.status == "blocked" and named in (gate.reason or "")
+    assert setup.records("deploy") == []
 
 
 def test_an_open_major_incident_blocks_and_an_unreadable_source_fails_closed(

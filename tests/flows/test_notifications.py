@@ -64,7 +64,9 @@ def test_every_event_reaches_the_endpoint_and_a_dead_one_never_fails_a_run(
     assert serving(setup.urls["production"]) == "v1"
 
     request = inbox.wait_for(lambda m: "approval needed for v1" in m["title"])
-    assert request["title"] == "webapp production: approval needed for v1 (run by dave (claimed))"
+    assert request["title"] == (
+        f"{setup.app} production: approval needed for v1 (run by dave (claimed))"
+    )
     assert f"/flow-run/{asked.flow_run_id})" in request["message"]  # the paused run
     assert asked.digest in request["message"].replace("` `", "")  # what is approved (wrapped)
     inbox.wait_for(lambda m: m["title"].endswith("v1 is live, deploy by dave (claimed)"))

@@ -23,11 +23,12 @@ from releasegate.tasks.lock import Holder, hold, holder_variable
 from releasegate.wiring import open_store
 from tests.flows.conftest import Setup, broken_source, serving
 from tests.support.answering import SMOKE
+from tests.support.people import pinned_app
 
 
 def holder(environment: str = "production") -> Holder | None:
     with get_client(sync_client=True) as client:
-        found = client.read_variable_by_name(holder_variable("webapp", environment))
+        found = client.read_variable_by_name(holder_variable(pinned_app(), environment))
     return Holder.model_validate(found.value) if found else None
 
 
@@ -76,7 +77,7 @@ def test_two_deploys_racing_for_production_change_it_one_at_a_time(
     setup = make_setup(production={"outdated": "allow"})
     setup.call(deploy, version="v1", actor="dave")
     said: list[str] = []
-    with hold("webapp", "production", "a test's hold", "tester", say=said.append):
+    with hold(setup.app, "production", "a test's hold", "tester", say=said.append):
         runs = [
             in_background(setup.call, flow=deploy, version=v, actor="dave") for v in ("v2", "v3")
         ]
@@ -178,7 +179,7 @@ def test_a_waiting_cli_says_who_holds_the_environment_and_since_when(
     log = tmp_path / "rollback.log"
     cli = str(Path(sys.executable).with_name("releasegate"))
     argv = [cli, "rollback", "production", "--reason", "r", "--config", str(setup.path)]
-    with hold("webapp", "production", "deploy v9", "erin", say=print) as held:
+    with hold(setup.app, "production", "deploy v9", "erin", say=print) as held:
         waiter = processes.spawn(argv, log=log, env={**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"})
         processes.wait_until(
             lambda: "waiting for it to finish" in log.read_text(),
@@ -207,7 +208,7 @@ def test_two_rollbacks_at_once_never_bring_back_what_both_rolled_away_from(
     setup = make_setup()
     for version in ("v1", "v2", "v3"):
         setup.call(deploy, version=version, actor="dave")
-    with hold("webapp", "production", "a test's hold", "tester", say=lambda _: None):
+    with hold(setup.app, "production", "a test's hold", "tester", say=lambda _: None):
         runs = [
             in_background(
                 setup.call, flow=rollback, environment="production", reason="v3 is bad", actor=who

@@ -76,16 +76,16 @@ def test_v1_then_v2_then_rollback_with_signed_approvals_and_zero_failed_requests
     assert code == 0, out
 
     # What the Prefect UI shows: the environment's history, the smoke checks, a summary.
-    history_table = latest_artifact("webapp-production-history")
+    history_table = latest_artifact(f"{setup.app}-production-history")
     rows = [(r["kind"], r["version"], r["actor"]) for r in json.loads(history_table.data)]
     assert rows[:3] == [
         ("rollback", "v1", "carol (claimed)"),
         ("deploy", "v2", "dave (signed)"),
         ("deploy", "v1", "dave (signed)"),
     ]
-    smoke = latest_artifact("webapp-production-smoke")
+    smoke = latest_artifact(f"{setup.app}-production-smoke")
     assert "v1" in smoke.description and "passed" in smoke.description
-    summary = latest_artifact("webapp-run-summary")
+    summary = latest_artifact(f"{setup.app}-run-summary")
     assert "rollback production to v1" in summary.data and "v2 is slow" in summary.data
 
 

@@ -23,6 +23,7 @@ from prefect.states import Scheduled, State
 
 from releasegate import processes
 from releasegate.audit.record import AuditRecord
+from releasegate.deployment_names import promote_name, reconcile_name
 from releasegate.flows.deploy import deploy
 from releasegate.flows.promote import promote
 from releasegate.policy.quarantine import QUARANTINE
@@ -136,8 +137,8 @@ def finished(run_id: Any) -> FlowRun | None:
 
 
 def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> None:
-    """`releasegate serve` registers `promote/webapp-production` (its environment frozen)
-    with the configured cron schedule and `reconcile/webapp` with its interval (both from
+    """`releasegate serve` registers `promote/<app>-production` (its environment frozen)
+    with the configured cron schedule and `reconcile/<app>` with its interval (both from
     `serving.specs`, as `releasegate setup` registers them); the Prefect server schedules runs at
     exactly the train's times (10:00 Berlin, Monday to Thursday). The first scheduled run,
     made due now, is run by serve and ends Completed with its one-line reason; a manual
@@ -149,10 +150,11 @@ def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> Non
         log=tmp_path / "serve.log",
         env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "RELEASEGATE_ACTOR": "train"},
     )
+    train_name = promote_name(setup.app, "production")
     try:
         expected_schedules = {
-            "promote/webapp-production": ("0 10 * * 1-4", "Europe/Berlin"),
-            "reconcile/webapp": timedelta(hours=1),
+            train_name: ("0 10 * * 1-4", "Europe/Berlin"),
+            reconcile_name(setup.app): timedelta(hours=1),
         }
         # Another test's serve may have left these names; reconcile's 1h is this serve's,
         # and it registers reconcile last.
@@ -166,12 +168,10 @@ def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> Non
             what="the train and reconcile deployments registered by releasegate serve",
         )
         with get_client(sync_client=True) as client:
-            train = client.read_deployment_by_name("promote/webapp-production")
+            train = client.read_deployment_by_name(train_name)
         assert train.parameters == {"environment": "production"}
         with pytest.raises(PrefectHTTPStatusError, match="409"):  # frozen: no other environment
-            run_deployment(
-                "promote/webapp-production", parameters={"environment": "staging"}, timeout=0
-            )
+            run_deployment(train_name, parameters={"environment": "staging"}, timeout=0)
 
         found: list[FlowRun] = []
         processes.wait_until(
@@ -207,7 +207,7 @@ def test_serve_runs_the_train_on_its_schedule(make_setup, tmp_path: Path) -> Non
         assert state.message == "nothing new to promote: no version has passed staging yet"
 
         setup.call(deploy, version="v1", actor="dave")
-        manual = run_deployment("promote/webapp-production", timeout=120)
+        manual = run_deployment(train_name, timeout=120)
         assert manual.state is not None and manual.state.is_completed()
         assert serving(setup.urls["production"]) == "v1"
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prefect.deployments import run_deployment
 
+from releasegate.deployment_names import deploy_name
 from tests.flows.conftest import (
     rerun_finished,
     retry_like_the_ui,
@@ -27,7 +28,7 @@ def test_retrying_a_rejected_deploy_asks_for_every_gate_and_approval_again(
     with served_by_releasegate(setup, log, RELEASEGATE_ACTOR="oncall"):
         no = Reviewers("v1", [Step("alice"), Step("bob", reject=True)]).start()
         run = run_deployment(
-            "deploy/webapp", parameters={"version": "v1", "actor": "dave"}, timeout=180
+            deploy_name(setup.app), parameters={"version": "v1", "actor": "dave"}, timeout=180
         )
         no.join()
         assert run.state is not None and run.state.is_failed(), log.read_text()

@@ -65,3 +65,4 @@ def test_wrong_credentials_are_a_clear_error(
     code, out = setup.cli("history", "production")
     assert code == 1 and "not-the-secret" not in out
     assert "s3://" in out
+    assert "the secret key does not match the access key (wrong credentials)" in out, out

@@ -12,6 +12,7 @@ from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 
 from releasegate import processes
+from releasegate.deployment_names import deploy_name, rollback_name
 from releasegate.flows.deploy import deploy
 from releasegate.wiring import open_store
 from tests.flows.conftest import (
@@ -39,7 +40,9 @@ def test_one_click_rollback_and_deploy_on_push_through_served_deployments(
     with served_by_releasegate(setup, log, RELEASEGATE_ACTOR="oncall"):
         # One click: only the reason is asked; the target defaults to the previous good version.
         run = run_deployment(
-            "rollback/webapp-production", parameters={"reason": "clicked in the UI"}, timeout=120
+            rollback_name(setup.app, "production"),
+            parameters={"reason": "clicked in the UI"},
+            timeout=120,
         )
         assert run.state is not None and run.state.is_completed(), log.read_text()
         assert serving(prod) == "v1"
@@ -75,12 +78,12 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
     """No deployment takes a configuration; a bad parameter is refused by the server when it
     can tell (the schema), and by the flow before anything changes when it cannot."""
     with get_client(sync_client=True) as client:
-        for name in ("deploy/webapp", "rollback/webapp-production"):
+        for name in (deploy_name(setup.app), rollback_name(setup.app, "production")):
             schema = client.read_deployment_by_name(name).parameter_openapi_schema
             assert "config" not in schema["properties"], name
             # Every parameter explains itself in the form.
             assert all(p.get("description") for p in schema["properties"].values()), name
-        deploy_schema = client.read_deployment_by_name("deploy/webapp")
+        deploy_schema = client.read_deployment_by_name(deploy_name(setup.app))
     version = deploy_schema.parameter_openapi_schema["properties"]["version"]
     assert version["pattern"] == "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
     before = list(open_store(setup.load()).newest("_triggers"))
@@ -94,7 +97,7 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
         ({"version": "v9", "config": "/tmp/no-approvals.toml"}, "flow"),
     ):
         try:
-            run = run_deployment("deploy/webapp", parameters=parameters, timeout=120)
+            run = run_deployment(deploy_name(setup.app), parameters=parameters, timeout=120)
         except PrefectHTTPStatusError as exc:
             assert refused_by == "server" and exc.response.status_code == 409, parameters
             continue
@@ -103,7 +106,7 @@ def bad_parameters_change_nothing(setup) -> None:  # type: ignore[no-untyped-def
     # A rollback deployment's environment is frozen: the server refuses any other.
     with pytest.raises(PrefectHTTPStatusError, match="409"):
         run_deployment(
-            "rollback/webapp-production",
+            rollback_name(setup.app, "production"),
             parameters={"reason": "elsewhere", "environment": "staging"},
             timeout=0,
         )
@@ -119,7 +122,7 @@ def retrying_past_runs_rolls_back(setup, quick_run_id: str) -> None:  # type: ig
     pushed = setup.records("deploy")[0]
     assert pushed.version == "v3" and pushed.status == "succeeded"
     newer = run_deployment(
-        "deploy/webapp", parameters={"version": "v4", "actor": "erin"}, timeout=120
+        deploy_name(setup.app), parameters={"version": "v4", "actor": "erin"}, timeout=120
     )
     assert newer.state is not None and newer.state.is_completed()
     assert serving(prod) == "v4"

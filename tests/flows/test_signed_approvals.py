@@ -12,8 +12,8 @@ import os
 import shutil
 import subprocess
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,39 +22,10 @@ from releasegate.audit.file import FileAuditStore
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.signing.keygen import sign
-from tests.flows.conftest import keypair
-from tests.support.people import KEYS, Reviewers, Step, proof
-
-SIGNED = {"required": 2, "from": "release-managers", "timeout": "90s", "signed": True}
-
-
-@pytest.fixture
-def signers(tmp_path: Path) -> dict[str, Path]:
-    """Keys: alice and bob (demo), carol (member), dave (valid key, not a member), eve
-    (a key nobody trusts); and an allowed_signers file trusting all but eve."""
-    keys = {"alice": KEYS / "alice", "bob": KEYS / "bob"}
-    for name in ("carol", "dave", "eve"):
-        keys[name] = keypair(tmp_path, name)
-    lines = []
-    for name in ("alice", "bob", "carol", "dave"):
-        public = Path(f"{keys[name]}.pub").read_text().split()
-        lines.append(f'{name} namespaces="releasegate,releasegate-trigger" {public[0]} {public[1]}')
-    keys["allowed_signers"] = tmp_path / "allowed_signers"
-    keys["allowed_signers"].write_text("\n".join(lines) + "\n")
-    return keys
-
+from tests.flows.conftest import SIGNED, assert_given_again, signed
+from tests.support.people import Responder, Reviewers, Step, proof
 
 LINKED = "looks good, see https://tickets.example/T-1?id=42"
-
-
-def signed(reviewer: str, key: Path, decision: str = "approve", comment: str = "", **change: Any):
-    """A signature by `key` over this run's request, with some fields changed."""
-
-    def make(asked: ApprovalRequest) -> str:
-        payload = asked.payload(reviewer, decision, comment).model_copy(update=change)
-        return sign(payload.message(), key=key)
-
-    return make
 
 
 def wrong_namespace(key: Path, scratch: Path):
@@ -64,15 +35,16 @@ def wrong_namespace(key: Path, scratch: Path):
     shutil.copyfile(key, private)
     private.chmod(0o600)
 
-    def make(asked: ApprovalRequest) -> str:
-        message = asked.payload("alice", "approve").message()
+    def make(asked: ApprovalRequest) -> tuple[str, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        message = asked.payload("alice", "approve", "", now).message()
         result = subprocess.run(
             ["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(private)],
             input=message,
             capture_output=True,
             check=True,
         )
-        return result.stdout.decode()
+        return result.stdout.decode(), now
 
     return make
 
@@ -87,7 +59,7 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
     attacks = [
         # An empty signature is refused by the form's schema before the run sees it (the
         # browser tests show it); blanks pass the schema and reach the run.
-        ("unsigned", Step("alice", signature=lambda asked: "  \n")),
+        ("unsigned", Step("alice", signature=lambda asked: ("  \n", None))),
         ("unknown-key", Step("alice", key=signers["eve"])),
         ("wrong-signer", Step("alice", key=bob)),  # bob's key claiming to be alice
         (
@@ -117,7 +89,8 @@ def test_attack_suite_every_forgery_is_refused_and_the_run_keeps_waiting(
             Step(
                 "alice",
                 signature=lambda asked: (
-                    "-----BEGIN SSH SIGNATURE-----\nAAAAgarbage\n-----END SSH SIGNATURE-----\n"
+                    "-----BEGIN SSH SIGNATURE-----\nAAAAgarbage\n-----END SSH SIGNATURE-----\n",
+                    asked.opened_at,
                 ),
             ),
         ),
@@ -170,19 +143,19 @@ def test_an_expired_signed_approval_must_be_given_again(
     make_setup, signers: dict[str, Path]
 ) -> None:
     setup = make_setup(
+        app={"name": "signed-max-age"},
         production={"approvals": {**SIGNED, "max_age": "5s"}, "wait_timer": "6s"},
         top={"allowed_signers": str(signers["allowed_signers"])},
     )
-    reviewers = Reviewers("v1", [Step("alice"), Step("bob"), Step("alice"), Step("bob")]).start()
-    deploy(version="v1", actor="dave", proof=proof("v1", "dave", signers["dave"]))
-    reviewers.join()
-    statuses = [(d.approvers[0], d.status) for d in setup.records("approval")[::-1]]
-    assert statuses[:4] == [
-        ("alice", "accepted"),
-        ("bob", "accepted"),
-        ("alice", "expired"),
-        ("bob", "expired"),
-    ]
+    responder = Responder("m1", keys=signers).start()
+    setup.call(
+        deploy,
+        version="m1",
+        actor="dave",
+        proof=proof("m1", "dave", signers["dave"], app="signed-max-age"),
+    )
+    responder.stop()
+    assert_given_again(setup)
 
 
 def test_audit_verify_names_a_record_whose_stored_signature_was_altered(

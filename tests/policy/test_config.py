@@ -70,8 +70,16 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             "environments.production",
             "127.0.0.1 only",
         ),
-        (('requires = "staging"', 'requires = "qa"'), "", "no environment 'qa'"),
-        (('from = "leads"', 'from = "nobody"'), "", "no group 'nobody'"),
+        (
+            ('requires = "staging"', 'requires = "qa"'),
+            "environments.production.requires",
+            "no environment 'qa'",
+        ),
+        (
+            ('from = "leads"', 'from = "nobody"'),
+            "environments.production.approvals.rules.0",
+            "no group 'nobody'",
+        ),
         (
             ("required = 2", "required = 0"),
             "environments.production.approvals.rules.0.required",
@@ -156,10 +164,14 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
                 'approvals = { required = 2, from = "leads" }',
                 'approvals = { required = 2, from = "leads", signed = true }',
             ),
-            "",
+            "environments.production.approvals.signed",
             "needs allowed_signers",
         ),
-        (('requires = "staging"', 'requires = "production"'), "", "cycle"),
+        (
+            ('requires = "staging"', 'requires = "production"'),
+            "environments.production.requires",
+            "cycle",
+        ),
         (
             (
                 "[environments.production]",
@@ -234,6 +246,7 @@ def test_bad_configuration_names_file_key_and_reason(
     with pytest.raises(ConfigError) as caught:
         config.load(path)
     message = str(caught.value)
+    assert key, "every case names the key it is about"
     assert str(path) in message and key in message and reason in message
 
 

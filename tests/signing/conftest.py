@@ -58,6 +58,8 @@ def payload(**changes: str) -> DecisionPayload:
         "version": "1.4.2",
         "digest": DIGEST,
         "comment": "smoke tests green",
+        "pause_key": "approval-production-0-120102123456",
+        "issued_at": "2026-11-27T12:01:02Z",
     }
     return DecisionPayload.model_validate({**fields, **changes})
 

@@ -10,6 +10,7 @@ import pytest
 
 from releasegate.approval import deferral
 from releasegate.audit.record import ApprovalEntry, AuditRecord, content_hash, seal
+from releasegate.signing.payload import DecisionPayloadV1
 from tests.signing.conftest import payload
 from tests.support.records import make_entry
 
@@ -20,20 +21,26 @@ def test_the_time_is_a_signed_line_of_its_own() -> None:
     plain = payload().message()
     later = payload(not_before=datetime(2026, 11, 27, 22, 0, 30, tzinfo=BERLIN_WINTER))
     assert later.message() == plain.replace(
-        b"\ncomment:", b"\nnot-before: 2026-11-27T21:00:30Z\ncomment:"
+        b"\nissued-at:", b"\nnot-before: 2026-11-27T21:00:30Z\nissued-at:"
     )
     assert b"not-before" not in plain  # a decision given before deferrals existed: same bytes
     sooner = payload(not_before=datetime(2026, 11, 27, 21, 0, 29, tzinfo=UTC))
     assert sooner.message() != later.message()
+    # Version 1 records signed deferrals too, just before the comment: they re-verify.
+    v1 = DecisionPayloadV1.model_validate(later.model_dump(exclude={"pause_key", "issued_at"}))
+    assert v1.message().endswith(
+        b"\nnot-before: 2026-11-27T21:00:30Z\ncomment: smoke tests green\n"
+    )
 
 
 def test_an_undeferred_decision_is_stored_and_hashed_as_before() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     decision = ApprovalEntry(name="alice", decision="approve", at=at)
-    assert "not_before" not in decision.model_dump(mode="json")
+    stored = decision.model_dump(mode="json")
+    assert not {"not_before", "pause_key", "issued_at"} & stored.keys()
     sealed = seal(make_entry(kind="approval", approvals=[decision]), seq=0, prev_hash="0" * 64)
-    stored = AuditRecord.model_validate_json(sealed.model_dump_json())
-    assert content_hash(stored) == sealed.hash
+    back = AuditRecord.model_validate_json(sealed.model_dump_json())
+    assert content_hash(back) == sealed.hash
     deferred = decision.model_copy(update={"not_before": at + timedelta(hours=9)})
     kept = seal(make_entry(kind="approval", approvals=[deferred]), seq=0, prev_hash="0" * 64)
     again = AuditRecord.model_validate_json(kept.model_dump_json())

@@ -20,7 +20,7 @@ import pytest
 
 from releasegate.processes import wait_until
 from releasegate.signing.keygen import KeygenVerifier, sign
-from releasegate.signing.payload import NAMESPACE, sign_recipe
+from releasegate.signing.payload import COMMENT_LINE, ISSUED_AT_LINE, NAMESPACE, sign_recipe
 from releasegate.signing.sshsig import fingerprint_of
 from releasegate.signing.verifier import RefusalCode, SignatureError, SignatureRefused, Verified
 from tests.signing.conftest import (
@@ -34,7 +34,12 @@ from tests.signing.conftest import (
     refused,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+
+def test_the_openssh_tools_are_installed() -> None:
+    """The test command installs openssh-client (scripts/system-deps): every test here
+    needs it, and fails, never skips, without it."""
+    missing = [t for t in ("ssh-keygen", "ssh-agent", "ssh-add") if shutil.which(t) is None]
+    assert not missing, f"{missing} missing: `make test` installs openssh-client"
 
 
 # --- happy paths ------------------------------------------------------------------------
@@ -321,8 +326,6 @@ def test_sign_without_agent_or_key() -> None:
 @pytest.fixture
 def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private ssh-agent on a temp socket, stopped by its PID afterwards."""
-    if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
-        pytest.skip("ssh-agent/ssh-add not installed")
     sock = tmp_path / "agent.sock"
     proc = subprocess.Popen(
         ["ssh-agent", "-D", "-a", str(sock)],
@@ -387,7 +390,7 @@ def followed(
     (and a deferral's time, if any), their comment on the heredoc's empty line. Returns
     the script."""
     lines = recipe.split("\n")
-    at = lines.index("COMMENT=$(cat <<'END_OF_COMMENT'")
+    at = lines.index(COMMENT_LINE)
     assert lines[at + 1] == ""  # no comment: the recipe works as shown
     lines[at + 1] = comment
     edits = {"REVIEWER=": reviewer, "DECISION=": decision, "KEY=": str(key)}
@@ -408,14 +411,21 @@ def test_the_recipe_signs_exactly_the_decision_with_or_without_a_comment(
     keys: dict[str, Path], comment: str, shell: str, not_before: str
 ) -> None:
     """One recipe for every reviewer, decision and comment (any the comment rule allows
-    but trailing spaces), deferred or not: run in a real shell, it signs exactly
-    `message()` (with the `not-before:` line only when WHEN is set)."""
+    but trailing spaces), deferred or not: run in a real shell, it prints the time it
+    signed at (for the form's Issued At), then a signature over exactly `message()` with
+    that time (and the `not-before:` line only when WHEN is set)."""
     shown = sign_recipe(payload(reviewer="carol", comment="ignored: the recipe takes its own"))
     for reviewer, decision in (("alice", "approve"), ("bob", "reject")):
         script = followed(shown, reviewer, keys[reviewer], comment, decision, not_before)
+        before = datetime.now(UTC).replace(microsecond=0)
         out = subprocess.run([shell, "-c", script], capture_output=True, check=True)
+        stamp, signature = out.stdout.decode().split("\n", 1)
+        assert stamp.startswith(ISSUED_AT_LINE)
+        issued_at = datetime.fromisoformat(stamp.removeprefix(ISSUED_AT_LINE))
+        assert before <= issued_at <= datetime.now(UTC)  # the time it ran, not the template's
         deferral = {"not_before": not_before} if not_before else {}
         wanted = payload(reviewer=reviewer, decision=decision, comment=comment, **deferral)
-        assert KeygenVerifier(ALLOWED).verify_decision(wanted, out.stdout.decode()).signer == (
-            reviewer
-        )
+        signed = wanted.model_copy(update={"issued_at": issued_at})
+        assert KeygenVerifier(ALLOWED).verify_decision(signed, signature).signer == reviewer
+        with pytest.raises(SignatureRefused):  # the template's own time is not what was signed
+            KeygenVerifier(ALLOWED).verify_decision(wanted, signature)

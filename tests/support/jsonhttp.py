@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Respond = Callable[[str], tuple[int, Any]]
-"""Given the request path, the status and the JSON body to answer with."""
+"""Given the request path, the status and the JSON body to answer with (bytes: the body
+as given, e.g. something that is not JSON)."""
 Authorise = Callable[[str, Message], bool]
 """Given the request path and headers, whether to answer at all (else 401)."""
 
@@ -40,7 +41,7 @@ class JsonServer:
                     status, payload = respond(self.path)
                 else:
                     status, payload = 401, {"error": "unauthorised"}
-                body = json.dumps(payload).encode()
+                body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

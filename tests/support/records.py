@@ -54,11 +54,13 @@ def signed_release(version: str, environment: str = "production", n: int = 0) ->
                 environment=environment,
                 digest=common["artifact"],
                 comment=f"ok {n}",
+                pause_key=f"approval-{environment}-{i}",
+                issued_at=at,
                 **{k: common[k] for k in ("app", "version", "flow_run_id")},
             ),
             at,
         )
-        for name in ("alice", "bob")
+        for i, name in enumerate(("alice", "bob"))
     ]
     return [
         *(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from releasegate.audit.record import ApprovalEntry
 from releasegate.signing.inprocess import InProcessVerifier
 from releasegate.signing.keygen import KeygenVerifier
-from releasegate.signing.payload import DecisionPayload
+from releasegate.signing.payload import DecisionPayload, DecisionPayloadV1
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KEYS = REPO / "examples" / "keys"
@@ -60,16 +60,23 @@ def sign_ed25519(key: Path, message: bytes) -> str:
 
 
 def signed_approval(
-    payload: DecisionPayload, at: datetime, key: Path | None = None
+    payload: DecisionPayloadV1, at: datetime, key: Path | None = None
 ) -> ApprovalEntry:
-    """The approval a reviewer gives by signing `payload` with `key` (default: demo key)."""
+    """The approval a reviewer gives by signing `payload` with `key` (default: demo key),
+    recorded as the run records it (a version 1 message: as it was recorded before)."""
     key = key or DEMO_KEYS / payload.reviewer
+    signed = (
+        {"pause_key": payload.pause_key, "issued_at": payload.issued_at}
+        if isinstance(payload, DecisionPayload)
+        else {}
+    )
     return ApprovalEntry(
         name=payload.reviewer,
         decision=payload.decision,
         at=at,
         comment=payload.comment,
         signature=sign_ed25519(key, payload.message()),
+        **signed,
     )
 
 
