@@ -67,7 +67,7 @@ def promote(environment: EnvironmentName, actor: Name | None = None) -> str | St
             f"promote {release.app} {release.version}",
             [
                 f"digest `{release.digest}` (verified in {env.requires}; not rebuilt)",
-                f"started by {ctx.trigger.who() if ctx.trigger else '?'}; built for "
+                f"started by {ctx.who}; built for "
                 f"{built.who()} from {origin.branch}@{origin.commit or '?'}",
                 *(f"skipped {line}" for line in choice.skipped),
                 f"live in: {', '.join(done) or 'nowhere'}",

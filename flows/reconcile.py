@@ -72,6 +72,8 @@ def heal(ctx: RunContext, environment: str, seen: Observation) -> str:
     if seen.last is None:
         return f"{seen.drift.describe()}; nothing recorded to restore"
     reason = f"self-heal: {seen.drift.describe()}"
-    restore(ctx, environment, seen.last, reason)
+    # Nothing is quarantined: what the target serves was put there behind releasegate's
+    # back, which says nothing against that version (no `live` for restore to keep out).
+    restore(ctx, environment, seen.last, reason, None)
     record(ctx, environment, seen.drift, "resolved", f"healed: {seen.last.version} restored")
     return f"healed: {seen.last.version} restored ({seen.drift.describe()})"

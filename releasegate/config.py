@@ -37,7 +37,9 @@ from pydantic_settings import (
 from releasegate import variables
 from releasegate.duration import Duration
 from releasegate.errors import ConfigError
+from releasegate.notifiers.settings import NotifyUrl, urls_from_env
 from releasegate.policy.approvals import ApprovalPolicy
+from releasegate.policy.break_glass import BreakGlass
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.train import ReleaseTrain
 from releasegate.policy.windows import Window
@@ -100,6 +102,10 @@ class Environment(BaseModel):
     """Allow windows: if any are listed, deploys only while one is active (deny beats allow)."""
     incidents: IncidentCheck | None = None
     kubernetes: KubernetesSettings | None = None
+    break_glass: BreakGlass | None = None
+    """Who may go through a freeze, with how many signed approvals, for how long."""
+    notify: tuple[NotifyUrl, ...] = ()
+    """Apprise URLs, each from an environment variable, that hear about this environment."""
     outdated: OutdatedPolicy = "block"
     """Whether a run may deploy here a version triggered before the one running here."""
     schedule: ReleaseTrain | None = None
@@ -112,6 +118,8 @@ class Environment(BaseModel):
     def calendar(self) -> Calendar:
         """When deploying here is open: this environment's deny and allow windows."""
         return Calendar(freeze=self.freeze, allow=self.allow)
+
+    _notify_from_env = field_validator("notify", mode="before")(urls_from_env)
 
     @field_validator("url")
     @classmethod
@@ -213,6 +221,8 @@ class Config(BaseSettings):
                 )
             if env.approvals and env.approvals.signed and self.allowed_signers is None:
                 raise ValueError(f"environments.{name}.approvals.signed needs allowed_signers")
+            if env.break_glass is not None:
+                self._break_glass(name, env.break_glass)
         if len({env.target for env in self.environments.values()}) > 1:
             # One build feeds every environment, so they must run the same kind of artifact.
             raise ValueError("all environments must use the same target kind")
@@ -241,6 +251,18 @@ class Config(BaseSettings):
                     "members) can never be given on a run one of them triggers: "
                     "prevent_self_review leaves the others only; add a member or require fewer"
                 )
+
+    def _break_glass(self, name: str, rule: BreakGlass) -> None:
+        where = f"environments.{name}.break_glass"
+        for group in (rule.who, rule.group):
+            if group is not None and group not in self.groups:
+                raise ValueError(f"{where}: no group {group!r}")
+        if rule.required and rule.group is None:
+            raise ValueError(f"{where}: required approvals need 'from' (a group)")
+        if (approvals := rule.approvals(None)) is not None:
+            self._can_be_met(name, approvals)
+            if self.allowed_signers is None:
+                raise ValueError(f"{where}: signed break-glass approvals need allowed_signers")
 
     def _one_url_each(self) -> None:
         seen: dict[str, str] = {}

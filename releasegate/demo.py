@@ -23,6 +23,7 @@ from releasegate import config as configuration
 from releasegate import prefect_server, processes
 from releasegate.errors import DeployFailed
 from releasegate.history import latest
+from releasegate.policy.quarantine import QUARANTINE, active, released
 from releasegate.redaction import redact_url
 from releasegate.report import build
 from releasegate.report_page import write
@@ -51,6 +52,7 @@ def run(path: str | None, out: Console) -> None:
     from releasegate.flows.rollback import rollback
 
     keys = config.allowed_signers.parent if config.allowed_signers else None
+    _start_again(config, out)
     for version in ("v1", "v2"):
         out.rule(f"deploy {version}")
         asked = Asked(request="deploy", version=version, branch="main", commit=f"demo-{version}")
@@ -76,6 +78,15 @@ def run(path: str | None, out: Console) -> None:
         proof=signed(asked, ON_CALL, config.app.name, _key(keys, ON_CALL)),
     )
     _report(config, path, out)
+
+
+def _start_again(config: configuration.Config, out: Console) -> None:
+    """An earlier demo rolled v2 back, which quarantined it: let it back in (recorded), so
+    the demo can deploy it again."""
+    store = open_store(config)
+    for held in active(store.newest(QUARANTINE)):
+        store.append(released(held, config.app.name, ON_CALL, "demo: run again"))
+        out.print(f"{held.version} released from quarantine in {held.environment} (demo)")
 
 
 def _key(folder: Path | None, name: str) -> Path | None:

@@ -63,9 +63,12 @@ def rollback(
     actor: str,
     proof: TriggerProof | None,
     timeout: float,
+    *,
+    release_quarantine: bool = False,
 ) -> str | None:
-    """Run the served rollback `asked` for, as `actor` (with their signed request, if any),
-    and wait for it; its flow-run id when it completed. Raises the error the run failed
+    """Run the served rollback `asked` for, as `actor` (with their signed request, if any,
+    and `--release-quarantine` when given), and wait for it; its flow-run id when it
+    completed. Raises the error the run failed
     with (same class, same exit code).
 
     None if no runner picked the run up within PICKUP seconds (the serving process has
@@ -77,6 +80,7 @@ def rollback(
         "reason": asked.reason,
         "to": asked.version,
         "actor": actor,
+        "release_quarantine": release_quarantine,
     }
     if proof is not None:
         parameters["proof"] = proof.model_dump(mode="json")

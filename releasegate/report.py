@@ -1,11 +1,11 @@
 """`releasegate report`: the dashboard's figures, computed by streaming the audit trail.
 
-Each environment's chain is read once, oldest first, through the store's streaming read
-(`AuditStore.chain`), and fed record by record to the pure observer and tally
-(`policy/observations.py`, `policy/figures.py`): the records are never held, so the
-memory a report needs does not grow with the trail. The terminal table is in `views`, the
-HTML page in `report_page`; the markdown here is what each production change publishes as
-a Prefect artifact.
+Each environment's chain is read once, oldest first (and the quarantine chain for its
+quarantines), through the store's streaming read (`AuditStore.chain`), and fed record by
+record to the pure observer and tally (`policy/observations.py`, `policy/figures.py`): the
+records are never held, so the memory a report needs does not grow with the trail. The
+terminal table is in `views`, the HTML page in `report_page`; the markdown here is what
+each production change publishes as a Prefect artifact.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from datetime import datetime
 
 from releasegate.audit.store import AuditStore
 from releasegate.policy.figures import EnvironmentFigures, Report, Tally
-from releasegate.policy.observations import Observer
+from releasegate.policy.observations import Observer, quarantines
+from releasegate.policy.quarantine import QUARANTINE
 
 
 def environment_figures(
@@ -25,6 +26,8 @@ def environment_figures(
     observer, tally = Observer(), Tally(environment, since, until)
     for record in store.chain(environment):
         tally.add(observer.feed(record))
+    # Quarantines are kept in a chain of their own, every environment's (policy.quarantine).
+    tally.add(quarantines(store.chain(QUARANTINE), environment))
     return tally.figures(trail_start=observer.first, unrestored_since=observer.failing_since)
 
 

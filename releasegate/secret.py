@@ -33,8 +33,11 @@ class EnvSecret(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-    prefix: str = Field(default="", pattern=r"^([A-Za-z][A-Za-z0-9._-]{0,15} )?$")
-    """An authentication scheme and one space (`Bearer `, `OAuth `), or nothing."""
+    prefix: str = Field(
+        default="", pattern=r"^([A-Za-z][A-Za-z0-9._-]{0,15} ([A-Za-z][A-Za-z0-9._-]{0,15}=)?)?$"
+    )
+    """An authentication scheme and one space (`Bearer `, `GenieKey `), optionally followed by
+    a parameter name and `=` (PagerDuty's `Token token=`), or nothing."""
     _value: SecretStr = PrivateAttr()
 
     @model_validator(mode="after")

@@ -12,6 +12,26 @@ from releasegate.approval import ApprovalRequest
 from releasegate.audit.copy import Copied
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.figures import Report
+from releasegate.policy.quarantine import Quarantine
+
+
+def quarantine_table(rows: list[Quarantine]) -> Table:
+    """Quarantined versions as a table for the terminal."""
+    table = Table("since (UTC)", "env", "version", "digest", "rolled back by", "run")
+    for column in table.columns:
+        column.no_wrap = True
+    table.add_column("reason", overflow="fold")
+    for q in rows:
+        table.add_row(
+            f"{q.since:%Y-%m-%d %H:%M}",
+            q.environment,
+            q.version,
+            q.artifact[:19],
+            q.by,
+            q.rollback_run or "",
+            escape(q.reason),
+        )
+    return table
 
 
 def history_table(rows: list[AuditRecord]) -> Table:

@@ -13,6 +13,7 @@ from pathlib import Path
 from releasegate.audit.chainstore import ChainStore
 from releasegate.audit.witness import Witness, WitnessUnavailable
 from releasegate.config import Config
+from releasegate.notifiers.base import Notifier
 from releasegate.signing.verifier import Verifier
 from releasegate.sources.base import IncidentSource, SmokeRunner
 from releasegate.sources.settings import IncidentCheck
@@ -100,10 +101,20 @@ def open_target(config: Config, environment: str) -> Target:
 
 
 def incident_source(check: IncidentCheck) -> IncidentSource:
-    """Where an environment's open incidents are read (a status page)."""
-    from releasegate.sources.statuspage import StatusPage
+    """Where an environment's incident state is read (any JSON status endpoint)."""
+    from releasegate.sources.jsonstatus import JsonStatus
 
-    return StatusPage(check)
+    return JsonStatus(check)
+
+
+def notifier(config: Config, environment: str) -> Notifier | None:
+    """Where `environment`'s notices go (its apprise URLs), or None if nowhere."""
+    urls = config.environments[environment].notify
+    if not urls:
+        return None
+    from releasegate.notifiers.apprise_urls import AppriseNotifier
+
+    return AppriseNotifier(urls)
 
 
 def smoke_runner(config: Config, environment: str) -> SmokeRunner:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from prefect import get_run_logger
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput, create_flow_run_input
-from pydantic import Field
+from prefect.input import create_flow_run_input
 
 from releasegate.approval import (
     PAUSE_PREFIX,
@@ -32,6 +30,7 @@ from releasegate.approval import (
 from releasegate.audit.record import ApprovalEntry, AuditRecord
 from releasegate.errors import Blocked
 from releasegate.policy.approvals import (
+    ApprovalPolicy,
     Judgement,
     decision_status,
     earlier_use,
@@ -44,79 +43,20 @@ from releasegate.policy.approvals import (
 )
 from releasegate.release import Release
 from releasegate.resume_form import describe, refusal
-from releasegate.signing.sshsig import MAX_SIGNATURE_CHARS
 from releasegate.signing.verifier import SignatureError, SignatureRefused
 from releasegate.sources.base import SmokeReport
+from releasegate.tasks.approval_form import ApprovalInput, SignedApprovalInput
 from releasegate.tasks.approval_log import ApprovalLog
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.events import announce_request
 from releasegate.tasks.gates import check_order, now_running
+from releasegate.tasks.notify import notify
 from releasegate.tasks.overtaken import newer_in_flight, watched
 from releasegate.tasks.rerun import this_run
-from releasegate.vocabulary import COMMENT_RULE, NAME_RULE, Decision
 from releasegate.wiring import signature_verifier
 
-UTC_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
-"""How the form takes a time (a deferral, a signature's issue time): UTC, whole seconds."""
 DEFERRAL_REMIND_SECONDS = 300.0
 POLL_SECONDS = 1  # resume latency: Prefect's default of 10 s makes every approval feel slow
-
-
-def _time_field(description: str) -> Any:
-    """An optional field of the form that takes a UTC_TIME (the server checks the pattern)."""
-    return Field(
-        default="",
-        max_length=20,
-        description=description,
-        json_schema_extra={"pattern": f"^({UTC_TIME})?$"},
-    )
-
-
-class ApprovalInput(RunInput):
-    """The Resume form in the Prefect UI (and what `releasegate approve` submits).
-
-    The server checks the patterns before it resumes the run; the flow itself only checks
-    lengths when it loads the answer (a stricter check there would crash the run) and then
-    refuses, recorded, whatever breaks the rules (`policy.approvals.judge`). An empty
-    reviewer is not a decision (`tasks.overtaken.WAKE_UP`).
-    """
-
-    reviewer: str = Field(
-        max_length=128,
-        description="Your name, as listed in the approvers' group",
-        json_schema_extra={"pattern": f"^({NAME_RULE.regex.pattern})?$"},
-    )
-    decision: Decision = "approve"
-    comment: str = Field(
-        default="",
-        max_length=1000,
-        json_schema_extra={"pattern": f"^{COMMENT_RULE.regex.pattern}$"},
-    )
-    signature: str = Field(
-        default="",
-        max_length=MAX_SIGNATURE_CHARS,
-        description="Not needed here: this environment takes unsigned decisions",
-    )
-    issued_at: str = _time_field("Not needed here: this environment takes unsigned decisions")
-    not_before: str = _time_field(
-        "Approve now, roll out later: no rollout before this UTC time, e.g. "
-        "2026-11-27T21:00:00Z (signed mode: it is part of the signed message)"
-    )
-
-
-class SignedApprovalInput(ApprovalInput):
-    """The Resume form in signed mode: the signature is required by the schema, so the UI
-    refuses an empty one before anything reaches the run (the wake-up answer carries a
-    placeholder: `tasks.overtaken.WAKE_UP`)."""
-
-    signature: str = Field(
-        min_length=1,
-        max_length=MAX_SIGNATURE_CHARS,
-        description="The whole signature the recipe beside this form printed",
-    )
-    issued_at: str = _time_field(
-        "The time the recipe printed first (issued_at: ...); the run refuses a signature without it"
-    )
 
 
 def await_approvals(
@@ -125,12 +65,14 @@ def await_approvals(
     release: Release,
     upstream_smoke: SmokeReport | None,
     counted: list[ApprovalEntry] | None = None,
+    policy: ApprovalPolicy | None = None,
 ) -> list[ApprovalEntry]:
-    """Block until the environment's approval rules are met; return the counted decisions.
+    """Block until the approval rules are met (`policy`, by default the environment's);
+    return the counted decisions.
 
     Raises Blocked when an eligible reviewer rejects or the approval times out.
     """
-    policy = ctx.config.environments[environment].approvals
+    policy = policy or ctx.config.environments[environment].approvals
     assert policy is not None
     groups = ctx.config.groups
     counted = list(counted or [])
@@ -167,6 +109,9 @@ def await_approvals(
         )
         create_flow_run_input(key=request_key(pause_key), value=request.model_dump(mode="json"))
         announce_request(request)
+        if round_ == 1:  # once per wait: later rounds follow decisions people already see
+            title = f"approval needed for {release.version} (run by {ctx.who})"
+            notify(ctx, environment, "approval-requested", title, describe(request))
         remaining = (deadline - datetime.now(UTC)).total_seconds()
         logger.info("%s: waiting for approvals (%s)", environment, state.missing)
         try:
@@ -191,7 +136,7 @@ def await_approvals(
         not_before, unreadable = _deferral(answer.not_before)
         fingerprint, proof_error = None, None
         if policy.signed and unreadable is None:
-            fingerprint, proof_error = _prove(ctx, request, answer, signed_at, not_before)
+            fingerprint, proof_error = _prove(ctx, request, answer, policy, signed_at, not_before)
         decision = ApprovalEntry(
             name=answer.reviewer.strip(),
             decision=answer.decision,
@@ -264,7 +209,7 @@ def await_approvals(
 
 
 def _utc_time(text: str) -> datetime | None:
-    """A time as the form takes it (UTC_TIME); None if absent or not one."""
+    """A time as the form takes it (`approval_form.UTC_TIME`); None if absent or not one."""
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
@@ -287,6 +232,7 @@ def _prove(
     ctx: RunContext,
     request: ApprovalRequest,
     answer: ApprovalInput,
+    policy: ApprovalPolicy,
     issued_at: datetime | None,
     not_before: datetime | None,
 ) -> tuple[str | None, tuple[str, str] | None]:
@@ -295,7 +241,8 @@ def _prove(
     The signed message is rebuilt here from this run's own facts and this pause's key, so a
     signature made for another run, digest, decision, comment or round cannot match; one
     this run has already received (from the trail, the run's inputs) is named a replay; and
-    the decision's own signed time must fall in this round and within max_age.
+    the decision's own signed time must fall in this round and within `policy`'s max_age
+    (the environment's, or the break-glass rule's).
     """
     verifier = signature_verifier(ctx.config)
     assert verifier is not None  # the config requires allowed_signers for signed mode
@@ -321,8 +268,6 @@ def _prove(
         return None, (str(exc.code), exc.reason)
     except SignatureError as exc:
         return None, ("unverifiable", str(exc))
-    policy = ctx.config.environments[request.environment].approvals
-    assert policy is not None
     now = datetime.now(UTC)
     if late := signed_timing(
         payload.issued_at, opened_at=request.opened_at, now=now, policy=policy

@@ -21,6 +21,7 @@ from releasegate.targets.base import Target, TargetError
 from releasegate.tasks.audit import publish_smoke, publish_views
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.lock import held, limit_name
+from releasegate.tasks.notify import notify
 from releasegate.wiring import open_target, smoke_runner
 
 ChangeKind = Literal["deploy", "rollback"]
@@ -112,8 +113,16 @@ def apply_change(
         shared["reason"] = f"{reason}; {failure}" if reason else failure
         ctx.record(kind, environment, "failed", release, finished_at=utcnow(), **shared)
         publish_views(ctx.store, ctx.config.app.name, environment, ctx.config.pipeline())
+        notify(ctx, environment, "failed", f"{kind} of {release.version} failed", failure,
+               level="failure")  # fmt: skip
         raise DeployFailed(failure) from exc
     done = ctx.record(kind, environment, "succeeded", release, finished_at=utcnow(), **shared)
     publish_views(ctx.store, ctx.config.app.name, environment, ctx.config.pipeline())
     logger.info("%s: %s %s is live (%s)", environment, kind, release.version, release.digest)
+    was = f" (was {shared['previous_version']})" if shared["previous_version"] else ""
+    what = f"{release.version} is live{was}, {kind} by {ctx.who}" + (
+        f": {reason}" if reason else ""
+    )
+    notify(ctx, environment, "deployed" if kind == "deploy" else "rolled-back", what, what,
+           level="success" if kind == "deploy" else "warning")  # fmt: skip
     return done

@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from releasegate.audit.record import AuditEntry, AuditRecord, Kind, Status
 from releasegate.audit.store import AuditStore
 from releasegate.config import Config
+from releasegate.policy.break_glass import Override
 from releasegate.redaction import redact_data
 from releasegate.release import Release
 from releasegate.tasks.audit import record as append
@@ -34,6 +35,8 @@ class RunContext:
     attempt: int = 1
     """Prefect's run count when this attempt began: 1 on the first, more on a Retry (not
     consecutive: in a retried run a resume from a pause raises the count too). Read once."""
+    override: Override | None = None
+    """The run's request to go through a freeze (break-glass), if it made one."""
     committed_at: datetime | None = None
     """When the commit was made, as the push said: the start of the lead time."""
 
@@ -48,6 +51,11 @@ class RunContext:
     def triggered(self, trigger: Trigger) -> RunContext:
         """This context, for a run whose trigger is established."""
         return replace(self, trigger=trigger)
+
+    @property
+    def who(self) -> str:
+        """The actor with how they are known (`dave (signed)`), or "?" before the trigger."""
+        return self.trigger.who() if self.trigger is not None else "?"
 
     @property
     def actor(self) -> str:

@@ -1,9 +1,10 @@
 """Drift: compare what a target serves with the audit trail's last completed change,
 record what is found (`policy.drift`), and announce it.
 
-`announce` is the one hook through which drift leaves releasegate: a Prefect event now
-(`releasegate.drift.detected` / `releasegate.drift.resolved`, for automations), and the
-place where the environment's notifications are to be sent from.
+A drift record is a Prefect event like every record (`releasegate.drift.detected` /
+`releasegate.drift.resolved`, from `RunContext.record` through tasks/events.py: the live
+version and digest, and the expected one as `previous_version`), and `announce` tells the
+environment's notifications (kind `drift`), with the reason.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from typing import Literal
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.events import emit_event
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.drift import Drift, Served, compare, expected
 from releasegate.targets.base import Deployed
 from releasegate.tasks.context import RunContext
+from releasegate.tasks.notify import notify
 
-EVENT_PREFIX = "releasegate.drift."
 Seen = Literal["detected", "resolved"]
 
 
@@ -51,7 +51,7 @@ def observe(ctx: RunContext, environment: str, live: Deployed | None) -> Observa
 
 @task(cache_policy=NO_CACHE)
 def record(ctx: RunContext, environment: str, drift: Drift, status: Seen, reason: str) -> None:
-    """Append a `drift` record and announce it."""
+    """Append a `drift` record (an event too) and announce it."""
     ctx.record(
         "drift",
         environment,
@@ -64,17 +64,10 @@ def record(ctx: RunContext, environment: str, drift: Drift, status: Seen, reason
     )
     log = get_run_logger().warning if status == "detected" else get_run_logger().info
     log("%s: %s", environment, reason)
-    announce(ctx, environment, drift, status, reason)
+    announce(ctx, environment, status, reason)
 
 
-def announce(ctx: RunContext, environment: str, drift: Drift, status: Seen, reason: str) -> None:
-    """Tell the world: a Prefect event (automations can page on it). Notifications per
-    environment (issue 13's notifier) belong here too."""
-    emit_event(
-        event=f"{EVENT_PREFIX}{status}",
-        resource={
-            "prefect.resource.id": f"releasegate.environment.{ctx.config.app.name}.{environment}",
-            "prefect.resource.name": environment,
-        },
-        payload={"reason": reason, **drift.model_dump(mode="json")},
-    )
+def announce(ctx: RunContext, environment: str, status: Seen, reason: str) -> None:
+    """Tell the people the environment's notifications reach (the record is the event)."""
+    level = "warning" if status == "detected" else "success"
+    notify(ctx, environment, "drift", f"drift {status}", reason, level=level)

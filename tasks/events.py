@@ -6,8 +6,9 @@ accepted), once stored, is announced as the event `releasegate.<what>.<status>`:
 `releasegate.gate.blocked`, `releasegate.approval.accepted|refused|rejected|expired`, and so
 on for every kind and status the trail holds; `releasegate.approval.requested` is announced
 when a run starts waiting for a decision. The resource is the app's environment
-(`releasegate.environment.<app>.<environment>`; for a deploy's trigger record, which
-concerns every environment, the app: `releasegate.app.<app>`); the flow run, the version
+(`releasegate.environment.<app>.<environment>`, also for the records of the trigger and
+quarantine chains, which name it; for a deploy's trigger record, which concerns every
+environment, the app: `releasegate.app.<app>`); the flow run, the version
 and the digest are related resources. The payload holds plain facts only (kind, status,
 version, digest, actor and how it is known, reviewer, refusal code, blocked gates): no
 reason text, smoke output, signature or URL, which may carry what must not leave the trail.
@@ -26,6 +27,7 @@ from prefect.events import emit_event
 
 from releasegate.approval import ApprovalRequest
 from releasegate.audit.record import AuditRecord
+from releasegate.policy.quarantine import QUARANTINE
 from releasegate.trigger import TRIGGERS
 
 NOUNS = {"deploy": "deployment"}
@@ -105,7 +107,7 @@ def announce(record: AuditRecord) -> None:
     if (record.kind, record.status) in ROUTINE:
         return
     environment: str | None = record.environment
-    if environment == TRIGGERS:  # the chain of trigger records: the environment asked for
+    if environment in (TRIGGERS, QUARANTINE):  # chains across environments: the one meant
         environment = record.details.get("environment")
     _emit(
         event_name(record.kind, record.status),

@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from releasegate.policy.order import live_change
-from releasegate.policy.promotion import Choice, choose, quarantined
+from releasegate.policy.promotion import Choice, choose
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import LOOKBACK
+from releasegate.tasks.quarantine import quarantined
 from releasegate.wiring import open_target
 
 
@@ -21,15 +22,13 @@ def pick(ctx: RunContext, environment: str) -> Choice:
     upstream = ctx.config.environments[environment].requires
     assert upstream is not None  # the configuration requires it of a release train
     served = open_target(ctx.config, environment).current()
-    # One walk of the environment's trail for both what runs there and the quarantine.
-    here = list(islice(ctx.store.newest(environment), LOOKBACK))
     choice = choose(
         islice(ctx.store.newest(upstream), LOOKBACK),
         upstream=upstream,
         environment=environment,
-        live=live_change(here),
+        live=live_change(islice(ctx.store.newest(environment), LOOKBACK)),
         live_digest=served.digest if served else None,
-        quarantine=quarantined(here),
+        quarantine=quarantined(ctx, environment),
     )
     logger = get_run_logger()
     for skipped in choice.skipped:

@@ -33,8 +33,9 @@ from releasegate.release import Release
 from releasegate.vocabulary import Decision, ProofKind
 
 Kind = Literal[
-    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "drift", "quarantine"
-]
+    "deploy", "rollback", "approval", "gate", "verify", "build", "trigger", "drift",
+    "quarantine", "notification",
+]  # fmt: skip
 Status = Literal[
     "started",  # written before any change to a target (write-ahead)
     "succeeded",
@@ -46,6 +47,9 @@ Status = Literal[
     "rejected",  # approval: an eligible reviewer said no
     "expired",  # approval timed out / too old
     "interrupted",  # deploy/rollback: its run died after "started"; closed by the next change
+    "quarantined",  # quarantine: a version rolled back from an environment is kept out
+    "released",  # quarantine: a person let it back in, with a reason
+    "overridden",  # gate: blocked, and let through by a proven break-glass override
     "detected",  # drift: the target serves something the trail does not say it should
     "resolved",  # drift: the target agrees with the trail again
 ]

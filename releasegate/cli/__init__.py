@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from releasegate.cli import admin, audit, inspect, pipeline, report, webhook, windows
+from releasegate.cli import (
+    admin,
+    audit,
+    inspect,
+    pipeline,
+    quarantine,
+    report,
+    webhook,
+    windows,
+)
 
 app = typer.Typer(
     help="Deployment orchestrator on Prefect: staging, gates, approvals, production, rollback.",
@@ -21,6 +30,7 @@ app.add_typer(inspect.app)
 app.add_typer(windows.app)
 app.add_typer(report.app)
 app.add_typer(audit.app, name="audit")
+app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(admin.app)
 app.add_typer(webhook.app, name="webhook")
 

@@ -49,6 +49,15 @@ def deploy(
     commit: Annotated[
         Commit | None, typer.Option(parser=str, metavar="COMMIT", help="Commit id, for the record.")
     ] = None,
+    override_freeze: Annotated[
+        Reason | None,
+        typer.Option(
+            parser=str,
+            metavar="REASON",
+            help="Break-glass: go through a freeze, for this reason (needs --sign, and the "
+            "environment's break-glass approvers).",
+        ),
+    ] = None,
     committed_at: Annotated[
         AwareDatetime | None,
         typer.Option(
@@ -66,7 +75,9 @@ def deploy(
     with on_prefect(config) as settings:
         from releasegate.flows.deploy import deploy as deploy_flow
 
-        asked = Asked(request="deploy", version=version, branch=branch, commit=commit)
+        asked = Asked(
+            request="deploy", version=version, branch=branch, commit=commit, reason=override_freeze
+        )
         actor, proof = _prove(asked, actor, settings.app.name, key) if sign else (actor, None)
         digest = deploy_flow(
             version=version,
@@ -74,6 +85,7 @@ def deploy(
             commit=commit,
             actor=actor,
             proof=proof,
+            override_freeze=override_freeze,
             committed_at=committed_at,
         )
         out.print(f"[green]deployed[/green] {version} ({digest})")
@@ -100,12 +112,20 @@ def rollback(
             help="A version or a past flow-run id [default: the previous good version]",
         ),
     ] = None,
+    release_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--release-quarantine",
+            help="--to names a quarantined version: roll back to it anyway, releasing it.",
+        ),
+    ] = False,
     actor: ActorOption = None,
     sign: SignOption = False,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Restore an earlier version of ENVIRONMENT (default: the previous good one). When
+    """Restore an earlier version of ENVIRONMENT (default: the previous good one that is
+    not quarantined); the version rolled back from is quarantined there. When
     `releasegate serve` runs for the same configuration, it runs the rollback (warm); else
     this process does."""
     with on_prefect(config, imports_prefect=False) as settings:
@@ -119,7 +139,9 @@ def rollback(
         served = handoff.served_rollback(api, config_path(config), settings.app.name, environment)
         # The serving process's own default actor is not whoever is at this terminal.
         who = actor or default_actor()
-        run_id = served and handoff.rollback(api, served, asked, who, proof, HANDOFF_TIMEOUT)
+        run_id = served and handoff.rollback(
+            api, served, asked, who, proof, HANDOFF_TIMEOUT, release_quarantine=release_quarantine
+        )
         if run_id is not None:
             version = handoff.restored(settings, environment, run_id)
             out.print(
@@ -131,7 +153,12 @@ def rollback(
         from releasegate.flows.rollback import rollback as rollback_flow
 
         version = rollback_flow(
-            environment=environment, reason=reason, to=to, actor=actor, proof=proof
+            environment=environment,
+            reason=reason,
+            to=to,
+            actor=actor,
+            proof=proof,
+            release_quarantine=release_quarantine,
         )
         out.print(f"[green]rolled back[/green] {environment} to {version}")
 

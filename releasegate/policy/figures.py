@@ -6,7 +6,7 @@ one number per change, restore and approval wait in the period (for exact percen
 and one row per day with activity: never the records.
 
 A figure that cannot be computed says why instead of guessing (`EnvironmentFigures.say`):
-no commit time, no change in the period, a kind of record this version does not write.
+no commit time, no change in the period.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from releasegate.audit.record import Kind
 from releasegate.policy.observations import (
     ApprovalDecided,
     ApprovalWaited,
@@ -32,7 +30,8 @@ from releasegate.policy.observations import (
 )
 
 COUNTED_KINDS = ("override", "quarantine")
-"""Kinds of record the gate figures count when the trail has them (issue 13's phase B)."""
+"""What the gate figures count besides blocks: freezes let through by break-glass, and
+versions quarantined by a rollback."""
 WAIT_BUCKETS: tuple[tuple[str, float], ...] = (
     ("< 1m", 60),
     ("1-5m", 300),
@@ -99,8 +98,8 @@ class EnvironmentFigures(BaseModel):
     """Decisions by status: accepted, refused, rejected, expired."""
     blocks_by_gate: dict[str, int]
     refusals_by_reason: dict[str, int]
-    recorded: dict[str, int | None]
-    """Overrides and quarantines: a count, or None when this version records no such kind."""
+    recorded: dict[str, int]
+    """Overrides and quarantines."""
     days: list[Day]
 
     def say(self) -> list[tuple[str, str]]:
@@ -118,7 +117,7 @@ class EnvironmentFigures(BaseModel):
         if others:
             rows.append(("approvals rejected/expired", _counts(others, "")))
         for kind, count in self.recorded.items():
-            rows.append((f"{kind}s", _recorded(kind, count)))
+            rows.append((f"{kind}s", str(count)))
         return rows
 
     def _frequency(self) -> str:
@@ -226,7 +225,6 @@ class Tally:
         when the trail ends."""
         since = max(self.since, trail_start) if trail_start is not None else self.since
         span_days = max((self.until - since) / timedelta(days=1), 1.0)
-        known = set(get_args(Kind))
         return EnvironmentFigures(
             environment=self.environment,
             since=since,
@@ -246,7 +244,7 @@ class Tally:
             approvals=dict(self.approvals),
             blocks_by_gate=dict(self.blocks.most_common()),
             refusals_by_reason=dict(self.refusals.most_common()),
-            recorded={k: self.recorded[k] if k in known else None for k in COUNTED_KINDS},
+            recorded={k: self.recorded[k] for k in COUNTED_KINDS},
             days=[
                 Day(
                     day=day,
@@ -291,12 +289,6 @@ def _spread(value: Spread, empty: str) -> str:
 
 def _counts(counts: dict[str, int], empty: str) -> str:
     return ", ".join(f"{name}: {n}" for name, n in counts.items()) or empty
-
-
-def _recorded(kind: str, count: int | None) -> str:
-    if count is None:
-        return f"no data: this version of releasegate records no {kind}s yet"
-    return str(count)
 
 
 def _duration(seconds: float) -> str:

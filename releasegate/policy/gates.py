@@ -11,18 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import jmespath
+from jmespath.exceptions import JMESPathError, JMESPathTypeError
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.approvals import ApprovalPolicy
+from releasegate.policy.break_glass import NO_RULE, BreakGlass, Override, holds
 from releasegate.policy.calendar import Calendar
 from releasegate.policy.order import LiveChange
+from releasegate.policy.quarantine import Quarantine
 from releasegate.policy.rollback import is_deploy_success
-from releasegate.redaction import redact_url
-from releasegate.sources.base import Incident
+from releasegate.redaction import redact_text, redact_url
 from releasegate.sources.settings import IncidentCheck
 from releasegate.vocabulary import OutdatedPolicy, ProofKind
 
@@ -42,14 +45,16 @@ class GateRules(Protocol):
     def approvals(self) -> ApprovalPolicy | None: ...
     @property
     def outdated(self) -> OutdatedPolicy: ...
+    @property
+    def break_glass(self) -> BreakGlass | None: ...
 
 
 class IncidentReading(BaseModel):
-    """What the incident source said: the open incidents, or why it could not be read."""
+    """What the incident source answered (its JSON, parsed), or why it could not be read."""
 
     model_config = ConfigDict(frozen=True)
 
-    incidents: tuple[Incident, ...] = ()
+    answer: Any = None
     error: str | None = None
 
 
@@ -74,6 +79,10 @@ class Facts(BaseModel):
     """The run's place in the trigger order."""
     live: LiveChange | None = None
     """What the environment runs now, or is being changed to (`policy.order.live_change`)."""
+    quarantine: Quarantine | None = None
+    """The quarantine keeping `digest` out of the environment, if any."""
+    override: Override | None = None
+    """The run's request to go through a freeze (break-glass), if it made one."""
 
 
 class GateResult(BaseModel):
@@ -86,8 +95,12 @@ class GateResult(BaseModel):
     rule: str
     reason: str
     until: datetime | None = None
+    overridden: bool = False
+    """Blocked, and let through by a break-glass override that holds."""
 
     def message(self) -> str:
+        if self.overridden:
+            return f"{self.gate}: OVERRIDDEN ({self.reason})"
         if self.passed:
             return f"{self.gate}: passed ({self.reason})"
         until = f" until {self.until:%Y-%m-%d %H:%M %Z}" if self.until else ""
@@ -121,35 +134,81 @@ def freeze_gate(env: GateRules, facts: Facts) -> GateResult:
         return GateResult(gate="freeze", passed=True, rule="freeze", reason=reason)
     until = status.until.astimezone(ZoneInfo(status.timezone)) if status.until else None
     later = "" if until else f" (not reopening before {status.horizon_end:%Y-%m-%d})"
-    return GateResult(
-        gate="freeze",
-        passed=False,
-        rule="; ".join(status.rules),
-        reason=f"deployments are frozen: {'; '.join(status.reasons)}{later}",
-        until=until,
-    )
+    reason = f"deployments are frozen: {'; '.join(status.reasons)}{later}"
+    rule = "; ".join(status.rules)
+    if facts.override is not None:
+        through, why = holds(env.break_glass or NO_RULE, facts.override, facts.now)
+        if through:
+            return GateResult(gate="freeze", passed=True, overridden=True, rule=rule,
+                              reason=f"{reason}; {why}", until=until)  # fmt: skip
+        reason = f"{reason}; {why}"
+    return GateResult(gate="freeze", passed=False, rule=rule, reason=reason, until=until)
 
 
 def incident_gate(env: GateRules, facts: Facts) -> GateResult | None:
-    """Blocked while an open incident of a blocking impact exists.
+    """Blocked unless the incident source's answer satisfies the configured JMESPath
+    condition (`incidents.holds`; by default: no Statuspage incident of a blocking impact).
 
-    Fails closed: when the incident source cannot be read, production is not deployed to;
-    nobody should ship into an incident they cannot see.
+    Fails closed: when the source cannot be read, or its answer cannot be judged, production
+    is not deployed to (nobody should ship into an incident they cannot see), unless the
+    environment says `unreadable = "pass"`.
     """
-    if env.incidents is None:
+    check = env.incidents
+    if check is None:
         return None
-    blocking_impacts = list(env.incidents.block_on)
-    source = redact_url(env.incidents.url)
-    rule = f"incidents from {source} (blocking impact: {', '.join(blocking_impacts)})"
+    rule = f"incidents from {redact_url(check.url)} must satisfy {check.condition()}"
     reading = facts.incidents or IncidentReading(error="the incident source was not read")
+    verdict: object = None
+    if reading.error is None:
+        try:
+            verdict = jmespath.search(check.condition(), reading.answer)
+        except JMESPathError as exc:
+            reading = IncidentReading(error=_unjudgeable(exc))
+        else:
+            if not isinstance(verdict, bool):
+                shown = type(verdict).__name__ if verdict is not None else "null"
+                reading = IncidentReading(error=f"the condition gave {shown}, not true or false")
     if reading.error is not None:
+        if check.unreadable == "pass":
+            reason = f"cannot tell whether incidents are open ({reading.error}); "
+            reason += 'passing as configured (unreadable = "pass")'
+            return GateResult(gate="incident", passed=True, rule=rule, reason=reason)
         reason = f"cannot tell whether incidents are open ({reading.error}); failing closed"
         return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
-    blocking = [i for i in reading.incidents if i.impact in blocking_impacts]
-    if not blocking:
-        return GateResult(gate="incident", passed=True, rule=rule, reason="no blocking incident")
-    names = "; ".join(f"{i.name} ({i.impact}, {i.status or 'open'})" for i in blocking)
-    return GateResult(gate="incident", passed=False, rule=rule, reason=f"open incident: {names}")
+    if verdict:
+        return GateResult(gate="incident", passed=True, rule=rule, reason="the condition holds")
+    reason = f"open incident: {_named(check.naming(), reading.answer)}"
+    return GateResult(gate="incident", passed=False, rule=rule, reason=reason)
+
+
+MAX_NAMED, MAX_NAME = 10, 200
+"""How much of what blocks a message names: a hostile answer cannot flood the trail."""
+
+
+def _named(expression: str | None, answer: Any) -> str:
+    """What blocks, as the `show` expression names it (or "the condition does not hold")."""
+    try:
+        named = jmespath.search(expression, answer) if expression else None
+    except JMESPathError:
+        named = None
+    items = named if isinstance(named, list) else [] if named is None else [named]
+    # Names are text or numbers; each is masked before it is cut, so a credential a server
+    # echoes back is never left as a fragment.
+    names = [redact_text(str(i))[:MAX_NAME] for i in items if isinstance(i, str | int | float)]
+    if not names:
+        return "the condition does not hold"
+    more = f" (and {len(names) - MAX_NAMED} more)" if len(names) > MAX_NAMED else ""
+    return "; ".join(names[:MAX_NAMED]) + more
+
+
+def _unjudgeable(exc: JMESPathError) -> str:
+    """Why the answer cannot be judged, without quoting it (it may echo a credential)."""
+    if isinstance(exc, JMESPathTypeError):
+        return (
+            f"the answer does not have the expected shape: {exc.function_name}() got "
+            f"{exc.actual_type}, expected {', '.join(exc.expected_types)}"
+        )
+    return f"the answer cannot be judged: {type(exc).__name__}"
 
 
 def requires_gate(env: GateRules, facts: Facts) -> GateResult | None:
@@ -209,6 +268,20 @@ def outdated_gate(env: GateRules, facts: Facts) -> GateResult:
     return GateResult(gate="outdated", passed=False, rule=rule, reason=reason)
 
 
+def quarantine_gate(env: GateRules, facts: Facts) -> GateResult:
+    """A version rolled back from the environment is not deployed there again until a
+    person releases it (`releasegate quarantine release`)."""
+    found = facts.quarantine
+    if found is None:
+        reason = f"{facts.version} is not quarantined here"
+        return GateResult(gate="quarantine", passed=True, rule="quarantine", reason=reason)
+    reason = (
+        f"quarantined: {found.describe()}; to deploy it again: `releasegate quarantine "
+        f"release {found.environment} {found.version} --reason ...`"
+    )
+    return GateResult(gate="quarantine", passed=False, rule="quarantine", reason=reason)
+
+
 GATES: tuple[Gate, ...] = (
     actor_gate,
     branch_gate,
@@ -216,6 +289,7 @@ GATES: tuple[Gate, ...] = (
     incident_gate,
     requires_gate,
     outdated_gate,
+    quarantine_gate,
 )
 
 

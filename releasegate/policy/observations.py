@@ -28,6 +28,7 @@ records they must cost next to nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -84,7 +85,8 @@ class GateBlocked(NamedTuple):
 
 
 class Recorded(NamedTuple):
-    """A record of a kind the observer does not otherwise read (override, quarantine...)."""
+    """A record of a kind the observer does not otherwise read (a quarantine), or a gate
+    let through by a break-glass override (kind `override`)."""
 
     at: datetime
     kind: str
@@ -116,6 +118,8 @@ class Observer:
         """When the environment last changed successfully (deploy or rollback)."""
         self.first: datetime | None = None
         """When the first record read was written."""
+        self.overridden: str | None = None
+        """The flow run of the last break-glass override counted."""
 
     def feed(self, rec: AuditRecord) -> list[Observation]:
         """What `rec`, the next record of the chain, adds."""
@@ -171,6 +175,11 @@ class Observer:
             self.waiting[run] = (self.waiting[run][0], at)
 
     def _gate(self, rec: AuditRecord, at: datetime, found: list[Observation]) -> None:
+        if rec.status == "overridden" and rec.flow_run_id != self.overridden:
+            # A freeze let through by break-glass: once per run, however many checks it
+            # passed so (before approvals, before the rollout).
+            self.overridden = rec.flow_run_id
+            found.append(Recorded(at, "override", rec.status))
         if rec.status == "blocked":
             names = [r.get("gate") for r in _results(rec.details) if r.get("passed") is False]
             found.extend(GateBlocked(at, str(name or "unknown")) for name in names or [None])
@@ -178,6 +187,14 @@ class Observer:
             if len(self.waiting) >= MAX_WAITING:
                 del self.waiting[next(iter(self.waiting))]
             self.waiting[rec.flow_run_id] = (at, None)
+
+
+def quarantines(records: Iterable[AuditRecord], environment: str) -> Iterator[Recorded]:
+    """The quarantines of `environment` among `records`, the quarantine chain's (which
+    holds every environment's, `policy.quarantine`); a release is not one."""
+    for rec in records:
+        if rec.status == "quarantined" and rec.details.get("environment") == environment:
+            yield Recorded(rec.finished_at or rec.started_at, "quarantine", rec.status)
 
 
 def _asks(rec: AuditRecord) -> bool:

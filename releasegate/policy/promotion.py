@@ -2,19 +2,20 @@
 not quarantined downstream, and is newer (in the trigger order) than what runs there. Pure:
 works on records, newest first, read lazily.
 
-Quarantine (issue 13) is read through one function, `quarantined`, from `quarantine`
-records of the environment: the newest record of a version decides (`blocked`: it is
-quarantined; `passed`: released).
+What is quarantined downstream comes from `policy.quarantine.active` (the one reader of
+the quarantine chain, shared with the quarantine gate and rollbacks): an artifact, so a
+rebuild of the same version label from a newer commit is not passed over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from releasegate.audit.record import AuditRecord
 from releasegate.policy.order import LiveChange
+from releasegate.policy.quarantine import Quarantine, of_artifact
 from releasegate.policy.rollback import is_deploy_success
 
 
@@ -31,19 +32,6 @@ class Choice(BaseModel):
     reason: str
 
 
-def quarantined(newest: Iterable[AuditRecord]) -> dict[str, AuditRecord]:
-    """Versions quarantined in an environment, each with the record that quarantined it."""
-    decided: set[str] = set()
-    found: dict[str, AuditRecord] = {}
-    for record in newest:
-        if record.kind != "quarantine" or record.version is None or record.version in decided:
-            continue
-        decided.add(record.version)
-        if record.status == "blocked":
-            found[record.version] = record
-    return found
-
-
 def choose(
     upstream_newest: Iterable[AuditRecord],
     *,
@@ -51,7 +39,7 @@ def choose(
     environment: str,
     live: LiveChange | None,
     live_digest: str | None,
-    quarantine: dict[str, AuditRecord],
+    quarantine: Sequence[Quarantine],
 ) -> Choice:
     """The newest successful upstream deploy worth promoting into `environment`.
 
@@ -63,9 +51,8 @@ def choose(
     for record in upstream_newest:
         if not is_deploy_success(record):
             continue
-        if record.version in quarantine:
-            by = quarantine[record.version]
-            skipped.append(f"{record.version} is quarantined in {environment} ({by.reason or '?'})")
+        if (held := of_artifact(quarantine, record.artifact or "")) is not None:
+            skipped.append(f"{record.version} is quarantined in {environment} ({held.reason})")
             continue
         if live_digest is not None and record.artifact == live_digest:
             return _nothing(f"{environment} already runs {record.version}", skipped)

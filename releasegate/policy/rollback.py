@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import takewhile
 
 from releasegate.audit.record import AuditRecord
-from releasegate.errors import UsageError
+from releasegate.errors import Blocked, UsageError
+from releasegate.policy.quarantine import Quarantine, of_artifact
 
 CHANGES = frozenset({"deploy", "rollback"})
 AUTOMATIC = "automatic rollback"
@@ -62,27 +63,62 @@ def by_version(newest: Iterable[AuditRecord], version: str) -> AuditRecord | Non
 
 
 def choose(
-    newest: Iterable[AuditRecord], environment: str, to: str | None, *, live: str | None
+    newest: Iterable[AuditRecord],
+    environment: str,
+    to: str | None,
+    *,
+    live: str | None,
+    quarantined: Sequence[Quarantine] = (),
+    release_quarantine: bool = False,
 ) -> AuditRecord:
     """The recorded change a rollback of `environment` restores; UsageError if none.
 
     `live`: the digest the target serves now (None if nothing). `to`: None -> the newest
     successful change of another artifact than the live one (what ran before it; after a
     crash between a switch and its record, the trail's newest success *is* that, not two
-    releases back); a flow-run id -> the change that run made; else a version.
+    releases back), never a quarantined one; a flow-run id -> the change that run made;
+    else a version. An explicit target that is quarantined is Blocked unless
+    `release_quarantine` says the person means it.
     Reads `newest` once, and only as far back as it must.
     """
     records = iter(newest)
+    kept_out = {q.artifact for q in quarantined}
     if to is None:
-        found = next((r for r in records if is_live_change(r) and r.artifact != live), None)
+        found = next(
+            (
+                r
+                for r in records
+                if is_live_change(r) and r.artifact != live and r.artifact not in kept_out
+            ),
+            None,
+        )
         wanted = "an earlier successful version"
+        if kept_out:
+            wanted += f" that is not quarantined ({', '.join(q.version for q in quarantined)} are)"
     elif (run_id := _run_id(to)) is not None:
         found, wanted = by_flow_run(records, run_id), f"flow run {run_id}"
     else:
         found, wanted = by_version(records, to), f"version {to}"
     if found is None:
         raise UsageError(f"{environment} has no successful deploy of {wanted} to roll back to")
-    return found
+    return admitted(found, environment, quarantined, release_quarantine)
+
+
+def admitted(
+    change: AuditRecord,
+    environment: str,
+    quarantined: Sequence[Quarantine],
+    release_quarantine: bool,
+) -> AuditRecord:
+    """`change`, unless its artifact is quarantined in `environment` and the person did not
+    say to release it (Blocked): for a target named now, or chosen by a run's first attempt."""
+    held = of_artifact(quarantined, change.artifact or "")
+    if held is not None and not release_quarantine:
+        raise Blocked(
+            f"{environment}: {held.describe()}. Rolling back to it releases it from quarantine: "
+            "say so with --release-quarantine (the reason is recorded)"
+        )
+    return change
 
 
 Served = tuple[str, str] | None

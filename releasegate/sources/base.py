@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,21 +13,11 @@ class SourceError(Failed):
     """A source could not be read or understood; the message says which and why."""
 
 
-class Incident(BaseModel):
-    """An open incident as a status page reports it (Statuspage's JSON shape)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    impact: str = "none"
-    status: str = ""
-
-
 class IncidentSource(Protocol):
-    """Where open incidents are listed."""
+    """Where the state of incidents is published, as JSON."""
 
-    def open_incidents(self) -> list[Incident]:
-        """The incidents open now; SourceError if that cannot be told."""
+    def read(self) -> Any:
+        """The endpoint's JSON answer, parsed; SourceError if it cannot be had."""
         ...
 
 

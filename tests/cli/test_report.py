@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from releasegate.audit.file import FileAuditStore
 from releasegate.cli import app
+from releasegate.policy.quarantine import QUARANTINE
 from tests.support.bulk import write_history
 from tests.support.histories import D, History, a_week
 from tests.support.toml import table
@@ -27,6 +28,9 @@ def trail(tmp_path: Path) -> Path:
     write_history(store, a_week(start).entries)
     staging = History("staging").change(start, "s1", "v1", committed_at=start - D / 2)
     write_history(store, staging.entries)
+    kept = History(QUARANTINE).add(start + 3 * D, "q1", kind="quarantine", status="quarantined",
+                                    details={"environment": "production"})  # fmt: skip
+    write_history(store, kept.entries)
     lines = table(None, {"home": tmp_path / "home", "audit": tmp_path / "audit"})
     lines += table("app", {"name": "webapp"})
     lines += table("environments.staging", {"url": "http://127.0.0.1:18080"})
@@ -50,7 +54,8 @@ def test_json_has_each_environments_figures_in_promotion_order(trail: Path) -> N
     assert (production["deploys"], production["changes"], production["failed_changes"]) == (3, 5, 3)
     assert production["approval_wait"] == {"count": 2, "p50_seconds": 1800, "p90_seconds": 3600}
     assert production["refusals_by_reason"] == {"not-member": 1}
-    assert production["recorded"] == {"override": None, "quarantine": 0}
+    assert production["recorded"] == {"override": 0, "quarantine": 1}
+    assert staging["recorded"] == {"override": 0, "quarantine": 0}
 
 
 def test_a_shorter_period_leaves_out_what_came_before(trail: Path) -> None:
@@ -67,7 +72,7 @@ def test_the_table_says_what_is_missing(trail: Path) -> None:
     assert "production:" in out and "change failure rate" in out
     assert "60% (3 of 5 changes failed or were rolled back)" in out
     assert "(1 more have no commit time)" in out
-    assert "no data: this version of releasegate records no overrides yet" in out
+    assert re.search(r"quarantines\s+│\s+1\b", out), out
 
 
 def test_the_html_page_is_self_contained(trail: Path, tmp_path: Path) -> None:

@@ -1,24 +1,29 @@
 """Drift through the real flows: the local target changed behind releasegate's back is
 found by `reconcile`, recorded once (what is live, what should be, first seen), shown by
-`status`, announced as a Prefect event and, with `self_heal`, reverted through the rollback
-path; never while a change holds the environment."""
+`status`, announced as a Prefect event and a notification and, with `self_heal`, reverted
+through the rollback path; never while a change holds the environment."""
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from releasegate import processes
 from releasegate.flows.deploy import deploy
 from releasegate.flows.reconcile import reconcile
+from releasegate.policy.quarantine import QUARANTINE
 from releasegate.targets.local.state import StateFile
 from releasegate.tasks.lock import hold
 from tests.flows.conftest import serving
+from tests.support.inbox import Inbox
 
 
 def behind_the_back(home: Path, environment: str, version: str) -> None:
@@ -46,10 +51,19 @@ def drift_events(since: datetime, name: str) -> list[dict[str, Any]]:
     return events
 
 
-def announced(since: datetime, name: str) -> dict[str, Any]:
+def announced(since: datetime, name: str, app: str) -> dict[str, Any]:
+    """The first `name` event about `app`'s production since `since`."""
+    resource = f"releasegate.environment.{app}.production"
     found: list[dict[str, Any]] = []
     processes.wait_until(
-        lambda: bool(found.extend(drift_events(since, name)) or found),
+        lambda: bool(
+            found.extend(
+                e
+                for e in drift_events(since, name)
+                if e["resource"]["prefect.resource.id"] == resource
+            )
+            or found
+        ),
         timeout=30,
         interval=0.5,
         what=f"a {name} event",
@@ -57,8 +71,19 @@ def announced(since: datetime, name: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_drift_is_detected_recorded_announced_and_healed(make_setup) -> None:
-    setup = make_setup()
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    running = Inbox()
+    yield running
+    running.close()
+
+
+def test_drift_is_detected_recorded_announced_and_healed(
+    make_setup, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASEGATE_TEST_NOTIFY", f"json://127.0.0.1:{inbox.port}/rg")
+    notify = {"notify": [{"env": "RELEASEGATE_TEST_NOTIFY", "events": ["drift"]}]}
+    setup = make_setup(production=notify)
     prod = setup.urls["production"]
     for version in ("v1", "v2"):
         setup.call(deploy, version=version, actor="dave")
@@ -90,16 +115,19 @@ def test_drift_is_detected_recorded_announced_and_healed(make_setup) -> None:
     trail = " ".join(line.split("│")[-2].strip() for line in out.splitlines() if "│" in line)
     assert "drift recorded: serves v1, should be v2, first seen" in trail
 
-    event = announced(since, "releasegate.drift.detected")
-    resource = f"releasegate.environment.{setup.app}.production"
-    assert event["resource"]["prefect.resource.id"] == resource
-    assert event["payload"]["live"]["version"] == "v1"
+    event = announced(since, "releasegate.drift.detected", setup.app)
+    assert uuid.UUID(event["id"]).hex == detected.id  # the record's event, the only one
+    assert (event["payload"]["version"], event["payload"]["previous_version"]) == ("v1", "v2")
+    notice = inbox.wait_for(lambda m: m["title"] == f"{setup.app} production: drift detected")
+    assert "the target serves v1" in notice["message"]
 
     # Still drifted at the next look: nothing more is written, first seen is kept.
     assert setup.call(reconcile) == found
     assert len(setup.records("drift")) == 1
 
-    healing = make_setup(production={"self_heal": True}, urls=setup.urls, name="heal.toml")
+    healing = make_setup(
+        production={"self_heal": True, **notify}, urls=setup.urls, name="heal.toml"
+    )
     healed = healing.call(reconcile)
     assert healed["production"].startswith("healed: v2 restored")
     assert serving(prod) == "v2"
@@ -107,9 +135,14 @@ def test_drift_is_detected_recorded_announced_and_healed(make_setup) -> None:
     assert rollback.status == "succeeded" and rollback.version == "v2"
     assert rollback.reason is not None and rollback.reason.startswith("self-heal: drift:")
     assert [r.status for r in healing.records("drift")] == ["resolved", "detected"]
-    assert announced(since, "releasegate.drift.resolved")["payload"]["reason"] == (
-        "healed: v2 restored"
-    )
+    resolved_event = announced(since, "releasegate.drift.resolved", setup.app)
+    assert uuid.UUID(resolved_event["id"]).hex == healing.records("drift")[0].id
+    assert "reason" not in resolved_event["payload"]  # free text stays in the trail
+    resolved = inbox.wait_for(lambda m: m["title"] == f"{setup.app} production: drift resolved")
+    assert resolved["message"].startswith("healed: v2 restored")
+    assert len(inbox.titles()) == 2  # `events` keeps out the self-heal's rolled-back notice
+    # A version put live by hand has not been judged bad: self-heal quarantines nothing.
+    assert healing.records("quarantine", QUARANTINE) == []
     assert healing.call(reconcile) == {"production": "agrees with the trail"}
     code, out = healing.cli("audit", "verify")
     assert code == 0, out

@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+import time_machine
 
-from releasegate import processes
+from releasegate import processes, review
+from releasegate.demo import in_background
 from releasegate.errors import Blocked
 from releasegate.flows.deploy import deploy
 from releasegate.tasks.lock import hold
@@ -46,7 +48,7 @@ def test_active_freeze_blocks_with_rule_and_until_and_exit_code_3(make_setup) ->
     with pytest.raises(httpx.ConnectError):
         httpx.get(setup.urls["production"], timeout=2)
     gate = setup.records("gate")[0]
-    assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
+    assert gate.status == "blocked" and gate.details["stage"] == "at run start"
 
 
 def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) -> None:
@@ -63,7 +65,7 @@ def test_outside_every_allow_window_blocks_until_the_next_one_opens(make_setup) 
     assert code == 3
     assert "outside every allow window" in out and f"until {opens:%Y-%m-%d %H:%M}" in out
     gate = setup.records("gate")[0]
-    assert gate.status == "blocked" and gate.details["stage"] == "before approvals"
+    assert gate.status == "blocked" and gate.details["stage"] == "at run start"
     assert setup.records("deploy") == []
 
 
@@ -78,9 +80,41 @@ def test_branch_restriction_blocks(make_setup) -> None:
     assert (deployed.status, deployed.branch) == ("succeeded", "release/1.0")
 
 
+def test_a_freeze_that_begins_while_approvals_are_pending_stops_the_rollout(make_setup) -> None:
+    """The freeze begins two hours from now, at a time the test sets; the clock (this
+    process's, where the run runs) jumps past it only once the run waits for approval, so
+    the checks at run start and before approvals pass whatever the load, and the check
+    right before the rollout sees the freeze. Nothing is rolled out; the message says until
+    when."""
+    begins = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    ends = begins + timedelta(hours=3)
+    setup = make_setup(
+        production={
+            "approvals": {"required": 1, "from": "release-managers", "timeout": "24h"},
+            "freeze": [{"from": iso(begins), "until": iso(ends), "reason": "launch event"}],
+        }
+    )
+    run = in_background(setup.call, flow=deploy, version="v1", actor="dave")
+    asked = review.next_request("v1", "production", set(), timeout=60, app=setup.app)
+    assert asked is not None  # the run waits for approval, the freeze still ahead
+    with time_machine.travel(begins + timedelta(minutes=1), tick=True):
+        _, verdict = review.decide(asked.flow_run_id, "alice")
+        with pytest.raises(Blocked, match="launch event") as ended:
+            run.result(timeout=120)
+    assert verdict.counts and f"until {ends:%Y-%m-%d %H:%M}" in str(ended.value)
+    assert stages(setup) == [
+        ("before rollout", "blocked"),
+        ("before approvals", "passed"),
+        ("at run start", "passed"),
+    ]
+    assert setup.records("deploy") == []
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(setup.urls["production"], timeout=2)
+
+
 def test_gates_are_checked_again_right_before_the_rollout(make_setup, status_page) -> None:
     """The world changes while the run waits for approval: the test opens a major incident
-    once the run is paused (its first gate check recorded as passed), then approves; the
+    once the run is paused (its first gate checks recorded as passed), then approves; the
     check right before the rollout sees it. No clock is raced."""
     page, incidents = status_page
     setup = make_setup(
@@ -92,7 +126,7 @@ def test_gates_are_checked_again_right_before_the_rollout(make_setup, status_pag
     )
 
     def incident_then_alice(asked: Any) -> tuple[str, None]:
-        assert [g.status for g in setup.records("gate")] == ["passed"]
+        assert [g.status for g in setup.records("gate")] == ["passed", "passed"]
         incidents.append({"name": "payments down", "impact": "critical", "status": "identified"})
         return "", None
 
@@ -100,9 +134,17 @@ def test_gates_are_checked_again_right_before_the_rollout(make_setup, status_pag
     with pytest.raises(Blocked, match="payments down"):
         setup.call(deploy, version="gx", actor="dave")
     reviewers.join()
-    stages = [(g.details["stage"], g.status) for g in setup.records("gate")]
-    assert stages == [("before rollout", "blocked"), ("before approvals", "passed")]
+    assert stages(setup) == [
+        ("before rollout", "blocked"),
+        ("before approvals", "passed"),
+        ("at run start", "passed"),  # the calendar alone, when the run starts
+    ]
     assert setup.records("deploy") == []
+
+
+def stages(setup: Any) -> list[tuple[str, str]]:
+    """Where each gate check was made and how it ended, newest first."""
+    return [(g.details["stage"], g.status) for g in setup.records("gate")]
 
 
 def test_refused_decisions_keep_the_run_waiting_until_two_distinct_leads_approve(
@@ -210,9 +252,10 @@ def status_page() -> Iterator[tuple[JsonServer, list[dict[str, str]]]]:
     ("status", "body", "named"),
     [
         (503, {"error": "maintenance"}, "503"),
-        (200, b"<html>not json</html>", "not an incident list"),
-        (200, {"status": "ok"}, "not an incident list"),
-        (200, {"incidents": [{"name": 7}]}, "not an incident list"),
+        (200, b"<html>not json</html>", "the answer is not JSON"),
+        # The default condition (Statuspage's shape) cannot be judged on these answers.
+        (200, {"status": "ok"}, "does not have the expected shape"),
+        (200, {"incidents": "none"}, "does not have the expected shape"),
     ],
     ids=["5xx", "not-json", "no-incidents", "wrong-shape"],
 )

@@ -10,7 +10,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 
-from releasegate.errors import DeployFailed, UsageError
+from releasegate.errors import Blocked, DeployFailed, UsageError
 from releasegate.flows.deploy import deploy
 from releasegate.flows.rollback import rollback
 from releasegate.wiring import open_store
@@ -112,8 +112,13 @@ def test_rollback_to_any_version_or_past_run_and_default_skips_current(make_setu
     # By flow-run id: the run that deployed v2.
     assert rollback(environment="production", reason="run", to=runs["v2"]) == "v2"
     assert serving(prod) == "v2"
-    # Default: the previous successful version that differs from the current one (v1).
-    assert rollback(environment="production", reason="again") == "v1"
+    # Each rollback quarantined the version it left (v3, then v1): the default has nowhere
+    # to go, and going back to v1 must say it releases it.
+    with pytest.raises(UsageError, match=r"not quarantined \(v1, v3 are\)"):
+        rollback(environment="production", reason="again")
+    with pytest.raises(Blocked, match="--release-quarantine"):
+        rollback(environment="production", reason="again", to="v1")
+    assert rollback(environment="production", reason="v1", to="v1", release_quarantine=True) == "v1"
     with pytest.raises(UsageError, match="no successful deploy of version v9"):
         rollback(environment="production", reason="x", to="v9")
 

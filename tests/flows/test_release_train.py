@@ -26,6 +26,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.deployment_names import promote_name, reconcile_name
 from releasegate.flows.deploy import deploy
 from releasegate.flows.promote import promote
+from releasegate.policy.quarantine import QUARANTINE
 from releasegate.wiring import open_store
 from tests.flows.conftest import serving
 from tests.support.records import make_entry
@@ -71,12 +72,17 @@ def test_promote_takes_what_passed_staging_and_skips_quarantine(make_setup) -> N
 
     for version in ("v2", "v3"):
         setup.call(deploy, version=version, actor="dave")
+    # v3 quarantined in production, as a rollback there records it (a real rollback would
+    # come later in the trigger order than v2, leaving nothing newer to promote).
     open_store(setup.load()).append(
         make_entry(
+            QUARANTINE,
             kind="quarantine",
-            status="blocked",
+            status="quarantined",
             version="v3",
+            artifact=succeeded(setup, "staging")[0].artifact,
             reason="rolled back from production by carol",
+            details={"environment": "production"},
         )
     )
     skipping = promoted(setup)

@@ -21,6 +21,7 @@ from releasegate import processes
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.logs import Redact
 from tests.flows.conftest import Setup, serving
+from tests.support.inbox import Inbox
 from tests.support.jsonhttp import JsonServer
 
 HEADER_ENV = "RELEASEGATE_TEST_STATUSPAGE_KEY"
@@ -31,7 +32,9 @@ PLACES = (
     "incidents-url-query",
     "incidents-header",
     "smoke-path-query",
+    "notify-url-password",
 )
+NOTIFY_ENV = "RELEASEGATE_TEST_NOTIFY_URL"
 
 
 class StatusPage:
@@ -44,7 +47,7 @@ class StatusPage:
         self._basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self._query, self._header = query, header
         self._server = JsonServer(self.answer, self.check)
-        self.port = int(self._server.url.rsplit(":", 1)[1])
+        self.port = self._server.port
 
     def check(self, path: str, headers: Message) -> bool:
         ok = (
@@ -106,6 +109,7 @@ def test_planted_secrets_are_never_recorded_logged_published_or_printed(
         {"path": f"/health?auth={secret['smoke-path-query']}", "status": 200},
         {"path": "/version", "json": {"version": "{version}"}},
     ]
+    inbox = Inbox()  # the notifications' endpoint: its URL carries a password
     ports = [processes.free_port() for _ in range(2)]
     setup = make_setup(
         staging={"url": f"http://ops:{secret['staging-url-password']}@127.0.0.1:{ports[0]}",
@@ -118,11 +122,13 @@ def test_planted_secrets_are_never_recorded_logged_published_or_printed(
                 f"/api/v2/incidents/unresolved.json?api_key={secret['incidents-url-query']}",
                 "headers": {"X-Api-Key": {"env": HEADER_ENV, "prefix": "Key "}},
             },
+            "notify": [{"env": NOTIFY_ENV}],
         },
     )  # fmt: skip
     env = {
         **os.environ,
         HEADER_ENV: secret["incidents-header"],
+        NOTIFY_ENV: f"json://hook:{secret['notify-url-password']}@127.0.0.1:{inbox.port}/rg",
         "RELEASEGATE_ACTOR": "dave",
         "PREFECT_LOGGING_TO_API_ENABLED": "true",
         "PREFECT_LOGGING_LEVEL": "DEBUG",
@@ -142,8 +148,10 @@ def test_planted_secrets_are_never_recorded_logged_published_or_printed(
             assert code == expected, out
             shown.append(out)
         assert page.authorised >= 4  # every credential was really sent, each time
+        assert len(inbox.posted) >= 5  # the notifier's URL was really used
     finally:
         page.close()
+        inbox.close()
     assert serving(setup.urls["production"]) == "v1"
     for command in (("status",), ("status", "--json"), ("history", "--all", "--json"),
                     ("audit", "verify"), ("audit", "export")):  # fmt: skip
@@ -165,7 +173,7 @@ def test_planted_secrets_are_never_recorded_logged_published_or_printed(
     assert leaks == set()
     # Not vacuous: the URLs and the failures are there, with their credentials masked.
     assert "http://***@127.0.0.1" in kept["CLI output"] and "api_key=***" in kept["audit trail"]
-    assert "not an incident list (0.name: Input should be a valid string)" in kept["audit trail"]
+    assert "open incident: the condition does not hold" in kept["audit trail"]  # the echo
     assert "database down" in kept["CLI output"]
 
 

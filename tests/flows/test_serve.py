@@ -154,14 +154,28 @@ def retrying_past_runs_rolls_back(setup, quick_run_id: str) -> None:  # type: ig
     v4 = next(r for r in setup.records("deploy") if r.version == "v4")
     assert back.trigger_seq == triggers[0].seq and back.trigger_seq > (v4.trigger_seq or 0)
     assert len(list((setup.home / "releases").iterdir())) == builds  # nothing was rebuilt
-    # Looked up by its flow-run id, the run still means v3.
-    assert setup.cli("rollback", "production", "-r", "v4 again", "--to", newer.id.hex)[0] == 0
-    assert serving(prod) == "v4"
-    assert setup.cli("rollback", "production", "-r", "by run", "--to", pushed.flow_run_id)[0] == 0
+    # The rerun is a rollback: what it moved away from (v4) was quarantined, before the change.
+    assert left_behind(setup, pushed.flow_run_id) == [("v4", back.attempt)]
+    held = next(r for r in setup.records("quarantine", "_quarantine") if r.version == "v4")
+    started = next(
+        r
+        for r in setup.records("rollback")
+        if r.flow_run_id == pushed.flow_run_id and r.status == "started"
+    )
+    assert held.started_at <= started.started_at
+    # Looked up by its flow-run id, the run still means v4: quarantined now, so the terminal
+    # (handing the rollback to this serve) must say --release-quarantine, and it is forwarded.
+    code, out = setup.cli("rollback", "production", "-r", "v4 again", "--to", newer.id.hex)
+    assert code == 3 and "--release-quarantine" in out and serving(prod) == "v3", out
+    released = ("--to", newer.id.hex, "--release-quarantine")
+    code, out = setup.cli("rollback", "production", "-r", "v4 again", *released)
+    assert code == 0 and "run by releasegate serve" in out and serving(prod) == "v4", out
+    released = ("--to", pushed.flow_run_id, "--release-quarantine")
+    assert setup.cli("rollback", "production", "-r", "by run", *released)[0] == 0
     assert serving(prod) == "v3"
 
     # The first quick run restored v1; retried, it restores v1 again (the default target
-    # today would be another version).
+    # today would be another version), quarantining v3 as any rollback would.
     retry_like_the_ui(quick_run_id)
     assert rerun_finished(quick_run_id).state.is_completed()
     assert serving(prod) == "v1"
@@ -169,3 +183,21 @@ def retrying_past_runs_rolls_back(setup, quick_run_id: str) -> None:  # type: ig
     assert (again.flow_run_id, again.version) == (quick_run_id, "v1")
     assert (again.attempt or 0) > 1 and "(rerun: attempt" in (again.reason or "")
     assert (again.actor, again.actor_proof) == ("oncall", "claimed")
+    assert left_behind(setup, quick_run_id) == [("v3", again.attempt), ("v2", 1)]
+
+    # What the first attempt chose is quarantined now (v1, rolled back from): a rerun does
+    # not slip it back in (the run did not say --release-quarantine).
+    released = ("--to", pushed.flow_run_id, "--release-quarantine")
+    assert setup.cli("rollback", "production", "-r", "v3 back", *released)[0] == 0
+    retry_like_the_ui(quick_run_id)
+    assert rerun_finished(quick_run_id, attempt=3).state.is_failed()
+    assert serving(prod) == "v3" and setup.records("rollback")[0].flow_run_id != quick_run_id
+
+
+def left_behind(setup, flow_run_id: str) -> list[tuple[str | None, int | None]]:  # type: ignore[no-untyped-def]
+    """The versions a flow run quarantined (and on which attempt), newest first."""
+    return [
+        (q.version, q.attempt)
+        for q in setup.records("quarantine", "_quarantine")
+        if q.flow_run_id == flow_run_id and q.status == "quarantined"
+    ]

@@ -9,17 +9,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from releasegate.policy.figures import EnvironmentFigures, Tally, percentile
-from releasegate.policy.observations import MAX_WAITING, ApprovalWaited, Observer
+from releasegate.policy.observations import MAX_WAITING, ApprovalWaited, Observer, quarantines
+from releasegate.policy.quarantine import QUARANTINE
 from tests.support.histories import History, a_week
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 
 
-def figures(history: History, since: datetime, until: datetime) -> EnvironmentFigures:
+def figures(
+    history: History, since: datetime, until: datetime, kept: History | None = None
+) -> EnvironmentFigures:
+    """As `report.environment_figures` computes them; `kept`: the quarantine chain."""
     observer, tally = Observer(), Tally(history.environment, since, until)
     for record in history.records():
         tally.add(observer.feed(record))
+    tally.add(quarantines(kept.records() if kept else [], history.environment))
     return tally.figures(trail_start=observer.first, unrestored_since=observer.failing_since)
 
 
@@ -40,7 +45,7 @@ def test_a_week_of_production_gives_the_known_figures() -> None:
     assert f.approvals == {"accepted": 4, "refused": 1}
     assert f.refusals_by_reason == {"not-member": 1}
     assert f.blocks_by_gate == {"freeze": 1}
-    assert f.recorded == {"override": None, "quarantine": 0}  # no such kind / none recorded
+    assert f.recorded == {"override": 0, "quarantine": 0}
     assert [(d.day.day, d.deploys, d.failed_changes, d.restores) for d in f.days] == [
         (2, 1, 0, 0),
         (4, 1, 1, 1),
@@ -69,8 +74,7 @@ def test_missing_inputs_are_said_not_guessed() -> None:
     assert said["time to restore"] == "no data: nothing to restore in this period"
     assert said["approval wait"] == "no data: no approvals in this period"
     assert said["change failure rate"] == "0% (0 of 2 changes failed or were rolled back)"
-    assert said["overrides"] == "no data: this version of releasegate records no overrides yet"
-    assert said["quarantines"] == "0"
+    assert said["overrides"] == said["quarantines"] == "0"
 
     empty = dict(figures(History(), since=T0 - D, until=T0).say())
     assert empty["change failure rate"] == "no data: no deploy reached an outcome in this period"
@@ -187,8 +191,20 @@ def test_an_interrupted_change_is_neither_a_success_nor_a_failure() -> None:
     assert (f.deploys, f.changes, f.failed_changes, f.time_to_restore.count) == (2, 2, 0, 0)
 
 
-def test_quarantine_records_are_counted() -> None:
+def test_overrides_and_quarantines_are_counted() -> None:
+    """An override is a gate let through by break-glass (status `overridden`); quarantines
+    are read from their own chain, the environment's only, releases not counted."""
     h = History()
-    h.add(T0, "r1", kind="quarantine", status="blocked", version="v2")  # quarantined
-    h.add(T0 + H, "r2", kind="quarantine", status="passed", version="v2")  # released
-    assert figures(h, since=T0 - D, until=T0 + D).recorded == {"override": None, "quarantine": 2}
+    h.change(T0, "r1", "v1")
+    for stage in ("before approvals", "before rollout"):  # one run, one override
+        h.add(T0 + H, "r2", kind="gate", status="overridden", details={"stage": stage})
+    kept = History(QUARANTINE)
+    for at, run, status, where in [
+        (T0 + 2 * H, "r3", "quarantined", "production"),
+        (T0 + 3 * H, "r4", "released", "production"),
+        (T0 + 3 * H, "r5", "quarantined", "staging"),
+        (T0 + 2 * D, "r6", "quarantined", "production"),  # after the period
+    ]:
+        kept.add(at, run, kind="quarantine", status=status, details={"environment": where})
+    f = figures(h, since=T0 - D, until=T0 + D, kept=kept)
+    assert f.recorded == {"override": 1, "quarantine": 1}

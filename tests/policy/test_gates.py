@@ -21,7 +21,6 @@ from releasegate.policy.gates import (
     upstream_deploy,
 )
 from releasegate.policy.order import LiveChange
-from releasegate.sources.base import Incident
 from tests.support.records import make_entry
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -54,17 +53,77 @@ def test_branch_gate(branch: str | None, allowed: list[str], passed: bool) -> No
         assert "may not deploy here" in result.message() and str(allowed) in result.rule
 
 
+def statuspage(*incidents: tuple[str, str]) -> IncidentReading:
+    return IncidentReading(
+        answer={"incidents": [{"name": n, "impact": i, "status": "open"} for n, i in incidents]}
+    )
+
+
 def test_incident_gate_blocks_only_on_blocking_impacts() -> None:
-    minor = Incident(name="slow search", impact="minor", status="monitoring")
-    major = Incident(name="checkout errors", impact="major", status="investigating")
     rules = env(incidents=STATUS)
-    for seen in ([], [minor]):
-        result = incident_gate(rules, facts(incidents=IncidentReading(incidents=tuple(seen))))
+    for seen in ([], [("slow search", "minor")]):
+        result = incident_gate(rules, facts(incidents=statuspage(*seen)))
         assert result is not None and result.passed
-    result = incident_gate(rules, facts(incidents=IncidentReading(incidents=(minor, major))))
+    result = incident_gate(
+        rules, facts(incidents=statuspage(("slow search", "minor"), ("checkout errors", "major")))
+    )
     assert result is not None and not result.passed
-    assert "checkout errors (major, investigating)" in result.reason
-    assert "slow search" not in result.reason
+    assert result.reason == "open incident: checkout errors"
+    assert "impact)]) == `0`" in result.rule
+
+
+PAGERDUTY = {
+    "url": "https://api.pagerduty.com/incidents",
+    "holds": "length(incidents[?urgency=='high']) == `0`",
+    "show": "incidents[?urgency=='high'].title",
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed", "reason"),
+    [
+        ({"incidents": []}, True, "the condition holds"),
+        ({"incidents": [{"title": "disk", "urgency": "low"}]}, True, "the condition holds"),
+        (
+            {"incidents": [{"title": "db down", "urgency": "high"}, {"urgency": "high"}]},
+            False,
+            "open incident: db down",
+        ),
+        # The answer has another shape than the expression expects: it cannot be judged.
+        ({"data": []}, False, "length() got null, expected string, array, object); failing closed"),
+        ([1, 2], False, "length() got null"),
+        ("<html>", False, "length() got null"),
+    ],
+)
+def test_incident_gate_judges_any_json_with_its_expression(
+    answer: Any, passed: bool, reason: str
+) -> None:
+    result = incident_gate(
+        env(incidents=PAGERDUTY), facts(incidents=IncidentReading(answer=answer))
+    )
+    assert result is not None and result.passed is passed
+    assert reason in result.reason
+
+
+def test_a_condition_that_is_not_true_or_false_fails_closed() -> None:
+    rules = env(incidents={**PAGERDUTY, "holds": "incidents"})
+    result = incident_gate(rules, facts(incidents=IncidentReading(answer={"incidents": []})))
+    assert result is not None and not result.passed
+    assert "gave list, not true or false); failing closed" in result.reason
+
+
+def test_a_flood_of_incidents_is_named_ten_at_most_each_cut_short() -> None:
+    many = [{"title": f"{i}" + "x" * 500, "urgency": "high"} for i in range(25)]
+    result = incident_gate(
+        env(incidents=PAGERDUTY), facts(incidents=IncidentReading(answer={"incidents": many}))
+    )
+    assert result is not None and not result.passed
+    assert result.reason.endswith("(and 15 more)") and len(result.reason) < 2300
+
+
+def test_a_bad_expression_is_refused_when_the_configuration_loads() -> None:
+    with pytest.raises(ValueError, match=r"(?s)incidents\.holds.*not a JMESPath expression: "):
+        env(incidents={**PAGERDUTY, "holds": "length(incidents[?"})
 
 
 @pytest.mark.parametrize(
@@ -75,6 +134,9 @@ def test_incident_gate_fails_closed_when_the_source_cannot_be_read(
 ) -> None:
     result = incident_gate(env(incidents=STATUS), facts(incidents=reading))
     assert result is not None and not result.passed and "failing closed" in result.reason
+    lenient = env(incidents={**STATUS, "unreadable": "pass"})
+    result = incident_gate(lenient, facts(incidents=reading))
+    assert result is not None and result.passed and 'unreadable = "pass"' in result.reason
 
 
 def test_requires_gate_wants_the_same_digest_deployed_upstream() -> None:
@@ -92,9 +154,10 @@ def test_requires_gate_wants_the_same_digest_deployed_upstream() -> None:
 
 
 def test_evaluate_returns_every_configured_gate_in_order() -> None:
-    assert [r.gate for r in evaluate(env(), facts())] == ["branch", "freeze", "outdated"]
+    gates = [r.gate for r in evaluate(env(), facts())]
+    assert gates == ["branch", "freeze", "outdated", "quarantine"]
     rules = env(branches=["main"], incidents=STATUS, requires="staging", approvals=SIGNED)
-    results = evaluate(rules, facts(branch="feature/x", incidents=IncidentReading()))
+    results = evaluate(rules, facts(branch="feature/x", incidents=statuspage()))
     assert [(r.gate, r.passed) for r in results] == [
         ("actor", False),
         ("branch", False),
@@ -102,6 +165,7 @@ def test_evaluate_returns_every_configured_gate_in_order() -> None:
         ("incident", True),
         ("requires", False),
         ("outdated", True),
+        ("quarantine", True),
     ]
 
 

@@ -18,7 +18,8 @@ Authorise = Callable[[str, Message], bool]
 
 class JsonServer:
     """Serves `respond(path)` on a free loopback port until `close()`; with `authorise`,
-    only to requests it accepts. The JSON bodies POSTed to it are kept in `posted`."""
+    only to requests it accepts. The JSON bodies POSTed to it (and accepted) are kept in
+    `posted`."""
 
     def __init__(self, respond: Respond, authorise: Authorise | None = None) -> None:
         posted: list[Any] = []
@@ -27,11 +28,16 @@ class JsonServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                posted.append(json.loads(self.rfile.read(length)))
+                body = json.loads(self.rfile.read(length))
+                if self.accepted():
+                    posted.append(body)
                 self.do_GET()
 
+            def accepted(self) -> bool:
+                return authorise is None or authorise(self.path, self.headers)
+
             def do_GET(self) -> None:
-                if authorise is None or authorise(self.path, self.headers):
+                if self.accepted():
                     status, payload = respond(self.path)
                 else:
                     status, payload = 401, {"error": "unauthorised"}
@@ -50,8 +56,12 @@ class JsonServer:
         self._thread.start()
 
     @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
         self._server.shutdown()
