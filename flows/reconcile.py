@@ -9,7 +9,8 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from releasegate import config as configuration
-from releasegate.flows.rollback import restore
+from releasegate.errors import Blocked
+from releasegate.flows.rollback import restore, unattended
 from releasegate.history import unfinished
 from releasegate.signing.trigger import Asked
 from releasegate.tasks.context import RunContext
@@ -71,7 +72,14 @@ def heal(ctx: RunContext, environment: str, seen: Observation) -> str:
     assert seen.drift is not None
     if seen.last is None:
         return f"{seen.drift.describe()}; nothing recorded to restore"
-    reason = f"self-heal: {seen.drift.describe()}"
+    # The calendar holds for a self-heal as for any rollback nobody can approve.
+    try:
+        reason = unattended(
+            ctx, environment, seen.last, f"self-heal: {seen.drift.describe()}", "a self-heal"
+        )
+    except Blocked as exc:
+        get_run_logger().warning("%s: not healed: %s", environment, exc)
+        return f"{seen.drift.describe()}; not healed: {exc}"
     # Nothing is quarantined: what the target serves was put there behind releasegate's
     # back, which says nothing against that version (no `live` for restore to keep out).
     restore(ctx, environment, seen.last, reason, None)

@@ -116,21 +116,32 @@ def put_back(ctx: RunContext, reached: dict[str, AuditRecord]) -> str:
     asked = Asked(request="rollback", version=first.version, reason=reason)
     # Whoever pressed Retry is a claim: a freeze lets it through only where the rule lets
     # anyone roll back.
-    ctx = asking_to_override(establish(ctx, asked, None, None), reason, None, rollback=True)
+    ctx = establish(ctx, asked, None, None)
     for environment, change in reached.items():
-        frozen = check_windows(ctx, environment, change.version or "?", "before rollback")
-        rule = ctx.config.environments[environment].break_glass
-        if frozen and rule is not None and rule.approvals(None) is not None:
-            raise Blocked(
-                f"{environment}: a rollback during this freeze needs the break-glass "
-                "approvals, which a Retry does not ask for: `releasegate rollback "
-                f"{environment} --to {change.flow_run_id} --reason ... --sign`"
-            )
-        why = f"break-glass during a freeze: {reason}" if frozen else reason
+        why = unattended(ctx, environment, change, reason, "a Retry")
         with one_change(ctx, environment, f"rollback of {environment}") as live:
             admitted(change, environment, quarantined(ctx, environment), False)
             restore(ctx, environment, change, why, live)
     return first.artifact or ""
+
+
+def unattended(
+    ctx: RunContext, environment: str, change: AuditRecord, reason: str, who: str
+) -> str:
+    """The reason to record for a rollback to `change` that no person asked for and nobody
+    can approve (`who`: a Retry, a self-heal), checked against the calendar: through a
+    freeze only as the break-glass rule lets anyone through (an override, recorded and
+    notified); Blocked where the rule names who may, or asks for approvals."""
+    ctx = asking_to_override(ctx, reason, None, rollback=True)
+    frozen = check_windows(ctx, environment, change.version or "?", "before rollback")
+    rule = ctx.config.environments[environment].break_glass
+    if frozen and rule is not None and rule.approvals(None) is not None:
+        raise Blocked(
+            f"{environment}: a rollback during this freeze needs the break-glass approvals, "
+            f"which {who} does not ask for: `releasegate rollback {environment} --to "
+            f"{change.flow_run_id} --reason ... --sign`"
+        )
+    return f"break-glass during a freeze: {reason}" if frozen else reason
 
 
 def rerun(ctx: RunContext, reason: str) -> str:

@@ -23,7 +23,9 @@ from releasegate.policy.quarantine import QUARANTINE
 from releasegate.targets.local.state import StateFile
 from releasegate.tasks.lock import hold
 from tests.flows.conftest import serving
+from tests.flows.test_break_glass import frozen_now
 from tests.support.inbox import Inbox
+from tests.support.people import KEYS
 
 
 def behind_the_back(home: Path, environment: str, version: str) -> None:
@@ -124,6 +126,23 @@ def test_drift_is_detected_recorded_announced_and_healed(
     # Still drifted at the next look: nothing more is written, first seen is kept.
     assert setup.call(reconcile) == found
     assert len(setup.records("drift")) == 1
+
+    # During a freeze whose break-glass rule asks for approvals, a self-heal (which nobody
+    # can approve) changes nothing and says why; the drift stays recorded.
+    frozen = make_setup(
+        production={
+            "self_heal": True,
+            "freeze": frozen_now(),
+            "break_glass": {"required": 1, "from": "release-managers"},
+            **notify,
+        },
+        top={"allowed_signers": str(KEYS / "allowed_signers")},
+        urls=setup.urls,
+        name="frozen.toml",
+    )
+    refused = frozen.call(reconcile)["production"]
+    assert "not healed" in refused and "needs the break-glass approvals" in refused, refused
+    assert serving(prod) == "v1" and not frozen.records("rollback")
 
     healing = make_setup(
         production={"self_heal": True, **notify}, urls=setup.urls, name="heal.toml"
