@@ -28,6 +28,10 @@ os.environ.update(
         "PREFECT_LOGGING_LEVEL": "WARNING",
         # The server stops before the interpreter exits; no late log shipping to it.
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        # The SQLite server answers 503 ("retry") while its database is locked; twenty runs
+        # at once on two loaded cores outlast the client's default five retries (a full run
+        # failed test_many_apps on it). Ten, with the client's own backoff.
+        "PREFECT_CLIENT_MAX_RETRIES": "10",
         **quiet_env(),
     }
 )
