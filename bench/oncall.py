@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,23 @@ def write_config(work: Path) -> tuple[Path, dict[str, str]]:
     return path, urls
 
 
-def other(url: str, versions: tuple[str, str]) -> str:
-    """Of two versions, the one `url` does not serve now (where a rollback goes)."""
-    return versions[1] if version_of(url) == versions[0] else versions[0]
+def rolled_back(prod: str, tag: str, action: Callable[[], Any]) -> float:
+    """Deploy a new version (not timed), then seconds from `action` until `prod` answers the
+    version before it again. A new version each round: a rolled-back version is quarantined,
+    so rolling back and forth between two would be refused (issue 13). The deploy's logs and
+    events are sent before the clock starts: on-call rolls back a deploy made earlier, not
+    one whose last writes still race the rollback's on a SQLite server."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    from releasegate.flows.deploy import deploy
+
+    before = version_of(prod)
+    assert before is not None, f"{prod} answers no version"
+    deploy(version=tag, actor="dave")
+    APILogWorker.drain_all()
+    EventsWorker.drain_all()
+    return seconds_until(prod, before, action)
 
 
 def settle(run_id: Any) -> None:
@@ -119,10 +134,10 @@ def pushed(urls: dict[str, str], deployment_id: Any | None, version: str) -> flo
     return seconds
 
 
-def quick_rollback(prod: str, pair: tuple[str, str], deployment_id: Any) -> float:
+def quick_rollback(prod: str, tag: str, deployment_id: Any) -> float:
     run: list[Any] = []
-    seconds = seconds_until(
-        prod, other(prod, pair), lambda: run.append(run_of(deployment_id, reason="on-call bench"))
+    seconds = rolled_back(
+        prod, tag, lambda: run.append(run_of(deployment_id, reason="on-call bench"))
     )
     settle(run[0])
     return seconds
@@ -174,27 +189,22 @@ def main() -> None:
     config, urls = write_config(work)
     os.environ["RELEASEGATE_CONFIG"] = str(config)
     prod = urls["production"]
-    pair = ("v1", "v2")
     cli = [RELEASEGATE, "rollback", "production", "-r", "on-call bench", "--config", str(config)]
     results: dict[str, list[float]] = {}
     server = None
     try:
-        for version in pair:
-            deploy(version=version, actor="dave")
+        deploy(version="v1", actor="dave")
         results[INPROCESS] = [
-            seconds_until(prod, other(prod, pair), lambda: rollback("production", "on-call bench"))
-            for _ in rounds
+            rolled_back(prod, f"i{n}", lambda: rollback("production", "on-call bench"))
+            for n in rounds
         ]
         server, ids = serve(config, work / "serve.log")
+        deploy(version="warm", actor="dave")
         settle(run_of(ids["rollback"], reason="warm-up"))
-        results[SERVED] = [quick_rollback(prod, pair, ids["rollback"]) for _ in rounds]
+        results[SERVED] = [quick_rollback(prod, f"q{n}", ids["rollback"]) for n in rounds]
         results[CLI] = [
-            seconds_until(
-                prod,
-                other(prod, pair),
-                lambda: subprocess.run(cli, check=True, capture_output=True),
-            )
-            for _ in rounds
+            rolled_back(prod, f"c{n}", lambda: subprocess.run(cli, check=True, capture_output=True))
+            for n in rounds
         ]
         results[PUSH] = [pushed(urls, ids["deploy"], f"r{n}") for n in rounds]
         results[EVENT] = [pushed(urls, None, f"e{n}") for n in rounds]

@@ -23,6 +23,7 @@ import httpx
 from releasegate.config import Config
 from releasegate.deployment_names import rollback_name
 from releasegate.errors import Blocked, ConfigError, DeployFailed, Failed, UsageError
+from releasegate.prompt_retries import PromptRetries
 from releasegate.signing.trigger import Asked
 from releasegate.trigger import TriggerProof
 from releasegate.wiring import open_store
@@ -86,7 +87,7 @@ def rollback(
         parameters["proof"] = proof.model_dump(mode="json")
     # One key for every attempt: a create retried after a lost answer finds the same run.
     body = {"parameters": parameters, "idempotency_key": f"releasegate-handoff-{uuid.uuid4()}"}
-    with httpx.Client(base_url=api, timeout=10) as client:
+    with httpx.Client(base_url=api, timeout=10, transport=PromptRetries()) as client:
         created = _call(client, "POST", f"/deployments/{deployment_id}/create_flow_run", body)
         if created.status_code == 409:  # the deployment's schema refused a parameter
             raise UsageError(f"the served rollback refused its parameters: {created.text}")
@@ -108,8 +109,9 @@ def rollback(
 
 
 RETRY_AFTER = (0.5, 1.0, 2.0, 4.0)
-"""Seconds between attempts when the Prefect API is busy (503/429, as a SQLite-backed server
-answers under load) or unreachable for a moment; Prefect's own client retries the same."""
+"""Seconds between attempts when the Prefect API is busy (429, or a 503 that outlasted the
+transport's prompt retries, as a SQLite-backed server answers under load) or unreachable for
+a moment; Prefect's own client retries the same."""
 
 
 def _call(

@@ -34,7 +34,7 @@ from uuid import UUID
 
 import httpx
 from prefect import get_run_logger
-from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
     GlobalConcurrencyLimitUpdate,
@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from releasegate.config import Config
 from releasegate.errors import Failed
 from releasegate.liveness import ProcessIdentity, provably_dead, this_process
+from releasegate.tasks.api import prefect_client
 
 LEASE_SECONDS = 60.0
 """The server's minimum: a holder that dies on another machine blocks its environment for
@@ -134,13 +135,13 @@ def held(environment: str) -> Hold:
 
 def holder_of(app: str, environment: str) -> Holder | None:
     """Who holds `environment` now, as its holder published it (None: nobody, or unreadable)."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         return _read_holder(client, holder_variable(app, environment))
 
 
 def ensure_limits(config: Config) -> None:
     """Create every environment's limit (idempotent): for `releasegate serve` and setup."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         for environment in config.environments:
             ensure_limit(client, limit_name(config.app.name, environment))
 
@@ -176,7 +177,7 @@ def hold(
     say = say or _run_logger_info
     name, variable = limit_name(app, environment), holder_variable(app, environment)
     run_id = flow_run.get_id()
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         lease_id = _acquire(client, name, variable, run_id, environment, say, wait)
         try:
             me = Holder(
@@ -284,7 +285,7 @@ def stuck_hint(name: str) -> str:
 def _renew(lease_id: UUID, current: Hold) -> None:
     """Keep the lease alive until the hold ends; note it in `current.lost` if it is lost."""
     last = time.monotonic()
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         while not current._stop.wait(RENEW_SECONDS):
             try:
                 client.renew_concurrency_lease(lease_id=lease_id, lease_duration=LEASE_SECONDS)

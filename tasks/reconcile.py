@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.states import Crashed
@@ -24,6 +23,7 @@ from prefect.states import Crashed
 from releasegate.audit.record import AuditRecord, utcnow
 from releasegate.history import unfinished
 from releasegate.targets.base import Deployed
+from releasegate.tasks.api import prefect_client
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.lock import Hold, hold
 from releasegate.wiring import open_target
@@ -114,7 +114,7 @@ def close_interrupted(ctx: RunContext, started: AuditRecord, live: Deployed | No
 
 def mark_crashed(run_id: str, message: str) -> None:
     """Set a flow run that is still Pending, Running or Paused to Crashed."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             run = client.read_flow_run(UUID(run_id))
         except ObjectNotFound:

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # top first
     ("adapters", ("releasegate.targets", "releasegate.audit", "releasegate.sources",
                   "releasegate.notifiers",
                   "releasegate.signing", "releasegate.processes", "releasegate.liveness",
-                  "releasegate.prefect_server")),
+                  "releasegate.prefect_server", "releasegate.prompt_retries")),
     ("models", ("releasegate.errors", "releasegate.release", "releasegate.vocabulary",
                 "releasegate.duration", "releasegate.redaction", "releasegate.secret",
                 "releasegate.failpoints", "releasegate.deployment_names", "releasegate")),
