@@ -10,13 +10,14 @@ variable's delete), the two calls that raced the run's own logs and task-run wri
 (issue 11; found with the server's PREFECT_API_LOG_RETRYABLE_ERRORS).
 
 Here a 503 is retried at once, then after 10 ms, 20 ms, ... up to 320 ms, before the
-caller sees it. A server still answering 503 after those (0.6 s) gets the caller's own
-retries, unchanged. Retrying a 503 is what Prefect's client does anyway: sooner, not
-differently.
+caller sees it (AsyncPromptRetries: the same for an async client). A server still
+answering 503 after those (0.6 s) gets the caller's own retries, unchanged. Retrying a 503
+is what Prefect's client does anyway: sooner, not differently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -43,3 +44,22 @@ class PromptRetries(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+class AsyncPromptRetries(httpx.AsyncBaseTransport):
+    """PromptRetries for an async client (the webhook receiver's)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self._inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for pause in PAUSES:
+            response = await self._inner.handle_async_request(request)
+            if response.status_code != 503:
+                return response
+            await response.aclose()
+            await asyncio.sleep(pause)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.orchestration import PrefectClient, SyncPrefectClient, get_client
 
-from releasegate.prompt_retries import PromptRetries
+from releasegate.prompt_retries import AsyncPromptRetries, PromptRetries
 
 
 @contextmanager
@@ -23,3 +23,12 @@ def prefect_client() -> Iterator[SyncPrefectClient]:
     http._transport = PromptRetries(http._transport)
     with client:
         yield client
+
+
+def async_prefect_client() -> PrefectClient:
+    """Prefect's async client, its transport wrapped likewise, not yet entered: for the
+    webhook receiver, which keeps one open while it runs."""
+    client = get_client()
+    http = client._client  # Prefect's httpx.AsyncClient
+    http._transport = AsyncPromptRetries(http._transport)
+    return client

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from prefect.artifacts import create_table_artifact
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import ArtifactUpdate
 
 from releasegate.approval import Attempt
 from releasegate.redaction import redact_data
+from releasegate.tasks.api import prefect_client
 from releasegate.tasks.audit import bookkeeping
 
 VERDICTS = {"accepted": "counts", "rejected": "counts (rejects)", "refused": "REFUSED"}
@@ -67,7 +67,7 @@ def publish(log: ApprovalLog) -> None:
         assert isinstance(made, UUID)  # the sync side of Prefect's sync/async dispatch
         log.artifact = made
         return
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         client.update_artifact(
             log.artifact, ArtifactUpdate(data=json.dumps(rows), description=log.title())
         )

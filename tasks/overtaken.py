@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from itertools import islice
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.flow_runs import resume_flow_run
 
@@ -24,6 +23,7 @@ from releasegate.audit.record import AuditRecord
 from releasegate.policy.gates import outdated_gate
 from releasegate.policy.triggers import is_accepted
 from releasegate.release import Release
+from releasegate.tasks.api import prefect_client
 from releasegate.tasks.context import RunContext
 from releasegate.tasks.gates import LOOKBACK, order_facts
 from releasegate.trigger import TRIGGERS
@@ -106,7 +106,7 @@ def _states(run_ids: list[str]) -> dict[str, str]:
     """The state name of each run that has not finished."""
     if not run_ids:
         return {}
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         runs = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in run_ids]))
         )

@@ -16,7 +16,6 @@ from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterDeploymentId,
@@ -30,6 +29,7 @@ from prefect.context import FlowRunContext
 
 from releasegate.audit.store import AuditStore
 from releasegate.policy.triggers import recorded
+from releasegate.tasks.api import prefect_client
 from releasegate.trigger import PUSH_TAG, TRIGGERS
 
 WAIT_SECONDS = 120.0
@@ -58,7 +58,7 @@ def wait_for_earlier_pushes(store: AuditStore) -> None:
 
 def _unrecorded_earlier(me: FlowRun, deployment: UUID, store: AuditStore) -> set[str]:
     mine = me.expected_start_time or datetime.now(UTC)
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         earlier = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
                 deployment_id=FlowRunFilterDeploymentId(any_=[deployment]),

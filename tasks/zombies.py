@@ -16,7 +16,6 @@ from contextlib import suppress
 from datetime import timedelta
 
 import httpx
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
@@ -25,6 +24,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import get_current_settings
 
 from releasegate.deployment_names import DEPLOY_FLOW, PROMOTE_FLOW, RECONCILE_FLOW, ROLLBACK_FLOW
+from releasegate.tasks.api import prefect_client
 
 NAME = "releasegate: crash flow runs without heartbeats"
 FLOWS = (DEPLOY_FLOW, ROLLBACK_FLOW, PROMOTE_FLOW, RECONCILE_FLOW)
@@ -74,7 +74,7 @@ def ensure_zombie_detection(automation: AutomationCore | None = None) -> None:
     creator then keeps the one with the smallest id and deletes the others, so all agree.
     """
     wanted = automation or zombie_automation()
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         made = client.read_automations_by_name(wanted.name)
         if not made:
             client.create_automation(wanted)

@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.orchestration import PrefectClient
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, ConfigDict
 
@@ -30,6 +30,7 @@ from releasegate.errors import ConfigError
 from releasegate.receiver.push import Push
 from releasegate.signing.trigger import Asked
 from releasegate.signing.webhook import attestation
+from releasegate.tasks.api import async_prefect_client
 from releasegate.trigger import PUSH_TAG, TriggerProof
 
 
@@ -56,7 +57,7 @@ class Starter:
         self._deployment: UUID | None = None
 
     async def __aenter__(self) -> Starter:
-        self._client = get_client()
+        self._client = async_prefect_client()
         await self._client.__aenter__()
         # Not deployed yet, or the server not up yet: said on each push (503) until it is;
         # the receiver starts all the same.

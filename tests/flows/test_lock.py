@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 from uuid import UUID
 
-import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
@@ -20,11 +19,8 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from releasegate import processes
 from releasegate.errors import Failed
 from releasegate.liveness import ProcessIdentity, provably_dead, this_process
-from releasegate.prompt_retries import PAUSES, PromptRetries
 from releasegate.tasks import lock
-from releasegate.tasks.api import prefect_client
 from releasegate.tasks.lock import Holder, hold, holder_variable, limit_name
-from tests.support.jsonhttp import JsonServer
 
 
 def app() -> str:
@@ -169,32 +165,3 @@ def test_a_slot_held_by_nobody_who_names_itself_gets_a_hint(
     assert not waiter.is_alive()
     assert "production is locked by a change that has not named itself yet" in said[0]
     assert f"prefect gcl update {limit_name(name, 'production')} --active-slots 0" in said[1]
-
-
-def test_a_503_is_retried_promptly_with_the_same_request_then_handed_to_prefect() -> None:
-    """SQLite's "database is locked" 503 is retried by the transport (Prefect's client waits
-    2 s first), the same body each time; a 503 that persists reaches the client as it is."""
-    answers = [503, 503, 503, 200]
-    server = JsonServer(lambda path: (answers.pop(0) if answers else 503, {"ok": True}))
-    try:
-        with httpx.Client(transport=PromptRetries()) as client:
-            done = client.post(f"{server.url}/v2/increment", json={"slots": 1})
-            assert done.status_code == 200 and done.json() == {"ok": True}
-            assert server.posted == [{"slots": 1}] * 4
-            server.posted.clear()
-            refused = client.post(f"{server.url}/v2/increment", json={"slots": 2})
-        assert refused.status_code == 503
-        assert server.posted == [{"slots": 2}] * (len(PAUSES) + 1)
-    finally:
-        server.close()
-
-
-def test_the_lock_talks_to_prefect_through_prompt_retries() -> None:
-    """Fails if Prefect's client stops keeping its httpx client and transport where
-    `prefect_client` wraps them."""
-    with prefect_client() as client:
-        assert isinstance(client._client._transport, PromptRetries)
-        assert client.read_variable_by_name(f"absent-{uuid.uuid4().hex[:8]}") is None
-    name = app()
-    with hold(name, "production", "deploy v9", "dave", say=print):
-        assert published(name, "production") is not None
